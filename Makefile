@@ -1,0 +1,63 @@
+# koodrive-lua: `make test` and `make demo` install what is missing, build, and run.
+# Lua 5.4 is the primary target; LUA_VERSION selects another Debian Lua (one build dir each).
+
+LUA_VERSION ?= 5.4
+LUA         ?= lua$(LUA_VERSION)
+BUILD       := build/$(LUA_VERSION)
+CORE        := $(BUILD)/koodrive/core.so
+
+# Debian packages the build, the specs and the demo need.
+DEPS := lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev libcurl4-openssl-dev libssl-dev pkg-config \
+        lua-cjson lua-busted lua-socket lua-luaossl luarocks nginx openssl
+
+PKGS     := lua$(LUA_VERSION) libcurl libcrypto
+CFLAGS   ?= -O2 -g
+KD_CFLAGS = $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden \
+            -Wall -Wextra -Wshadow -Wstrict-prototypes $(shell pkg-config --cflags $(PKGS))
+KD_LDFLAGS = $(LDFLAGS) -shared -Wl,-z,nodelete
+KD_LIBS    = $(shell pkg-config --libs libcurl libcrypto)
+
+SRCS := $(wildcard src/*.c)
+HDRS := $(wildcard src/*.h)
+
+export LUA_PATH  := lua/?.lua;lua/?/init.lua;spec/?.lua;server/?.lua;;
+export LUA_CPATH := $(BUILD)/?.so;;
+
+BUSTED = $(LUA) /usr/bin/busted --output=spec/support/summary.lua
+
+.PHONY: all build deps test demo clean lint-rock
+
+all: build
+
+build: $(CORE)
+
+$(CORE): $(SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(KD_CFLAGS) -o $@ $(SRCS) $(KD_LDFLAGS) $(KD_LIBS)
+
+# Idempotent: installs only the packages dpkg does not report as installed.
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  st=$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null); \
+	  [ "$$st" = installed ] || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "installing:$$missing"; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
+	else echo "deps: all installed"; fi
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	$(BUSTED) spec
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	$(LUA) examples/demo.lua
+
+lint-rock: deps
+	luarocks --lua-version $(LUA_VERSION) lint koodrive-scm-1.rockspec
+
+clean:
+	rm -rf build

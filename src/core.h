@@ -1,0 +1,14 @@
+/* core.h - entry points of the C files; each adds its functions to the table on top of the stack. */
+#ifndef KOODRIVE_CORE_H
+#define KOODRIVE_CORE_H
+#include <lua.h>
+
+#ifndef KOODRIVE_VERSION
+#define KOODRIVE_VERSION "scm-1"
+#endif
+
+void kd_sign_open(lua_State *L);
+void kd_http_open(lua_State *L);
+void kd_json_open(lua_State *L);
+
+#endif
