@@ -1,0 +1,97 @@
+--- The KooDrive client: bearer-token or app-signature auth over the shared pipeline.
+local core = require "koodrive.core"
+local errors = require "koodrive.errors"
+local operations = require "koodrive.operations"
+local pipeline = require "koodrive.pipeline"
+local validate = require "koodrive.validate"
+
+local profile = { name = "koodrive", operations = operations.koodrive }
+
+--- Headers every KooDrive request carries (besides Host, User-Agent, Accept, Content-Type).
+function profile.headers(client, headers, opts)
+  headers["X-User-Id"] = client.user_id
+  local language = opts.language or client.language
+  if language then headers.language = language end
+  local trace_id = opts.trace_id
+  if not trace_id and client.trace_ids then trace_id = pipeline.new_trace_id() end
+  if trace_id then headers["X-Traceid"] = trace_id end
+end
+
+--- Token mode: Authorization: Bearer; app mode: HMAC-SHA256 signed in C.
+function profile.authorize(client, secret, request, now)
+  request.headers["X-Date"] = core.utc_stamp(now)
+  if secret.token then
+    request.headers.Authorization = secret.token
+    return pipeline.encode_or_sign(request, nil)
+  end
+  return pipeline.encode_or_sign(request, {
+    scheme = "HMAC-SHA256", key_id = client.app_id, secret = secret.app_secret,
+  })
+end
+
+--- KooDrive bodies are {"code": 0, "msg": ...}; any other code is the service's error.
+function profile.envelope(body)
+  local code = body.code
+  if code == nil then return nil, nil, "response has no 'code' field" end
+  local n = tonumber(code)
+  if n == 0 then return nil end
+  return n or code, body.msg
+end
+
+function profile.describe(c)
+  return "endpoint=" .. c.endpoint .. ", user_id=" .. c.user_id .. ", auth=" .. c.auth
+end
+
+local Client = pipeline.class(profile)
+
+local OPTIONS = { user_id = true, token = true, app_id = true, app_secret = true,
+  language = true, trace_ids = true }
+
+-- "Bearer <token>" with one space, unless the token already carries the prefix.
+local function bearer(token)
+  if token:sub(1, 7):lower() == "bearer " then return token end
+  return "Bearer " .. token
+end
+
+--- koodrive.new{ endpoint, user_id, token | app_id + app_secret, ... } -> client | nil, err
+local function new(config)
+  local common, err = pipeline.common_config(config, OPTIONS)
+  if not common then return nil, err end
+  local user_id
+  user_id, err = validate.user_id(config.user_id, "user_id")
+  if not user_id then err.kind = "config"; return nil, err end
+  local settings = { user_id = user_id, endpoint = config.endpoint,
+    trace_ids = config.trace_ids == true }
+  if config.trace_ids ~= nil and type(config.trace_ids) ~= "boolean" then
+    return nil, errors.config("trace_ids", "type", "must be a boolean")
+  end
+  settings.language, err = pipeline.header_option(config, "language")
+  if err then return nil, err end
+  local secret = {}
+  local token, app_id, app_secret
+  token, err = pipeline.header_option(config, "token")
+  if err then return nil, err end
+  app_id, err = pipeline.header_option(config, "app_id")
+  if err then return nil, err end
+  app_secret, err = pipeline.header_option(config, "app_secret")
+  if err then return nil, err end
+  if token and (app_id or app_secret) then
+    return nil, errors.config("token", "auth_mode", "give either token or app_id + app_secret, not both")
+  elseif token then
+    settings.auth = "token"
+    secret.token = bearer(token)
+    secret.raw_token = token
+  elseif app_id and app_secret then
+    if app_id:find("[,=%s]") then
+      return nil, errors.config("app_id", "header_value", "must not contain ',', '=' or white space")
+    end
+    settings.auth = "app"
+    settings.app_id = app_id
+    secret.app_secret = app_secret
+  else
+    return nil, errors.config("token", "required", "give token, or app_id and app_secret")
+  end
+  return Client._create(common, settings, secret)
+end
+
+return { new = new, Client = Client }

@@ -1,0 +1,108 @@
+--- The IoTDA client: IAM token (X-Auth-Token) or AK/SK signing over the shared pipeline.
+-- AK/SK requests are signed with SDK-HMAC-SHA256, or with V11-HMAC-SHA256 derived signing
+-- (service "iotdm") for instance endpoints; `derived` chooses, and by default follows the
+-- official SDKs' rule: regional hosts "<service>.<region>.myhuaweicloud.com" use
+-- SDK-HMAC-SHA256, every other host derived signing.
+local core = require "koodrive.core"
+local errors = require "koodrive.errors"
+local operations = require "koodrive.operations"
+local pipeline = require "koodrive.pipeline"
+local validate = require "koodrive.validate"
+
+local SERVICE = "iotdm"
+
+local profile = { name = "iotda", operations = operations.iotda }
+
+function profile.headers(client, headers)
+  if client.instance_id then headers["Instance-Id"] = client.instance_id end
+  -- The IoTDA API takes JSON on every call; the official SDKs send the type even without a body.
+  headers["Content-Type"] = "application/json"
+end
+
+function profile.authorize(client, secret, request, now)
+  local headers = request.headers
+  if secret.token then
+    headers["X-Auth-Token"] = secret.token
+    return pipeline.encode_or_sign(request, nil)
+  end
+  headers["X-Sdk-Date"] = core.utc_stamp(now)
+  if secret.security_token then headers["X-Security-Token"] = secret.security_token end
+  -- Accept and User-Agent are not signed: proxies may rewrite them.
+  local accept, agent = headers.Accept, headers["User-Agent"]
+  headers.Accept, headers["User-Agent"] = nil, nil
+  local path, query = pipeline.encode_or_sign(request, {
+    scheme = client.derived and "V11-HMAC-SHA256" or "SDK-HMAC-SHA256",
+    key_id = client.ak, secret = secret.sk, region = client.region, service = SERVICE,
+  })
+  headers.Accept, headers["User-Agent"] = accept, agent
+  return path, query
+end
+
+--- IoTDA errors: {"error_code", "error_msg"}, else {"code", "message"}; success has neither.
+function profile.envelope(body, status)
+  if status >= 200 and status < 300 then return nil end
+  if body.error_code ~= nil then return body.error_code, body.error_msg end
+  if body.code ~= nil then return body.code, body.message or body.msg end
+  return nil
+end
+
+function profile.describe(c)
+  local mode = c.auth
+  if mode == "aksk" then mode = mode .. (c.derived and "/V11" or "/SDK") end
+  return "endpoint=" .. c.endpoint .. ", project_id=" .. c.project_id .. ", auth=" .. mode
+end
+
+local Client = pipeline.class(profile)
+
+local OPTIONS = { project_id = true, ak = true, sk = true, security_token = true, token = true,
+  region = true, derived = true, instance_id = true }
+
+--- koodrive.iotda.new{ endpoint, project_id, ak + sk | token, region, derived, instance_id }
+local function new(config)
+  local common, err = pipeline.common_config(config, OPTIONS)
+  if not common then return nil, err end
+  local project_id
+  project_id, err = validate.path_segment(config.project_id, "project_id")
+  if not project_id then err.kind = "config"; return nil, err end
+  local settings = { endpoint = config.endpoint, project_id = project_id }
+  local secret = {}
+  local values = {}
+  for _, name in ipairs { "ak", "sk", "security_token", "token", "region", "instance_id" } do
+    values[name], err = pipeline.header_option(config, name)
+    if err then return nil, err end
+  end
+  settings.instance_id = values.instance_id
+  if values.token and (values.ak or values.sk) then
+    return nil, errors.config("token", "auth_mode", "give either token or ak + sk, not both")
+  elseif values.token then
+    settings.auth = "token"
+    secret.token = values.token
+  elseif values.ak and values.sk then
+    if values.ak:find("[,=/%s]") then
+      return nil, errors.config("ak", "header_value", "must not contain ',', '=', '/' or white space")
+    end
+    settings.auth = "aksk"
+    settings.ak = values.ak
+    secret.sk, secret.security_token = values.sk, values.security_token
+    local derived = config.derived
+    if derived ~= nil and type(derived) ~= "boolean" then
+      return nil, errors.config("derived", "type", "must be a boolean")
+    end
+    if derived == nil then
+      derived = not common.endpoint.host:find("^[%w%-]+%.[%w%-]+%.myhuaweicloud%.com$")
+    end
+    settings.derived = derived
+    if derived then
+      if not values.region or values.region:find("[^%w%-]") then
+        return nil, errors.config("region", "required",
+          "is required for derived (V11-HMAC-SHA256) signing, e.g. cn-north-4")
+      end
+    end
+    settings.region = values.region
+  else
+    return nil, errors.config("ak", "required", "give ak and sk, or token")
+  end
+  return Client._create(common, settings, secret, { project_id = project_id })
+end
+
+return { new = new, Client = Client }

@@ -1,0 +1,95 @@
+--- JSON through a private lua-cjson instance, with 64-bit integers kept exact.
+--
+-- Caveats (read these before relying on numbers):
+-- * The instance comes from `cjson.new()`, so the host's own cjson settings are never touched.
+-- * lua-cjson 2.1 writes numbers with 14 significant digits and reads them through a double.
+--   Ids such as 3432423464657862424 would lose digits either way. So:
+--   - to write an exact integer, wrap its digits with `json.int64(id)`; `json.encode` also
+--     turns any Lua integer beyond 2^53 found in a table into an exact literal (Lua 5.3+);
+--   - on reading, integer literals of 16 digits or more arrive as strings, digit for digit.
+-- * JSON null decodes to `json.null` (cjson's null sentinel), not to nil.
+local cjson = require("cjson").new()
+local core = require "koodrive.core"
+
+local json = { null = cjson.null }
+
+-- Placeholders carry exact digits through cjson.encode; the nonce keeps user strings from
+-- ever looking like one.
+local nonce = string.format("%08x%08x", math.random(0, 0x7fffffff), os.time() % 0x7fffffff)
+local MARK = "\0kd-int64-" .. nonce .. ":"
+local MARK_ENCODED = '"\\u0000kd%-int64%-' .. nonce .. ':(%-?%d+)"'
+local MARK_ARRAY = '"\\u0000kd%-int64%-' .. nonce .. ':%[%]"'
+
+local has_integers = math.type ~= nil
+local EXACT_LIMIT = 2 ^ 53
+
+--- Marks an integer (decimal digit string, or a Lua integer) to be written exactly.
+-- The caller has validated the digits.
+function json.int64(id)
+  if type(id) == "number" then id = string.format("%d", id) end
+  return MARK .. id
+end
+
+--- Marks a table as a JSON array, so that an empty one is written as [] (cjson writes {}).
+local EMPTY_ARRAY = MARK .. "[]"
+function json.array(t)
+  if next(t) == nil then return EMPTY_ARRAY end
+  return t
+end
+
+-- Copies `v`, replacing integers too large for cjson's 14-digit output with exact marks.
+local function protect(v, depth)
+  local t = type(v)
+  if t == "number" then
+    if has_integers and math.type(v) == "integer" and (v > EXACT_LIMIT or v < -EXACT_LIMIT) then
+      return json.int64(v)
+    end
+    return v
+  elseif t ~= "table" or depth > 100 then
+    return v
+  end
+  local copy = {}
+  for k, item in pairs(v) do copy[k] = protect(item, depth + 1) end
+  return setmetatable(copy, getmetatable(v))
+end
+
+--- Encodes a Lua value; returns the JSON text, or nil and a message.
+function json.encode(value)
+  local ok, text = pcall(cjson.encode, protect(value, 0))
+  if not ok then return nil, text end
+  if text:find("kd-int64-" .. nonce, 1, true) then
+    text = text:gsub(MARK_ENCODED, "%1"):gsub(MARK_ARRAY, "[]")
+  end
+  return text
+end
+
+-- cjson 2.1 reads every number as a float; on Lua 5.3+ whole numbers become integers again,
+-- so a code of 0 prints as 0, not 0.0.
+local tointeger = math.tointeger
+local function integers(v, depth)
+  if type(v) == "table" and depth < 200 then
+    for k, item in pairs(v) do
+      local t = type(item)
+      if t == "number" then
+        local i = tointeger(item)
+        if i then v[k] = i end
+      elseif t == "table" then
+        integers(item, depth + 1)
+      end
+    end
+  end
+  return v
+end
+
+--- Decodes JSON text; returns the value, or nil and a message. Long integers become strings.
+function json.decode(text)
+  local ok, value = pcall(cjson.decode, core.quote_long_integers(text))
+  if not ok then return nil, value end
+  if tointeger then
+    if type(value) == "number" then return tointeger(value) or value end
+    integers(value, 0)
+  end
+  return value
+end
+
+return json

@@ -1,0 +1,511 @@
+--- The one request pipeline shared by every operation, `call` and `prepare`:
+--   validate -> build -> sign (in C) -> send (transport) -> decode -> shape.
+-- A service (KooDrive, IoTDA) plugs in a profile: its headers, its auth and its error
+-- envelope. Clients are built by `pipeline.class(profile)`.
+local core = require "koodrive.core"
+local errors = require "koodrive.errors"
+local json = require "koodrive.json"
+local validate = require "koodrive.validate"
+
+local pipeline = {}
+
+pipeline.VERSION = core._VERSION
+pipeline.USER_AGENT = "koodrive-lua/" .. core._VERSION .. " (" .. _VERSION .. ")"
+
+local DEFAULT_MAX_BODY = 8 * 1024 * 1024
+
+-- Secrets live here, keyed by client, so they are not fields a dump of the client would show.
+local secrets = setmetatable({}, { __mode = "k" })
+
+--------------------------------------------------------------------------------------------
+-- Configuration shared by every client
+--------------------------------------------------------------------------------------------
+
+--- Splits an http(s) base URL into scheme, host (for the Host header), base path.
+local function parse_endpoint(endpoint)
+  if type(endpoint) ~= "string" then
+    return nil, errors.config("endpoint", "required", "must be an http(s) URL string")
+  end
+  local scheme, authority, base = endpoint:match("^(https?)://([^/?#]+)(/?[^?#]*)$")
+  if not scheme or endpoint:find("[%s%c]") or authority:find("@", 1, true) then
+    return nil, errors.config("endpoint", "url",
+      "must be an http(s) URL like https://host[:port][/base] (no user info, query or fragment)")
+  end
+  local host, port = authority:match("^(%[[%x:.]+%]):?(%d*)$")
+  if not host then host, port = authority:match("^([%w%.%-]+):?(%d*)$") end
+  if not host then return nil, errors.config("endpoint", "url", "has an invalid host") end
+  if port ~= "" then
+    local n = tonumber(port)
+    if n < 1 or n > 65535 then return nil, errors.config("endpoint", "url", "has an invalid port") end
+    -- curl leaves a default port out of Host; sign what is sent.
+    if (scheme == "https" and n == 443) or (scheme == "http" and n == 80) then port = "" end
+  end
+  local host_header = port == "" and host or (host .. ":" .. port)
+  base = base:gsub("/+$", "")
+  return { scheme = scheme, host = host, host_header = host_header,
+    origin = scheme .. "://" .. host_header, base = base }
+end
+
+local COMMON_OPTIONS = {
+  endpoint = true, timeout = true, connect_timeout = true, ca_file = true, insecure = true,
+  clock = true, transport = true, max_body = true,
+}
+
+--- Checks the options every client has; returns the normalised common settings.
+function pipeline.common_config(config, extra_allowed)
+  if type(config) ~= "table" then
+    return nil, errors.config("config", "type", "must be a table of options")
+  end
+  for k in pairs(config) do
+    if not COMMON_OPTIONS[k] and not extra_allowed[k] then
+      return nil, errors.config(tostring(k), "unknown_option", "is not a known option")
+    end
+  end
+  local ep, err = parse_endpoint(config.endpoint)
+  if not ep then return nil, err end
+  local c = { endpoint = ep, timeout = 30, connect_timeout = 10, max_body = DEFAULT_MAX_BODY }
+  for _, name in ipairs { "timeout", "connect_timeout" } do
+    if config[name] ~= nil then
+      local v, e = validate.seconds(config[name], name)
+      if not v then e.kind = "config"; return nil, e end
+      c[name] = v
+    end
+  end
+  if config.max_body ~= nil then
+    if type(config.max_body) ~= "number" or config.max_body < 0 or config.max_body % 1 ~= 0 then
+      return nil, errors.config("max_body", "range", "must be a whole number of bytes")
+    end
+    c.max_body = config.max_body
+  end
+  if config.ca_file ~= nil and type(config.ca_file) ~= "string" then
+    return nil, errors.config("ca_file", "type", "must be a path string")
+  end
+  c.ca_file = config.ca_file
+  if config.insecure ~= nil and type(config.insecure) ~= "boolean" then
+    return nil, errors.config("insecure", "type", "must be a boolean")
+  end
+  c.insecure = config.insecure == true
+  if config.clock ~= nil and type(config.clock) ~= "function" then
+    return nil, errors.config("clock", "type", "must be a function returning Unix seconds")
+  end
+  c.clock = config.clock or os.time
+  local t = config.transport
+  if t ~= nil and (type(t) ~= "table" or type(t.send) ~= "function") then
+    return nil, errors.config("transport", "type", "must be an object with a send(request) method")
+  end
+  if t == nil then
+    c.transport = require("koodrive.transport").curl()
+    c.owns_transport = true
+  else
+    c.transport = t
+  end
+  return c
+end
+
+--- A string option that goes into a header: present, no CR/LF.
+function pipeline.header_option(config, name, required)
+  local v = config[name]
+  if v == nil then
+    if required then return nil, errors.config(name, "required", "is required") end
+    return nil
+  end
+  local ok, err = validate.header_value(v, name)
+  if not ok then err.kind = "config"; return nil, err end
+  if v == "" then return nil, errors.config(name, "length", "must not be empty") end
+  return v
+end
+
+--------------------------------------------------------------------------------------------
+-- Per-call options
+--------------------------------------------------------------------------------------------
+
+local CALL_OPTIONS = { trace_id = true, language = true, timeout = true, connect_timeout = true }
+
+local function check_call_options(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    return nil, errors.validation("options", "type", "must be a table of per-call options")
+  end
+  local ok, err = validate.known_keys(opts, "options", CALL_OPTIONS)
+  if not ok then return nil, err end
+  if opts.trace_id ~= nil then
+    ok, err = validate.trace_id(opts.trace_id, "trace_id")
+    if not ok then return nil, err end
+  end
+  if opts.language ~= nil then
+    ok, err = validate.text(opts.language, "language", 35)
+    if not ok then return nil, err end
+  end
+  for _, name in ipairs { "timeout", "connect_timeout" } do
+    if opts[name] ~= nil then
+      ok, err = validate.seconds(opts[name], name)
+      if not ok then return nil, err end
+    end
+  end
+  return opts
+end
+
+local TRACE_ALPHABET = "0123456789abcdef"
+
+--- A fresh 58-character trace id.
+function pipeline.new_trace_id()
+  local out = {}
+  for i = 1, 58 do
+    local r = math.random(1, 16)
+    out[i] = TRACE_ALPHABET:sub(r, r)
+  end
+  return table.concat(out)
+end
+
+--------------------------------------------------------------------------------------------
+-- Build and sign
+--------------------------------------------------------------------------------------------
+
+-- Scalar query values as the text that is sent.
+local function query_text(v, field)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "number" then
+    if v % 1 == 0 and v > -2 ^ 63 and v < 2 ^ 63 then return string.format("%d", v) end
+    return tostring(v)
+  end
+  if t == "boolean" then return tostring(v) end
+  return nil, errors.validation(field, "type", "must be a string, number or boolean, got a " .. t)
+end
+
+--- Normalises a query given as { name = value | {values} } or { {name, value}, ... }.
+local function query_pairs(q)
+  if q == nil then return {} end
+  if type(q) ~= "table" then
+    return nil, errors.validation("query", "type", "must be a table")
+  end
+  local pairs_out = {}
+  if #q > 0 then
+    for i, p in ipairs(q) do
+      if type(p) ~= "table" or type(p[1]) ~= "string" then
+        return nil, errors.validation("query[" .. i .. "]", "type", "must be a {name, value} pair")
+      end
+      local v, err = query_text(p[2], "query." .. p[1])
+      if not v then return nil, err end
+      pairs_out[#pairs_out + 1] = { p[1], v }
+    end
+    return pairs_out
+  end
+  for name, value in pairs(q) do
+    if type(name) ~= "string" then
+      return nil, errors.validation("query", "type", "names must be strings")
+    end
+    local values = type(value) == "table" and value or { value }
+    for _, item in ipairs(values) do
+      local v, err = query_text(item, "query." .. name)
+      if not v then return nil, err end
+      pairs_out[#pairs_out + 1] = { name, v }
+    end
+  end
+  return pairs_out
+end
+
+--- Builds the signed request: { method, url, headers, body }.
+-- `spec` = { method, path (raw, relative to the endpoint's base), query = pairs, body = string }.
+local function build(client, spec, opts)
+  local profile = client._profile
+  local ep = client._config.endpoint
+  local headers = { Host = ep.host_header, ["User-Agent"] = pipeline.USER_AGENT,
+    Accept = "application/json" }
+  if spec.body ~= nil then headers["Content-Type"] = "application/json" end
+  local trace_id = opts.trace_id
+  profile.headers(client, headers, opts)
+  if headers["X-Traceid"] then trace_id = headers["X-Traceid"] end
+  local request = {
+    method = spec.method,
+    path = ep.base .. spec.path,
+    query = spec.query,
+    headers = headers,
+    body = spec.body,
+  }
+  local now = client._config.clock()
+  if type(now) ~= "number" then
+    return nil, errors.config("clock", "type", "must return a number of Unix seconds")
+  end
+  local path, query = profile.authorize(client, secrets[client], request, now)
+  if not path then return nil, query end
+  local url = ep.origin .. path
+  if query ~= "" then url = url .. "?" .. query end
+  return {
+    method = spec.method, url = url, headers = headers, body = spec.body,
+  }, trace_id
+end
+pipeline.build = build
+
+--- Signs with the C core, or only encodes when `sign` is nil (token modes).
+function pipeline.encode_or_sign(request, sign)
+  if sign == nil then
+    return core.encode_path(request.path), core.encode_query(request.query)
+  end
+  sign.method, sign.path, sign.query = request.method, request.path, request.query
+  sign.headers, sign.body = request.headers, request.body
+  local signed, err = core.sign(sign)
+  if not signed then
+    return nil, errors.validation("headers", "header_value", err)
+  end
+  request.headers.Authorization = signed.authorization
+  return signed.path, signed.query
+end
+
+--------------------------------------------------------------------------------------------
+-- Send and decode
+--------------------------------------------------------------------------------------------
+
+--- Replaces any of the client's secrets inside `s` (e.g. a body echoed in an error).
+local function redact(client, s)
+  local list = secrets[client]
+  if type(s) ~= "string" or not list then return s end
+  for _, secret in pairs(list) do
+    if type(secret) == "string" and #secret >= 4 then
+      local from = 1
+      while true do
+        local i, j = s:find(secret, from, true)
+        if not i then break end
+        s = s:sub(1, i - 1) .. "<redacted>" .. s:sub(j + 1)
+        from = i + #"<redacted>"
+      end
+    end
+  end
+  return s
+end
+pipeline.redact = redact
+
+local function snippet(body)
+  local s = body:sub(1, 200):gsub("[%c]+", " ")
+  if #body > 200 then s = s .. "..." end
+  return s
+end
+
+--- Sends a built request; returns the decoded body table, or nil and an error.
+local function send(client, request, opts, ctx)
+  local cfg = client._config
+  request.timeout = opts.timeout or cfg.timeout
+  request.connect_timeout = opts.connect_timeout or cfg.connect_timeout
+  request.ca_file, request.insecure, request.max_body = cfg.ca_file, cfg.insecure, cfg.max_body
+  request.operation = ctx.operation
+  local res, terr = cfg.transport:send(request)
+  if not res then
+    local e = terr
+    if not errors.is(e) then
+      e = errors.new { kind = "transport", message = tostring(terr) }
+    end
+    e.message = redact(client, e.message)
+    e.operation, e.trace_id = ctx.operation, ctx.trace_id
+    return nil, e
+  end
+  local status = res.status
+  local headers = res.headers or {}
+  local base = { operation = ctx.operation, status = status,
+    request_id = headers["x-request-id"], trace_id = ctx.trace_id }
+  local function fail(kind, message, extra)
+    base.kind, base.message = kind, redact(client, message)
+    if extra then
+      for k, v in pairs(extra) do base[k] = v end
+    end
+    return nil, errors.new(base)
+  end
+  if type(status) ~= "number" or type(res.body) ~= "string" then
+    return fail("transport", "transport returned a response without a numeric status and a string body")
+  end
+  local body = res.body
+  local decoded, derr
+  if body ~= "" then decoded, derr = json.decode(body) end
+  if type(decoded) ~= "table" then
+    local what = body == "" and "an empty body"
+      or ("a non-JSON body (" .. (headers["content-type"] or "no content type") .. "): " .. snippet(body))
+    if status >= 300 or status < 200 then
+      return fail("http", "HTTP " .. status .. " with " .. what)
+    end
+    return fail("decode", "HTTP " .. status .. " with " .. what ..
+      (derr and (" [" .. tostring(derr) .. "]") or ""))
+  end
+  local code, msg, envelope_err = client._profile.envelope(decoded, status)
+  if envelope_err then return fail("decode", envelope_err) end
+  if code ~= nil then
+    local text = msg ~= nil and tostring(msg) or "no message"
+    return fail("api", "service error " .. tostring(code) .. ": " .. text,
+      { code = code, msg = msg })
+  end
+  if status < 200 or status >= 300 then
+    return fail("http", "HTTP " .. status .. ": " .. snippet(body))
+  end
+  return decoded
+end
+
+--------------------------------------------------------------------------------------------
+-- Operations, call and prepare
+--------------------------------------------------------------------------------------------
+
+local function fill_template(template, values)
+  return (template:gsub("{([%w_]+)}", function(name) return values[name] end))
+end
+
+--- Runs a declared operation with the caller's positional arguments.
+local function run(client, op, ...)
+  local nargs = #op.args
+  local args = {}
+  for i, a in ipairs(op.args) do
+    local v, err = a.check((select(i, ...)), a.name)
+    if v == nil then
+      err.operation = op.name
+      return nil, err
+    end
+    args[a.name] = v
+  end
+  local opts, oerr = check_call_options((select(nargs + 1, ...)))
+  if not opts then oerr.operation = op.name; return nil, oerr end
+  if select("#", ...) > nargs + 1 then
+    return nil, errors.new { kind = "validation", operation = op.name, rule = "arity",
+      field = "arguments", message = "arguments: takes at most " .. (nargs + 1) .. " arguments" }
+  end
+  local values = setmetatable({}, { __index = function(_, k) return client._path_values[k] end })
+  for k, v in pairs(args) do values[k] = v end
+  local body
+  if op.body then
+    local berr
+    body, berr = op.body(args)
+    if not body then
+      return nil, errors.new { kind = "validation", operation = op.name, message = berr }
+    end
+  end
+  local request, trace_id = build(client, {
+    method = op.method, path = fill_template(op.path, values), query = {}, body = body,
+  }, opts)
+  if not request then trace_id.operation = op.name; return nil, trace_id end
+  local decoded, err = send(client, request, opts, { operation = op.name, trace_id = trace_id })
+  if not decoded then return nil, err end
+  local result, serr = op.result(decoded, args)
+  if result == nil then
+    return nil, errors.new { kind = "decode", operation = op.name, message = serr,
+      status = 200, trace_id = trace_id }
+  end
+  return result
+end
+
+local METHODS = { GET = true, POST = true, PUT = true, DELETE = true, PATCH = true, HEAD = true }
+
+--- Checks a generic request spec of call/prepare; returns the pipeline spec and options.
+local function generic_spec(spec)
+  if type(spec) ~= "table" then
+    return nil, errors.validation("request", "type", "must be a table { method, path, query, body }")
+  end
+  local ok, err = validate.known_keys(spec, "request", {
+    method = true, path = true, query = true, body = true,
+    trace_id = true, language = true, timeout = true, connect_timeout = true })
+  if not ok then return nil, err end
+  local method = spec.method
+  if type(method) ~= "string" or not METHODS[method:upper()] then
+    return nil, errors.validation("method", "enum", "must be one of GET, POST, PUT, DELETE, PATCH, HEAD")
+  end
+  local path = spec.path
+  if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
+    return nil, errors.validation("path", "type", "must be a string starting with '/'")
+  end
+  if path:find("[%c?#]") then
+    return nil, errors.validation("path", "path", "must not contain control characters, '?' or '#' (use query)")
+  end
+  for segment in path:gmatch("[^/]+") do
+    if segment == "." or segment == ".." then
+      return nil, errors.validation("path", "path_segment", "must not contain '.' or '..' segments")
+    end
+  end
+  local query, qerr = query_pairs(spec.query)
+  if not query then return nil, qerr end
+  local body = spec.body
+  if type(body) == "table" then
+    local text, jerr = json.encode(body)
+    if not text then return nil, errors.validation("body", "json", "cannot be encoded as JSON: " .. jerr) end
+    body = text
+  elseif body ~= nil and type(body) ~= "string" then
+    return nil, errors.validation("body", "type", "must be a table (sent as JSON) or a string")
+  end
+  local opts, oerr = check_call_options {
+    trace_id = spec.trace_id, language = spec.language,
+    timeout = spec.timeout, connect_timeout = spec.connect_timeout }
+  if not opts then return nil, oerr end
+  return { method = method:upper(), path = path, query = query, body = body }, opts
+end
+
+--------------------------------------------------------------------------------------------
+-- Client classes
+--------------------------------------------------------------------------------------------
+
+--- Makes the client class of a service profile.
+-- profile = { name, operations, headers(client, headers, opts),
+--             authorize(client, secrets, request, now) -> path, query | nil, err,
+--             envelope(decoded, status) -> code, msg, decode_error,
+--             describe(client) -> text for tostring }
+function pipeline.class(profile)
+  local Client = {}
+  Client.__index = Client
+  local label = profile.name == "koodrive" and "koodrive" or ("koodrive." .. profile.name)
+  Client.__name = label .. ".client"
+
+  -- Service objects: client.devices:list() runs operation "devices.list".
+  local services = {}
+  for _, op in ipairs(profile.operations) do
+    local service, method = op.name:match("^([%w_]+)%.([%w_]+)$")
+    services[service] = services[service] or {}
+    services[service][method] = op
+  end
+
+  local function bind_services(client)
+    for service, ops in pairs(services) do
+      local obj = {}
+      for method, op in pairs(ops) do
+        obj[method] = function(_, ...) return run(client, op, ...) end
+      end
+      client[service] = obj
+    end
+  end
+
+  --- Creates a client from checked config: `settings` fields become client fields.
+  function Client._create(common, settings, secret_values, path_values)
+    local client = setmetatable({ _config = common, _profile = profile,
+      _path_values = path_values or {} }, Client)
+    for k, v in pairs(settings) do client[k] = v end
+    secrets[client] = secret_values
+    bind_services(client)
+    return client
+  end
+
+  --- client:call{ method, path, query, body } -> the decoded response envelope.
+  function Client:call(spec)
+    local s, opts = generic_spec(spec)
+    if not s then s = opts; s.operation = "call"; return nil, s end
+    local request, trace_id = build(self, s, opts)
+    if not request then trace_id.operation = "call"; return nil, trace_id end
+    return send(self, request, opts, { operation = "call", trace_id = trace_id })
+  end
+
+  --- client:prepare{ method, path, query, body } -> the signed request, not sent.
+  function Client:prepare(spec)
+    local s, opts = generic_spec(spec)
+    if not s then s = opts; s.operation = "prepare"; return nil, s end
+    local request, err = build(self, s, opts)
+    if not request then err.operation = "prepare"; return nil, err end
+    request.body = request.body or ""
+    return request
+  end
+
+  --- Releases the transport (the libcurl handle) if the client created it.
+  function Client:close()
+    local cfg = self._config
+    if cfg.owns_transport and cfg.transport.close then cfg.transport:close() end
+  end
+  Client.__close = Client.close
+
+  function Client.__tostring(c)
+    return label .. " client (" .. profile.describe(c) .. ")"
+  end
+
+  Client.operations = services
+  return Client
+end
+
+return pipeline
