@@ -50,6 +50,7 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory build
+	luarocks --lua-version $(LUA_VERSION) lint koodrive-scm-1.rockspec
 	$(BUSTED) spec
 
 demo: deps

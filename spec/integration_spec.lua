@@ -1,6 +1,6 @@
 -- Through real libcurl to the local KooDrive + IoTDA service on 127.0.0.1, in every auth mode.
 local koodrive = require "koodrive"
-local local_service = require "support.local_service"
+local local_service = require "local_service"
 local creds = require "local_credentials"
 
 local server

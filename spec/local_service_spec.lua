@@ -10,7 +10,7 @@
 local socket = require "socket"
 local cjson = require("cjson").new()
 local auth = require "auth"
-local svc = require "support.local_service"
+local svc = require "local_service"
 
 local creds = dofile("server/local_credentials.lua")
 
@@ -591,7 +591,7 @@ describe("local service over HTTP", function()
   end)
 end)
 
-describe("support.local_service", function()
+describe("local_service", function()
   it("stop() ends the server and can be called twice", function()
     local s = svc.start()
     local running = io.open("/proc/" .. s.pid .. "/stat")

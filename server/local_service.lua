@@ -1,7 +1,7 @@
--- support.local_service: start and stop the local KooDrive + IoTDA service
--- (server/main.lua) from a spec.
+-- local_service: start and stop the local KooDrive + IoTDA service (server/main.lua)
+-- from a spec, the demo or a script of your own.
 --
---   local svc = require "support.local_service"
+--   local svc = require "local_service"   -- with server/?.lua on package.path
 --   local server = svc.start()          -- { port, url, pid, stop }
 --   ...
 --   server.stop()                       -- in teardown/finally; safe to call twice
@@ -26,18 +26,18 @@ end
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
 
--- The repository root: two directories above this file (spec/support/).
+-- The repository root: the directory above this file (server/).
 local function default_root()
   local src = debug.getinfo(1, "S").source
   if src:sub(1, 1) == "@" then
-    local dir = src:sub(2):match("^(.*)/spec/support/[^/]*$")
+    local dir = src:sub(2):match("^(.*)/server/[^/]*$")
     if dir then return dir end
-    if src:match("^@spec/support/") then return "." end
+    if src:match("^@server/") then return "." end
   end
   return "."
 end
@@ -70,7 +70,7 @@ function M.start(opts)
     shell_quote(lua), shell_quote(root .. "/server/main.lua"), shell_quote(port_file),
     table.concat(extra, " "), shell_quote(log_file))
   local p = assert(io.popen("sh -c " .. shell_quote(inner), "r"))
-  local pid = tonumber(p:read("l"))
+  local pid = tonumber(p:read("*l"))
   p:close()
   if not pid then
     os.remove(log_file)

@@ -1,0 +1,61 @@
+rockspec_format = "3.0"
+package = "koodrive"
+version = "scm-1"
+
+source = {
+  url = "git+https://github.com/koodrive-lua/koodrive-lua.git",
+}
+
+description = {
+  summary = "Huawei Cloud KooDrive (and IoTDA device policy) client with a C core",
+  detailed = [[
+    koodrive is a client for the Huawei Cloud KooDrive enterprise cloud drive API: devices,
+    user groups and IoTDA device policies. A C core does HTTP through libcurl and signs every
+    request with OpenSSL (KooDrive app HMAC-SHA256, Huawei SDK-HMAC-SHA256 and V11 derived
+    signing); a Lua layer gives objects such as client.devices:list() returning plain tables.
+    On Debian/Ubuntu pass CURL_INCDIR=/usr/include/x86_64-linux-gnu to luarocks.
+  ]],
+  homepage = "https://github.com/koodrive-lua/koodrive-lua",
+  license = "MIT",
+}
+
+dependencies = {
+  "lua >= 5.1, < 5.5",
+  "lua-cjson >= 2.1.0",
+}
+
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+  OPENSSL = { header = "openssl/evp.h", library = "crypto" },
+}
+
+build = {
+  type = "builtin",
+  modules = {
+    ["koodrive.core"] = {
+      sources = { "src/core.c", "src/http.c", "src/json.c", "src/sign.c" },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+      libraries = { "curl", "crypto" },
+    },
+    ["koodrive"] = "lua/koodrive/init.lua",
+    ["koodrive.client"] = "lua/koodrive/client.lua",
+    ["koodrive.errors"] = "lua/koodrive/errors.lua",
+    ["koodrive.iotda"] = "lua/koodrive/iotda.lua",
+    ["koodrive.json"] = "lua/koodrive/json.lua",
+    ["koodrive.operations"] = "lua/koodrive/operations.lua",
+    ["koodrive.pipeline"] = "lua/koodrive/pipeline.lua",
+    ["koodrive.shape"] = "lua/koodrive/shape.lua",
+    ["koodrive.validate"] = "lua/koodrive/validate.lua",
+    ["koodrive.transport"] = "lua/koodrive/transport/init.lua",
+    ["koodrive.transport.curl"] = "lua/koodrive/transport/curl.lua",
+    ["koodrive.transport.record"] = "lua/koodrive/transport/record.lua",
+    ["koodrive.transport.replay"] = "lua/koodrive/transport/replay.lua",
+  },
+}
+
+test = {
+  type = "command",
+  command = "make test",
+}
