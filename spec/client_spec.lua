@@ -243,3 +243,34 @@ describe("the default client", function()
     assert.are.equal("config", err.kind)
   end)
 end)
+
+describe("resource ownership", function()
+  it("closes the client's libcurl handle; closing twice is harmless", function()
+    local c = assert(koodrive.new { endpoint = "http://127.0.0.1:9", user_id = "1", token = "t" })
+    c:close()
+    c:close()
+    assert.has_error(function() c.devices:list() end)
+  end)
+
+  if _VERSION == "Lua 5.4" then
+    it("closes a client declared <close> when its scope ends, even on error", function()
+      local chunk = assert(load([[
+        local koodrive, box = ...
+        local c <close> = assert(koodrive.new { endpoint = "http://127.0.0.1:9", user_id = "1", token = "t" })
+        box.client = c
+        error("unwinding")
+      ]]))
+      local box = {}
+      assert.has_error(function() chunk(koodrive, box) end)
+      assert.matches("closed", tostring(box.client._config.transport.handle))
+    end)
+  end
+
+  it("leaves a dropped client to the garbage collector without error", function()
+    for _ = 1, 50 do
+      assert(koodrive.new { endpoint = "http://127.0.0.1:9", user_id = "1", token = "t" })
+    end
+    collectgarbage()
+    collectgarbage()
+  end)
+end)
