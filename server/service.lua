@@ -3,7 +3,7 @@
 -- (status, headers, body). State lives only in this process: restart the
 -- server (or POST /_local/reset) to get the seed from local_credentials back.
 --
--- Response shapes follow /work/shared/spec (koodrive-api.md, iotda-api.md and
+-- Response shapes follow the contract (koodrive-api.md, iotda-api.md and
 -- the recorded examples). Where the contract says nothing, the choice made
 -- here is written next to the route.
 
