@@ -431,6 +431,21 @@ local function generic_spec(spec)
   return { method = method:upper(), path = path, query = query, body = body }, opts
 end
 
+--- Checks and builds a generic request; returns request, options, trace id, or nil and an error.
+local function build_generic(client, spec, operation)
+  local s, opts = generic_spec(spec)
+  if not s then
+    opts.operation = operation
+    return nil, opts
+  end
+  local request, trace_id = build(client, s, opts)
+  if not request then
+    trace_id.operation = operation
+    return nil, trace_id
+  end
+  return request, opts, trace_id
+end
+
 --------------------------------------------------------------------------------------------
 -- Client classes
 --------------------------------------------------------------------------------------------
@@ -476,19 +491,15 @@ function pipeline.class(profile)
 
   --- client:call{ method, path, query, body } -> the decoded response envelope.
   function Client:call(spec)
-    local s, opts = generic_spec(spec)
-    if not s then s = opts; s.operation = "call"; return nil, s end
-    local request, trace_id = build(self, s, opts)
-    if not request then trace_id.operation = "call"; return nil, trace_id end
+    local request, opts, trace_id = build_generic(self, spec, "call")
+    if not request then return nil, opts end
     return send(self, request, opts, { operation = "call", trace_id = trace_id })
   end
 
   --- client:prepare{ method, path, query, body } -> the signed request, not sent.
   function Client:prepare(spec)
-    local s, opts = generic_spec(spec)
-    if not s then s = opts; s.operation = "prepare"; return nil, s end
-    local request, err = build(self, s, opts)
-    if not request then err.operation = "prepare"; return nil, err end
+    local request, err = build_generic(self, spec, "prepare")
+    if not request then return nil, err end
     request.body = request.body or ""
     return request
   end
