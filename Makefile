@@ -1,19 +1,22 @@
 # koodrive-lua: `make test` and `make demo` install what is missing, build, and run.
-# Lua 5.4 is the primary target; LUA_VERSION selects another Debian Lua (one build dir each).
+# Each interpreter gets its own build directory (a module built for another Lua version
+# fails to load): build/5.4, build/5.3, build/5.2, build/5.1, build/luajit.
 
 LUA_VERSION ?= 5.4
-LUA         ?= lua$(LUA_VERSION)
-BUILD       := build/$(LUA_VERSION)
-CORE        := $(BUILD)/koodrive/core.so
+# interpreter command and pkg-config name of a version: 5.4 -> lua5.4, luajit -> luajit
+lua_cmd   = $(if $(filter luajit,$(1)),luajit,lua$(1))
+LUA       ?= $(call lua_cmd,$(LUA_VERSION))
+BUILD     := build/$(LUA_VERSION)
+CORE      := $(BUILD)/koodrive/core.so
 
 # Debian packages the build, the specs and the demo need.
 DEPS := lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev libcurl4-openssl-dev libssl-dev pkg-config \
         lua-cjson lua-busted lua-socket lua-luaossl luarocks nginx openssl
 
-PKGS     := lua$(LUA_VERSION) libcurl libcrypto
+PKGS      = libcurl libcrypto
 CFLAGS   ?= -O2 -g
 KD_CFLAGS = $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden \
-            -Wall -Wextra -Wshadow -Wstrict-prototypes $(shell pkg-config --cflags $(PKGS))
+            -Wall -Wextra -Wshadow -Wstrict-prototypes
 KD_LDFLAGS = $(LDFLAGS) -shared -Wl,-z,nodelete
 KD_LIBS    = $(shell pkg-config --libs libcurl libcrypto)
 
@@ -31,9 +34,10 @@ all: build
 
 build: $(CORE)
 
-$(CORE): $(SRCS) $(HDRS)
+build/%/koodrive/core.so: $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(KD_CFLAGS) -o $@ $(SRCS) $(KD_LDFLAGS) $(KD_LIBS)
+	$(CC) $(KD_CFLAGS) $(shell pkg-config --cflags $(call lua_cmd,$*) $(PKGS)) -o $@ $(SRCS) \
+	  $(KD_LDFLAGS) $(KD_LIBS)
 
 # Idempotent: installs only the packages dpkg does not report as installed.
 deps:

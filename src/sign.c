@@ -1,7 +1,7 @@
 /*
  * sign.c - request signing for koodrive.
  *
- * One canonical request, three auth-header schemes (spec/signing.md):
+ * One canonical request, three auth-header schemes (the contract's signing.md):
  *   "HMAC-SHA256"      KooDrive application authentication (AppId / AppSecret),
  *   "SDK-HMAC-SHA256"  Huawei Cloud AK/SK,
  *   "V11-HMAC-SHA256"  Huawei Cloud AK/SK with an HKDF-derived key.
