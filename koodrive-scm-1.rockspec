@@ -33,7 +33,8 @@ build = {
   type = "builtin",
   modules = {
     ["koodrive.core"] = {
-      sources = { "src/core.c", "src/http.c", "src/json.c", "src/sign.c" },
+      sources = { "src/core.c", "src/http.c", "src/json.c", "src/multi.c", "src/sign.c",
+        "src/transfer.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },

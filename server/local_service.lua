@@ -2,7 +2,7 @@
 -- from a spec, the demo or a script of your own.
 --
 --   local svc = require "local_service"   -- with server/?.lua on package.path
---   local server = svc.start()          -- { port, url, pid, stop }
+--   local server = svc.start()          -- { port, url, pid, stop, control }
 --   ...
 --   server.stop()                       -- in teardown/finally; safe to call twice
 --
@@ -51,7 +51,9 @@ local function alive(pid)
     return state ~= "Z" and state ~= "X"
   end
   if read_file("/proc/self/stat") then return false end   -- /proc works, so it is gone
-  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+  -- os.execute gives true|nil on Lua 5.2+, the exit status (0 on success) on 5.1 and LuaJIT
+  local ok = os.execute("kill -0 " .. pid .. " 2>/dev/null")
+  return ok == true or ok == 0
 end
 
 function M.start(opts)
@@ -110,6 +112,14 @@ function M.start(opts)
 
   handle.port = port
   handle.url = "http://127.0.0.1:" .. port
+
+  --- Sends a control request (POST /_local/...) and returns the status, e.g.
+  -- handle.control("/_local/delay?ms=300") or handle.control("/_local/reset").
+  function handle.control(path)
+    local http = require "socket.http"
+    local _, status = http.request { url = handle.url .. path, method = "POST" }
+    return status
+  end
   handle.log_file = log_file
   return handle
 end

@@ -8,6 +8,7 @@
 -- here is written next to the route.
 
 local auth = require "auth"
+local httpd = require "httpd"
 local jsonio = require "jsonio"
 local rand = require "openssl.rand"
 
@@ -375,12 +376,23 @@ end
 -- handle(req) -> status, headers, body
 function Service:handle(req)
   local p = req.path
+  if p:sub(1, 8) ~= "/_local/" and (self.delay_ms or 0) > 0 then
+    -- /_local/delay: every answer waits, for specs of concurrency (the work is done after)
+    httpd.sleep(self.delay_ms / 1000)
+  end
   if p == "/koodrive" or p:sub(1, 10) == "/koodrive/" then return koodrive(self, req) end
   if p:sub(1, 4) == "/v5/" then return iotda(self, req) end
+  if p == "/_local/delay" and req.method == "POST" then
+    local ms = tonumber((req.query or ""):match("^ms=(%d+)$") or "")
+    if not ms or ms > 10000 then return kd(400, 13000102, "ms must be 0-10000") end
+    self.delay_ms = ms
+    return kd(200, 0, "delay " .. ms .. " ms")
+  end
   -- local helpers, no auth: readiness probe and a way back to the seed
   if p == "/_local/health" and req.method == "GET" then return kd(200, 0, "ok") end
   if p == "/_local/reset" and req.method == "POST" then
     self.state = seed(self.creds)
+    self.delay_ms = 0
     return kd(200, 0, "reset")
   end
   return kd_not_found()

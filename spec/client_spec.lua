@@ -207,6 +207,20 @@ describe("errors and secrets", function()
     assert.are.equal("devices.list", err.operation)
   end)
 
+  it("reports ids that are not whole numbers as a decode error, on every interpreter", function()
+    for _, id in ipairs { "1.5", "1e300", "-0.25" } do
+      local t = koodrive.transport.replay { interactions = { {
+        request = { method = "POST", path = "/koodrive/ose/v1/usergroups/1/members/batchDelete" },
+        response = { status = 200, body_raw = '{"code":0,"status":1,"failedList":[' .. id .. ']}' } } } }
+      local client = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = "1", token = "t",
+        transport = t })
+      local result, err = client.usergroups:delete_members("1", { "12" })
+      assert.is_nil(result, id)
+      assert.are.equal("decode", err.kind, id)
+      assert.are.equal("usergroups.delete_members", err.operation)
+    end
+  end)
+
   it("reports an HTML gateway page as an http error", function()
     local client = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = "1", token = "t",
       transport = replay_one(503, "<html>Service Unavailable</html>", "text/html") })

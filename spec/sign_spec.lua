@@ -5,7 +5,7 @@ local core = require "koodrive.core"
 
 local function load_vectors()
   local f = assert(io.open("spec/fixtures/vectors.json", "rb"))
-  local text = f:read("a")
+  local text = f:read("*a")
   f:close()
   return cjson.new().decode(text)
 end

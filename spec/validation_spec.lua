@@ -115,6 +115,18 @@ describe("validation before sending", function()
       client.usergroups:delete_members("1", { "9223372036854775807" })
       assert.are.equal('{"amendModRoles":[{"userId":9223372036854775807}]}', spy.requests[1].body)
     end)
+    if not math.type then
+      -- Lua 5.1 and LuaJIT have no integers: a number id is a double, which cannot hold
+      -- every digit of a 19-digit id, so ids must be strings there (exact on every interpreter).
+      it("refuses a number id where Lua has no integers (5.1, LuaJIT)", function()
+        local client, spy = client_with_spy()
+        refused(spy, "userIds[1]", "user_id", client.usergroups:delete_members("1", { 12 }))
+        local c, err = koodrive.new { endpoint = fixtures.ENDPOINT, user_id = 42, token = "t",
+          transport = fixtures.never() }
+        assert.is_nil(c)
+        assert.are.equal("user_id", err.field)
+      end)
+    end
     it("refuses a bad X-User-Id at construction", function()
       for _, bad in ipairs { "abc", "12345678901234567890", "9223372036854775808", "", 12.5 } do
         local c, err = koodrive.new { endpoint = fixtures.ENDPOINT, user_id = bad, token = "t",

@@ -32,12 +32,8 @@
 #error "koodrive needs OpenSSL 3 (EVP_MD_fetch, EVP_MAC, EVP_KDF)"
 #endif
 
-/* Lua-owned scratch memory: the GC frees it even when an error unwinds the call. */
-#if LUA_VERSION_NUM >= 504
-#define kd_newuserdata(L, n) lua_newuserdatauv((L), (n), 0)
-#else
-#define kd_newuserdata(L, n) lua_newuserdata((L), (n))
-#endif
+/* Scratch memory comes from kd_newuserdata (compat.h): Lua-owned, so the GC frees it even
+ * when an error unwinds the call. */
 
 #define KD_CTX_MT "koodrive.sign.ctx"
 #define KD_LOCAL_PAIRS 16 /* pairs kept on the C stack before spilling into a userdata */

@@ -1,11 +1,15 @@
 --- The KooDrive client: bearer-token or app-signature auth over the shared pipeline.
+local batch = require "koodrive.batch"
 local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 local operations = require "koodrive.operations"
 local pipeline = require "koodrive.pipeline"
 local validate = require "koodrive.validate"
 
-local profile = { name = "koodrive", operations = operations.koodrive }
+local profile = { name = "koodrive", operations = operations.koodrive, bulk = {
+  devices = { unbind_many = batch.unbind_devices },
+  usergroups = { delete_members_many = batch.delete_members },
+} }
 
 --- Headers every KooDrive request carries (besides Host, User-Agent, Accept, Content-Type).
 function profile.headers(client, headers, opts)

@@ -11,6 +11,7 @@
 local client = require "koodrive.client"
 local errors = require "koodrive.errors"
 local json = require "koodrive.json"
+local loop = require "koodrive.loop"
 local pipeline = require "koodrive.pipeline"
 
 local koodrive = {
@@ -19,6 +20,11 @@ local koodrive = {
   iotda = { new = require("koodrive.iotda").new },
   transport = require "koodrive.transport",
   errors = errors,
+  loop = loop.new,          -- koodrive.loop(): many calls in flight, driven by loop:poll(timeout)
+  run = loop.run,           -- koodrive.run(fn, ...): fn's calls read sequentially, run non-blocking
+  spawn = loop.spawn,       -- inside run: start another task
+  wait = loop.wait,         -- inside run: wait for spawned tasks
+  batch = require("koodrive.batch").map,
   null = json.null,
   array = json.array,      -- koodrive.array(t): t is written as a JSON array, [] when empty
   int64 = json.int64,      -- koodrive.int64(id): id written as an exact JSON integer

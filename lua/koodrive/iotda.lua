@@ -3,6 +3,7 @@
 -- (service "iotdm") for instance endpoints; `derived` chooses, and by default follows the
 -- official SDKs' rule: regional hosts "<service>.<region>.myhuaweicloud.com" use
 -- SDK-HMAC-SHA256, every other host derived signing.
+local batch = require "koodrive.batch"
 local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 local operations = require "koodrive.operations"
@@ -11,7 +12,9 @@ local validate = require "koodrive.validate"
 
 local SERVICE = "iotdm"
 
-local profile = { name = "iotda", operations = operations.iotda }
+local profile = { name = "iotda", operations = operations.iotda, bulk = {
+  device_policies = { unbind_all = batch.unbind_policy_targets },
+} }
 
 function profile.headers(client, headers)
   if client.instance_id then headers["Instance-Id"] = client.instance_id end

@@ -6,6 +6,7 @@ local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 local json = require "koodrive.json"
 local validate = require "koodrive.validate"
+local current_loop = require("koodrive.loop").current
 
 local pipeline = {}
 
@@ -288,7 +289,15 @@ local function send(client, request, opts, ctx)
   request.connect_timeout = opts.connect_timeout or cfg.connect_timeout
   request.ca_file, request.insecure, request.max_body = cfg.ca_file, cfg.insecure, cfg.max_body
   request.operation = ctx.operation
-  local res, terr = cfg.transport:send(request)
+  -- Inside a koodrive.loop task the loop's multi handle carries the request, so the task
+  -- waits without blocking the host.
+  local loop = current_loop()
+  local res, terr
+  if loop and cfg.transport.multi then
+    res, terr = loop:send(request)
+  else
+    res, terr = cfg.transport:send(request)
+  end
   if not res then
     local e = terr
     if not errors.is(e) then
@@ -345,8 +354,9 @@ local function fill_template(template, values)
   return (template:gsub("{([%w_]+)}", function(name) return values[name] end))
 end
 
---- Runs a declared operation with the caller's positional arguments.
-local function run(client, op, ...)
+--- Checks the caller's positional arguments against an operation's declaration; returns
+-- the arguments by name and the per-call options, or nil and a validation error.
+local function check_args(op, ...)
   local nargs = #op.args
   local args = {}
   for i, a in ipairs(op.args) do
@@ -363,6 +373,14 @@ local function run(client, op, ...)
     return nil, errors.new { kind = "validation", operation = op.name, rule = "arity",
       field = "arguments", message = "arguments: takes at most " .. (nargs + 1) .. " arguments" }
   end
+  return args, opts
+end
+pipeline.check_args = check_args
+
+--- Runs a declared operation with the caller's positional arguments.
+local function run(client, op, ...)
+  local args, opts = check_args(op, ...)
+  if not args then return nil, opts end
   local values = setmetatable({}, { __index = function(_, k) return client._path_values[k] end })
   for k, v in pairs(args) do values[k] = v end
   local body
@@ -451,7 +469,8 @@ end
 --------------------------------------------------------------------------------------------
 
 --- Makes the client class of a service profile.
--- profile = { name, operations, headers(client, headers, opts),
+-- profile = { name, operations, bulk = { service = { method = fn(service, ...) } },
+--             headers(client, headers, opts),
 --             authorize(client, secrets, request, now) -> path, query | nil, err,
 --             envelope(decoded, status) -> code, msg, decode_error,
 --             describe(client) -> text for tostring }
@@ -469,11 +488,16 @@ function pipeline.class(profile)
     services[service][method] = op
   end
 
+  -- Each service object has the declared operations, the bulk helpers of the profile
+  -- (which call those operations), and `_ops` for checking arguments without sending.
   local function bind_services(client)
     for service, ops in pairs(services) do
-      local obj = {}
+      local obj = { _ops = ops }
       for method, op in pairs(ops) do
         obj[method] = function(_, ...) return run(client, op, ...) end
+      end
+      for method, fn in pairs(profile.bulk and profile.bulk[service] or {}) do
+        obj[method] = fn
       end
       client[service] = obj
     end

@@ -11,8 +11,13 @@ local function is_device(v)
 end
 
 -- Integer ids that fit a double may arrive as numbers: results always carry strings.
+-- Only whole numbers below 2^53 are ids: string.format("%d") raises for a fraction on
+-- Lua 5.3+ and truncates it on 5.1/5.2, so anything else is refused here on every version.
 local function id_string(v)
-  if type(v) == "number" then return string.format("%d", v) end
+  if type(v) == "number" then
+    if v % 1 == 0 and v > -2 ^ 53 and v < 2 ^ 53 then return string.format("%d", v) end
+    return nil
+  end
   if type(v) == "string" then return v end
   return nil
 end

@@ -71,9 +71,10 @@ http {
 }
 ]]
 
+-- os.execute gives true|nil on Lua 5.2+, the exit status (0 on success) on 5.1 and LuaJIT.
 local function alive(pid)
-  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true or
-    os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0
+  local ok = os.execute("kill -0 " .. pid .. " 2>/dev/null")
+  return ok == true or ok == 0
 end
 
 function M.start()

@@ -1,0 +1,180 @@
+--- Bulk work with bounded concurrency, and the bulk helpers built on it.
+-- Every input item is accounted for: it ends up done (with its result) or failed (with its
+-- error), whatever happens to the calls, transport failures included.
+local errors = require "koodrive.errors"
+local loop = require "koodrive.loop"
+local pipeline = require "koodrive.pipeline"
+local validate = require "koodrive.validate"
+
+local batch = {}
+
+local DEFAULT_CONCURRENCY = 8
+
+local function check_options(opts, allowed)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    return nil, errors.validation("options", "type", "must be a table")
+  end
+  local ok, err = validate.known_keys(opts, "options", allowed)
+  if not ok then return nil, err end
+  local c = opts.concurrency
+  if c ~= nil and (type(c) ~= "number" or c < 1 or c > 256 or c % 1 ~= 0) then
+    return nil, errors.validation("concurrency", "range", "must be a whole number from 1 to 256")
+  end
+  if opts.progress ~= nil and type(opts.progress) ~= "function" then
+    return nil, errors.validation("progress", "type", "must be a function(done, total, item, result, err)")
+  end
+  return opts
+end
+
+--- Runs work(item) for every item, at most `concurrency` at a time, and returns a list of
+-- { result, err } in the order of `items`. progress(done, total, item, result, err) is
+-- called as each item finishes. Inside a loop task the work runs on that loop; elsewhere
+-- on a private loop that this call drives until everything is done.
+function batch.map(items, work, opts)
+  local total = #items
+  local results, next_index, finished = {}, 0, 0
+  local progress = opts and opts.progress
+  local function worker()
+    while next_index < total do
+      next_index = next_index + 1
+      local i = next_index
+      local result, err = work(items[i])
+      results[i] = { result, err }
+      finished = finished + 1
+      if progress then progress(finished, total, items[i], result, err) end
+    end
+  end
+  local workers = math.min((opts and opts.concurrency) or DEFAULT_CONCURRENCY, total)
+  local current = loop.current()
+  if current then
+    local handles = {}
+    for k = 1, workers do handles[k] = current:spawn(worker) end
+    current:wait_all(handles)
+  else
+    local l = loop.new()
+    local ok, err = pcall(function()
+      for _ = 1, workers do l:spawn(worker) end
+      l:run()
+    end)
+    l:close()
+    if not ok then error(err, 0) end
+  end
+  return results
+end
+
+--- devices:unbind_many(ids [, {concurrency, progress}]) ->
+-- { done = { {deviceId, device} }, failed = { {deviceId, error} } }
+function batch.unbind_devices(service, ids, opts)
+  local o, err = check_options(opts, { concurrency = true, progress = true })
+  if not o then return nil, err end
+  local n
+  n, err = validate.list(ids, "deviceIds")
+  if not n then return nil, err end
+  for i = 1, n do
+    local ok, e = validate.path_segment(ids[i], "deviceIds[" .. i .. "]")
+    if not ok then return nil, e end
+  end
+  local out = { done = {}, failed = {} }
+  for i, r in ipairs(batch.map(ids, function(id) return service:unbind(id) end, o)) do
+    if r[1] then
+      out.done[#out.done + 1] = { deviceId = ids[i], device = r[1] }
+    else
+      out.failed[#out.failed + 1] = { deviceId = ids[i], error = r[2] }
+    end
+  end
+  return out
+end
+
+--- usergroups:delete_members_many({ {groupId, userIds}, ... } [, opts]) ->
+-- { deleted = { {groupId, userId} }, failed = { {groupId, userId, error} }, groups = { {groupId, result | error} } }
+-- An id the service refused has error = nil and refused = true; an id in a call that failed
+-- has that call's error.
+function batch.delete_members(service, groups, opts)
+  local o, err = check_options(opts, { concurrency = true, progress = true })
+  if not o then return nil, err end
+  local n
+  n, err = validate.list(groups, "groups")
+  if not n then return nil, err end
+  for i = 1, n do
+    local g = groups[i]
+    if type(g) ~= "table" then
+      return nil, errors.validation("groups[" .. i .. "]", "type", "must be { groupId, userIds }")
+    end
+    local ok, e = validate.path_segment(g[1] or g.groupId, "groups[" .. i .. "].groupId")
+    if not ok then return nil, e end
+    ok, e = validate.list(g[2] or g.userIds, "groups[" .. i .. "].userIds")
+    if not ok then return nil, e end
+  end
+  local out = { deleted = {}, failed = {}, groups = {} }
+  local results = batch.map(groups, function(g)
+    return service:delete_members(g[1] or g.groupId, g[2] or g.userIds)
+  end, o)
+  for i, r in ipairs(results) do
+    local g = groups[i]
+    local group_id, ids = g[1] or g.groupId, g[2] or g.userIds
+    local result, call_err = r[1], r[2]
+    out.groups[i] = { groupId = group_id, result = result, error = call_err }
+    if result then
+      for _, id in ipairs(result.deleted) do out.deleted[#out.deleted + 1] = { groupId = group_id, userId = id } end
+      for _, id in ipairs(result.failedList) do
+        out.failed[#out.failed + 1] = { groupId = group_id, userId = id, refused = true }
+      end
+    else
+      for _, id in ipairs(ids) do
+        out.failed[#out.failed + 1] = { groupId = group_id, userId = tostring(id), error = call_err }
+      end
+    end
+  end
+  return out
+end
+
+local CHUNK = 20
+
+--- device_policies:unbind_all(policy_id, { target_type, target_ids = any number } [, opts])
+-- -> { policy_id, target_type, success_targets, failure_targets, calls }
+-- The ids go in calls of 20; a call that fails as a whole reports each of its ids as failed,
+-- with error_code the service's code (or "KOODRIVE.<KIND>") and `error` the error itself.
+function batch.unbind_policy_targets(service, policy_id, targets, opts)
+  local o, err = check_options(opts, { concurrency = true, progress = true })
+  if not o then return nil, err end
+  if type(targets) ~= "table" then
+    return nil, errors.validation("targets", "type", "must be a table { target_type, target_ids }")
+  end
+  local n
+  n, err = validate.list(targets.target_ids, "target_ids")
+  if not n then return nil, err end
+  local chunks = {}
+  for first = 1, n, CHUNK do
+    local ids = {}
+    for i = first, math.min(first + CHUNK - 1, n) do ids[#ids + 1] = targets.target_ids[i] end
+    chunks[#chunks + 1] = ids
+  end
+  -- Validate every chunk before sending any, so bad input sends nothing.
+  for _, ids in ipairs(chunks) do
+    local ok, verr = pipeline.check_args(service._ops.unbind, policy_id,
+      { target_type = targets.target_type, target_ids = ids })
+    if not ok then return nil, verr end
+  end
+  local out = { policy_id = policy_id, target_type = targets.target_type,
+    success_targets = {}, failure_targets = {}, calls = #chunks }
+  local results = batch.map(chunks, function(ids)
+    return service:unbind(policy_id, { target_type = targets.target_type, target_ids = ids })
+  end, o)
+  for i, r in ipairs(results) do
+    local result, call_err = r[1], r[2]
+    if result then
+      for _, id in ipairs(result.success_targets) do out.success_targets[#out.success_targets + 1] = id end
+      for _, f in ipairs(result.failure_targets) do out.failure_targets[#out.failure_targets + 1] = f end
+    else
+      local code = call_err.code or ("KOODRIVE." .. call_err.kind:upper())
+      for _, id in ipairs(chunks[i]) do
+        out.failure_targets[#out.failure_targets + 1] = { target_id = id, error_code = code,
+          error_msg = call_err.message, error = call_err }
+      end
+    end
+  end
+  return out
+end
+
+return batch

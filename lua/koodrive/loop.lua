@@ -1,0 +1,192 @@
+--- Many calls in flight from one thread, for hosts that own their loop (games, GUIs, jobs).
+--
+--   local loop = koodrive.loop()
+--   local h = loop:spawn(function() return client.devices:list() end,
+--                        function(devices, err) ... end)   -- optional callback
+--   -- each frame:
+--   loop:poll(0)          -- never waits longer than asked; returns the number of tasks left
+--   if h.done then ... h.result, h.err ... end
+--
+-- A task is a function run in a coroutine. Inside it every koodrive call reads sequentially;
+-- when it reaches the network (through the default libcurl transport) the call is added to
+-- the loop's libcurl multi handle and the task waits while the host goes on. Calls through
+-- other transports (replay, your own) simply run where they are.
+--
+-- Errors: a Lua error raised by a task or by a callback never crosses libcurl. It is kept on
+-- the handle (`h.error`) and raised again from the spawn/poll call that ran it, so it reaches
+-- the host's own error handling. Caveat on Lua 5.1 (not LuaJIT): a koodrive call inside a
+-- pcall within a task cannot wait there (5.1 cannot yield across pcall).
+local core = require "koodrive.core"
+local curl = require "koodrive.transport.curl"
+
+local loop = {}
+
+local Loop = {}
+Loop.__index = Loop
+Loop.__name = "koodrive.loop"
+
+local unpack = table.unpack or unpack
+local function pack(...) return { n = select("#", ...), ... } end
+
+local owner = setmetatable({}, { __mode = "k" }) -- coroutine -> loop
+local WAIT = setmetatable({}, { __tostring = function() return "koodrive.loop wait" end })
+
+--- The loop running the current coroutine, if any.
+function loop.current()
+  local co = coroutine.running()
+  return co and owner[co] or nil
+end
+
+--- A new loop with its own libcurl multi handle (and connection cache).
+function loop.new()
+  return setmetatable({ multi = core.multi(), waiting = {}, handles = {}, tasks = 0,
+    raised = {} }, Loop)
+end
+
+local step
+
+-- Marks a task finished, runs its callback, wakes tasks waiting for it.
+local function finish(self, handle, ok, values)
+  handle.done = true
+  self.tasks = self.tasks - 1
+  self.handles[handle.co] = nil
+  if not ok then
+    handle.error = values[1]
+    self.raised[#self.raised + 1] = values[1]
+  else
+    handle.values = values
+    handle.result, handle.err = values[1], values[2]
+    if handle.callback then
+      local cok, cerr = pcall(handle.callback, unpack(values, 1, values.n))
+      if not cok then
+        handle.error = cerr
+        self.raised[#self.raised + 1] = cerr
+      end
+    end
+  end
+  for _, waiter in ipairs(handle.waiters or {}) do
+    waiter.remaining = waiter.remaining - 1
+    if waiter.remaining == 0 then step(self, self.handles[waiter.co]) end
+  end
+end
+
+-- Resumes a task with the given values until it waits again or ends.
+function step(self, handle, ...)
+  local co = handle.co
+  local res = pack(coroutine.resume(co, ...))
+  if not res[1] then
+    finish(self, handle, false, { debug.traceback(co, tostring(res[2])) })
+  elseif coroutine.status(co) == "dead" then
+    finish(self, handle, true, pack(unpack(res, 2, res.n)))
+  elseif res[2] ~= WAIT then
+    finish(self, handle, false, { "koodrive.loop: a task yielded a value the loop does not own" })
+  end
+end
+
+-- Raises the first error a task or callback left, so it reaches the host.
+local function raise_pending(self)
+  if #self.raised > 0 then
+    local e = table.remove(self.raised, 1)
+    error(e, 0)
+  end
+end
+
+--- Starts fn(...) as a task; callback(results...) runs when it ends. Returns its handle:
+-- { done, result, err, values, error }.
+function Loop:spawn(fn, callback, ...)
+  assert(type(fn) == "function", "spawn: fn must be a function")
+  assert(callback == nil or type(callback) == "function", "spawn: callback must be a function")
+  local handle = { done = false, callback = callback, co = coroutine.create(fn) }
+  owner[handle.co] = self
+  self.handles[handle.co] = handle
+  self.tasks = self.tasks + 1
+  step(self, handle, ...)
+  raise_pending(self)
+  return handle
+end
+
+--- Used by the pipeline from inside a task: puts the request on the multi handle and waits.
+function Loop:send(request)
+  local id, reason, message, code = self.multi:add(request)
+  if not id then return nil, curl.failure(reason, message, code) end
+  self.waiting[id] = coroutine.running()
+  return coroutine.yield(WAIT)
+end
+
+--- Inside a task: waits until every handle in the list is done.
+function Loop:wait_all(handles)
+  local co = coroutine.running()
+  assert(co and self.handles[co], "wait_all must be called from a task of this loop")
+  local waiter = { co = co, remaining = 0 }
+  for _, h in ipairs(handles) do
+    if not h.done then
+      waiter.remaining = waiter.remaining + 1
+      h.waiters = h.waiters or {}
+      h.waiters[#h.waiters + 1] = waiter
+    end
+  end
+  if waiter.remaining > 0 then coroutine.yield(WAIT) end
+end
+
+--- Moves every transfer forward, waiting at most `timeout` seconds (default 0) for network
+-- activity, and resumes the tasks whose calls finished. Returns the number of tasks left.
+function Loop:poll(timeout)
+  raise_pending(self)
+  if self.tasks == 0 then return 0 end
+  for _, done in ipairs(self.multi:perform(timeout or 0)) do
+    local co = self.waiting[done.id]
+    self.waiting[done.id] = nil
+    local handle = co and self.handles[co]
+    if handle then
+      if done.response then
+        step(self, handle, done.response)
+      else
+        step(self, handle, nil, curl.failure(done.kind, done.message, done.code))
+      end
+    end
+  end
+  raise_pending(self)
+  return self.tasks
+end
+
+--- Polls until every task has ended (blocking, a second at most per wait).
+function Loop:run()
+  while self:poll(1) > 0 do end
+end
+
+--- How many tasks have not ended.
+function Loop:pending() return self.tasks end
+
+--- Aborts transfers still in flight and frees the multi handle.
+function Loop:close() self.multi:close() end
+Loop.__close = Loop.close
+
+--- koodrive.run(fn, ...): runs fn as a task on a fresh loop until it ends and returns its
+-- results; koodrive calls inside fn read sequentially, and tasks fn spawns run concurrently.
+function loop.run(fn, ...)
+  local l = loop.new()
+  local h = l:spawn(fn, nil, ...)
+  local ok, err = pcall(function()
+    while not h.done do l:poll(1) end
+    l:run()
+  end)
+  l:close()
+  if not ok then error(err, 0) end
+  return unpack(h.values, 1, h.values.n)
+end
+
+--- Inside koodrive.run (or any task): starts another task on the same loop.
+function loop.spawn(fn, callback, ...)
+  local current = loop.current()
+  assert(current, "koodrive.spawn must be called inside koodrive.run or a loop task")
+  return current:spawn(fn, callback, ...)
+end
+
+--- Inside a task: waits for the given handles (from koodrive.spawn).
+function loop.wait(...)
+  local current = loop.current()
+  assert(current, "koodrive.wait must be called inside koodrive.run or a loop task")
+  current:wait_all({ ... })
+end
+
+return loop

@@ -1,0 +1,239 @@
+/* multi.c - the non-blocking HTTP handle: many transfers in flight on one libcurl multi
+ * handle, driven by the host's own loop.
+ *
+ * A game loop or any single-threaded host calls m:perform(timeout) once per frame: it waits
+ * at most `timeout` seconds (0: not at all), moves every transfer forward, and returns the
+ * transfers that finished. Lua never runs inside libcurl; finished transfers are handed to
+ * Lua as plain tables, and the Lua layer resumes the coroutines waiting for them.
+ *
+ * Transfers share the multi handle's connection cache (keep-alive across calls) and their
+ * easy handles are pooled for reuse. The userdata owns everything: __gc / __close / close()
+ * abort what is still in flight and free it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compat.h"
+#include "core.h"
+#include "transfer.h"
+
+#define MULTI_MT "koodrive.multi"
+#define POOL_MAX 64
+
+typedef struct {
+    CURLM *multi;
+    kd_transfer **active; /* transfers owned by this handle and not yet finished */
+    size_t nactive, cap;
+    kd_transfer *pool[POOL_MAX];
+    size_t npool;
+    long long next_id;
+    int open;
+} multi_handle;
+
+static multi_handle *check_open(lua_State *L)
+{
+    multi_handle *m = luaL_checkudata(L, 1, MULTI_MT);
+    if (!m->open)
+        luaL_error(L, "attempt to use a closed multi handle");
+    return m;
+}
+
+/* Takes a pooled transfer or makes one, and records it as active (owned by m). */
+static kd_transfer *acquire(lua_State *L, multi_handle *m)
+{
+    kd_transfer *t;
+    if (m->nactive == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        kd_transfer **grown = realloc(m->active, cap * sizeof *grown);
+        if (grown == NULL)
+            luaL_error(L, "out of memory");
+        m->active = grown;
+        m->cap = cap;
+    }
+    if (m->npool > 0) {
+        t = m->pool[--m->npool];
+    } else {
+        t = malloc(sizeof *t);
+        if (t == NULL || !kd_transfer_init(t)) {
+            free(t);
+            luaL_error(L, "could not create a libcurl easy handle");
+        }
+    }
+    m->active[m->nactive++] = t;
+    return t;
+}
+
+/* Takes t out of the active list and keeps it for reuse (or frees it when the pool is full). */
+static void release(multi_handle *m, kd_transfer *t)
+{
+    size_t i;
+    for (i = 0; i < m->nactive; i++) {
+        if (m->active[i] == t) {
+            m->active[i] = m->active[--m->nactive];
+            break;
+        }
+    }
+    if (m->npool < POOL_MAX) {
+        m->pool[m->npool++] = t;
+    } else {
+        kd_transfer_free(t);
+        free(t);
+    }
+}
+
+/* m:add(request) -> id | nil, kind, message, code. The request table is read now; the body
+ * is copied, so the transfer does not depend on the table afterwards. */
+static int meth_add(lua_State *L)
+{
+    multi_handle *m = check_open(L);
+    kd_transfer *t = acquire(L, m);
+    int n = kd_transfer_setup(L, 2, t, 1);
+    CURLMcode mc;
+    if (n > 0) {
+        release(m, t);
+        return n;
+    }
+    mc = curl_multi_add_handle(m->multi, t->easy);
+    if (mc != CURLM_OK) {
+        release(m, t);
+        lua_pushnil(L);
+        lua_pushliteral(L, "transport");
+        lua_pushstring(L, curl_multi_strerror(mc));
+        lua_pushinteger(L, (lua_Integer)mc);
+        return 4;
+    }
+    t->id = ++m->next_id;
+    lua_pushnumber(L, (lua_Number)t->id);
+    return 1;
+}
+
+/* Turns kd_transfer_result's values into one completion table { id, response | kind, message, code }. */
+static void push_completion(lua_State *L, kd_transfer *t, CURLcode rc)
+{
+    int n, top = lua_gettop(L);
+    lua_createtable(L, 0, 4);
+    lua_pushnumber(L, (lua_Number)t->id);
+    lua_setfield(L, top + 1, "id");
+    n = kd_transfer_result(L, t, rc);
+    if (n == 1) {
+        lua_setfield(L, top + 1, "response");
+    } else {
+        lua_setfield(L, top + 1, "code");
+        lua_setfield(L, top + 1, "message");
+        lua_setfield(L, top + 1, "kind");
+    }
+    lua_settop(L, top + 1); /* drop the nil and any message scratch */
+}
+
+/* m:perform([timeout]) -> array of finished transfers. Waits at most `timeout` seconds for
+ * activity (never when nothing is in flight), then moves every transfer forward. */
+static int meth_perform(lua_State *L)
+{
+    multi_handle *m = check_open(L);
+    lua_Number timeout = luaL_optnumber(L, 2, 0);
+    int running = 0, queued, count = 0;
+    CURLMsg *msg;
+    if (!(timeout >= 0 && timeout <= 86400))
+        return luaL_argerror(L, 2, "timeout must be between 0 and 86400 seconds");
+    if (timeout > 0 && m->nactive > 0)
+        curl_multi_poll(m->multi, NULL, 0, (int)(timeout * 1000.0 + 0.5), NULL);
+    curl_multi_perform(m->multi, &running);
+    lua_newtable(L);
+    while ((msg = curl_multi_info_read(m->multi, &queued)) != NULL) {
+        kd_transfer *t = NULL;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        curl_multi_remove_handle(m->multi, msg->easy_handle);
+        if (t == NULL)
+            continue;
+        push_completion(L, t, msg->data.result);
+        lua_rawseti(L, -2, ++count);
+        release(m, t);
+    }
+    return 1;
+}
+
+/* m:pending() -> how many transfers are in flight. */
+static int meth_pending(lua_State *L)
+{
+    multi_handle *m = check_open(L);
+    lua_pushinteger(L, (lua_Integer)m->nactive);
+    return 1;
+}
+
+/* Aborts what is in flight and frees everything; safe to call more than once. */
+static int meth_close(lua_State *L)
+{
+    multi_handle *m = luaL_checkudata(L, 1, MULTI_MT);
+    size_t i;
+    if (!m->open)
+        return 0;
+    m->open = 0;
+    for (i = 0; i < m->nactive; i++) {
+        curl_multi_remove_handle(m->multi, m->active[i]->easy);
+        kd_transfer_free(m->active[i]);
+        free(m->active[i]);
+    }
+    for (i = 0; i < m->npool; i++) {
+        kd_transfer_free(m->pool[i]);
+        free(m->pool[i]);
+    }
+    free(m->active);
+    m->active = NULL;
+    m->nactive = m->npool = m->cap = 0;
+    curl_multi_cleanup(m->multi);
+    m->multi = NULL;
+    return 0;
+}
+
+static int meth_tostring(lua_State *L)
+{
+    multi_handle *m = luaL_checkudata(L, 1, MULTI_MT);
+    if (m->open)
+        lua_pushfstring(L, "koodrive.multi (%d in flight)", (int)m->nactive);
+    else
+        lua_pushliteral(L, "koodrive.multi (closed)");
+    return 1;
+}
+
+/* core.multi() -> a new multi handle. */
+static int global_multi(lua_State *L)
+{
+    multi_handle *m = lua_newuserdata(L, sizeof *m);
+    memset(m, 0, sizeof *m);
+    luaL_getmetatable(L, MULTI_MT);
+    lua_setmetatable(L, -2);
+    m->multi = curl_multi_init();
+    if (m->multi == NULL)
+        return luaL_error(L, "curl_multi_init failed");
+    m->open = 1;
+    return 1;
+}
+
+void kd_multi_open(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "add", meth_add },
+        { "perform", meth_perform },
+        { "pending", meth_pending },
+        { "close", meth_close },
+        { NULL, NULL },
+    };
+    static const luaL_Reg functions[] = {
+        { "multi", global_multi },
+        { NULL, NULL },
+    };
+    if (luaL_newmetatable(L, MULTI_MT)) {
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, meth_close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, meth_close);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, meth_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+    luaL_setfuncs(L, functions, 0);
+}

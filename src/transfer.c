@@ -1,0 +1,389 @@
+/* transfer.c - one HTTP exchange on a libcurl easy handle.
+ *
+ * Why no Lua calls inside libcurl callbacks: a Lua error raised there would longjmp
+ * through libcurl. The callbacks only append bytes to C buffers owned by the transfer;
+ * Lua values are built once the transfer has finished (kd_transfer_result).
+ *
+ * The response body is capped (max_body, default 8 MiB): a larger body aborts the transfer
+ * with kind "too_large" instead of growing memory without bound. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compat.h"
+#include "transfer.h"
+
+#define DEFAULT_MAX_BODY (8L * 1024L * 1024L)
+#define MAX_HEADER_BYTES (256u * 1024u)
+#define KEEP_BUFFER_BYTES (64u * 1024u)
+
+/* Appends n bytes, growing geometrically; refuses (returns 0) past the cap. */
+static int buffer_append(kd_buffer *b, const char *p, size_t n)
+{
+    if (n > b->max - b->len) {
+        b->overflow = 1;
+        return 0;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *grown;
+        while (cap < b->len + n)
+            cap *= 2;
+        grown = realloc(b->data, cap);
+        if (grown == NULL)
+            return 0;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 1;
+}
+
+/* Empties a buffer for the next transfer, releasing memory a large response left behind. */
+static void buffer_reset(kd_buffer *b, size_t max)
+{
+    if (b->cap > KEEP_BUFFER_BYTES) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    }
+    b->len = 0;
+    b->max = max;
+    b->overflow = 0;
+}
+
+static void buffer_free(kd_buffer *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    kd_buffer *b = ud;
+    size_t n = size * nmemb;
+    return buffer_append(b, ptr, n) ? n : 0;
+}
+
+/* Keeps only the header block of the final response (1xx interim blocks are dropped). */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    kd_buffer *b = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
+        b->len = 0;
+    return buffer_append(b, ptr, n) ? n : 0;
+}
+
+int kd_transfer_init(kd_transfer *t)
+{
+    memset(t, 0, sizeof *t);
+    t->easy = curl_easy_init();
+    return t->easy != NULL;
+}
+
+void kd_transfer_free(kd_transfer *t)
+{
+    if (t->easy != NULL) {
+        curl_easy_cleanup(t->easy);
+        t->easy = NULL;
+    }
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+    buffer_free(&t->body);
+    buffer_free(&t->head);
+    buffer_free(&t->request_body);
+}
+
+/* Reads an optional non-negative number field (seconds) as milliseconds; -1 when absent. */
+static long opt_ms(lua_State *L, int t, const char *field)
+{
+    long ms = -1;
+    lua_getfield(L, t, field);
+    if (!lua_isnil(L, -1)) {
+        lua_Number s;
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "request field '%s' must be a number of seconds", field);
+        s = lua_tonumber(L, -1);
+        if (!(s >= 0 && s <= 86400))
+            luaL_error(L, "request field '%s' must be between 0 and 86400 seconds", field);
+        ms = (long)(s * 1000.0 + 0.5);
+        if (ms == 0 && s > 0)
+            ms = 1;
+    }
+    lua_pop(L, 1);
+    return ms;
+}
+
+static const char *opt_string(lua_State *L, int t, const char *field, size_t *len)
+{
+    const char *s = NULL;
+    lua_getfield(L, t, field);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "request field '%s' must be a string", field);
+        s = lua_tolstring(L, -1, len);
+    }
+    lua_pop(L, 1); /* still referenced by the request table, so the pointer stays valid */
+    return s;
+}
+
+/* Builds the curl header list from a { [name] = value } map. Returns NULL with *bad set
+ * to the offending name when a value could split the request (CR, LF or NUL). The names
+ * and values are checked before any allocation, so a Lua error cannot leak the list. */
+static struct curl_slist *build_headers(lua_State *L, int t, const char **bad)
+{
+    struct curl_slist *list = NULL, *next;
+    *bad = NULL;
+    lua_getfield(L, t, "headers");
+    if (!lua_isnil(L, -1) && !lua_istable(L, -1))
+        luaL_error(L, "request field 'headers' must be a table");
+    /* No "Expect: 100-continue" round trip for larger bodies. */
+    list = curl_slist_append(NULL, "Expect:");
+    if (lua_isnil(L, -1) || list == NULL) {
+        lua_pop(L, 1);
+        return list;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        size_t nlen, vlen;
+        const char *name, *value;
+        char *line;
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+            *bad = "?";
+            lua_pop(L, 2);
+            break;
+        }
+        name = lua_tolstring(L, -2, &nlen);
+        value = lua_tolstring(L, -1, &vlen);
+        if (nlen == 0 || strpbrk(name, "\r\n: ") != NULL || strlen(name) != nlen ||
+            strpbrk(value, "\r\n") != NULL || strlen(value) != vlen) {
+            *bad = name;
+            lua_pop(L, 2);
+            break;
+        }
+        /* "Name;" is curl's way to send a header with an empty value. */
+        line = malloc(nlen + vlen + 3);
+        if (line == NULL) {
+            *bad = "";
+            lua_pop(L, 2);
+            break;
+        }
+        memcpy(line, name, nlen);
+        if (vlen == 0) {
+            line[nlen] = ';';
+            line[nlen + 1] = '\0';
+        } else {
+            line[nlen] = ':';
+            line[nlen + 1] = ' ';
+            memcpy(line + nlen + 2, value, vlen);
+            line[nlen + 2 + vlen] = '\0';
+        }
+        next = curl_slist_append(list, line);
+        free(line);
+        lua_pop(L, 1); /* value */
+        if (next == NULL) {
+            *bad = "";
+            lua_pop(L, 1);
+            break;
+        }
+        list = next;
+    }
+    lua_pop(L, 1); /* headers table */
+    if (*bad != NULL) {
+        curl_slist_free_all(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* Pushes nil, kind, message, curl code: the Lua layer turns these into error objects. */
+static int push_failure(lua_State *L, const char *kind, const char *message, CURLcode code)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, kind);
+    lua_pushstring(L, message);
+    lua_pushinteger(L, (lua_Integer)code);
+    return 4;
+}
+
+int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
+{
+    CURL *e = t->easy;
+    const char *method, *url, *body, *ca_file, *bad;
+    size_t body_len = 0;
+    long timeout_ms, connect_ms;
+    lua_Number max_body = (lua_Number)DEFAULT_MAX_BODY;
+    struct curl_slist *headers;
+    int insecure;
+
+    if (idx < 0)
+        idx = lua_gettop(L) + idx + 1;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    method = opt_string(L, idx, "method", NULL);
+    url = opt_string(L, idx, "url", NULL);
+    if (method == NULL || url == NULL)
+        return luaL_error(L, "request needs string fields 'method' and 'url'");
+    body = opt_string(L, idx, "body", &body_len);
+    ca_file = opt_string(L, idx, "ca_file", NULL);
+    timeout_ms = opt_ms(L, idx, "timeout");
+    connect_ms = opt_ms(L, idx, "connect_timeout");
+    lua_getfield(L, idx, "insecure");
+    insecure = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "max_body");
+    if (!lua_isnil(L, -1)) {
+        max_body = luaL_checknumber(L, -1);
+        if (!(max_body >= 0 && max_body <= 2147483647.0))
+            return luaL_error(L, "request field 'max_body' must be between 0 and 2^31-1");
+    }
+    lua_pop(L, 1);
+
+    headers = build_headers(L, idx, &bad);
+    if (headers == NULL) {
+        lua_pushfstring(L, "header '%s' is not a safe header line", bad ? bad : "?");
+        return push_failure(L, "request", lua_tostring(L, -1), CURLE_OK);
+    }
+    curl_slist_free_all(t->headers);
+    t->headers = headers;
+    t->max_body = (long)max_body;
+
+    /* Reset clears the last call's options but keeps the live connection cache. */
+    curl_easy_reset(e);
+    buffer_reset(&t->body, (size_t)t->max_body);
+    buffer_reset(&t->head, MAX_HEADER_BYTES);
+    t->errbuf[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t->head);
+    if (timeout_ms >= 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (connect_ms >= 0)
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    if (ca_file != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    if (insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (body != NULL && copy_body) {
+        buffer_reset(&t->request_body, (size_t)-1);
+        if (body_len > 0 && !buffer_append(&t->request_body, body, body_len))
+            return push_failure(L, "transport", "out of memory copying the request body", CURLE_OUT_OF_MEMORY);
+        body = t->request_body.data ? t->request_body.data : "";
+    }
+    if (strcmp(method, "GET") == 0 && body == NULL) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+        if (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        }
+    }
+    return 0;
+}
+
+/* Pushes the final response's headers as { [lowercase name] = value }; repeats are joined with ", ". */
+static void push_headers(lua_State *L, const kd_buffer *head)
+{
+    const char *p = head->data, *end = head->data + head->len;
+    lua_newtable(L);
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon != NULL && colon > p &&
+            !(line_end - p >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
+            const char *v = colon + 1, *ve = line_end;
+            luaL_Buffer name;
+            const char *q;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            luaL_buffinit(L, &name);
+            for (q = p; q < colon; q++)
+                luaL_addchar(&name, (char)tolower((unsigned char)*q));
+            luaL_pushresult(&name);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(ve - v));
+            } else {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(ve - v));
+                lua_concat(L, 3);
+            }
+            lua_rawset(L, -3);
+        }
+        p = eol ? eol + 1 : end;
+    }
+}
+
+static const char *failure_kind(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+        return "tls";
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return "connect";
+    default:
+        return "transport";
+    }
+}
+
+int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
+{
+    CURL *e = t->easy;
+    long status = 0, port = 0, connects = 0;
+
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    if (rc != CURLE_OK) {
+        const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+        if (rc == CURLE_WRITE_ERROR && t->body.overflow) {
+            lua_pushfstring(L, "response body larger than the %d byte limit", (int)t->max_body);
+            return push_failure(L, "too_large", lua_tostring(L, -1), rc);
+        }
+        if (rc == CURLE_WRITE_ERROR && t->head.overflow)
+            return push_failure(L, "too_large", "response headers larger than 256 KiB", rc);
+        lua_pushfstring(L, "%s (curl error %d)", detail, (int)rc);
+        return push_failure(L, failure_kind(rc), lua_tostring(L, -1), rc);
+    }
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(e, CURLINFO_LOCAL_PORT, &port);
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, status);
+    lua_setfield(L, -2, "status");
+    push_headers(L, &t->head);
+    lua_setfield(L, -2, "headers");
+    lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
+    lua_setfield(L, -2, "body");
+    lua_pushinteger(L, port);
+    lua_setfield(L, -2, "local_port");
+    lua_pushinteger(L, connects);
+    lua_setfield(L, -2, "new_connections");
+    return 1;
+}

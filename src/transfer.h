@@ -1,0 +1,40 @@
+/* transfer.h - one HTTP exchange on a libcurl easy handle: request setup from a Lua table,
+ * response capture into C buffers, and the Lua result. Shared by the blocking handle
+ * (http.c) and the non-blocking multi handle (multi.c). */
+#ifndef KOODRIVE_TRANSFER_H
+#define KOODRIVE_TRANSFER_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+#include <lua.h>
+
+typedef struct {
+    char *data;
+    size_t len, cap, max;
+    int overflow; /* set when an append would pass max */
+} kd_buffer;
+
+typedef struct {
+    CURL *easy;
+    struct curl_slist *headers; /* request headers, alive until the transfer ends */
+    kd_buffer body;             /* response body */
+    kd_buffer head;             /* response header block */
+    kd_buffer request_body;     /* private copy of the request body (multi transfers outlive the call) */
+    long max_body;
+    long long id;               /* multi: the id handed to Lua */
+    char errbuf[CURL_ERROR_SIZE];
+} kd_transfer;
+
+/* Creates the easy handle; returns 0 on failure. */
+int kd_transfer_init(kd_transfer *t);
+/* Frees everything the transfer owns; safe to call twice. */
+void kd_transfer_free(kd_transfer *t);
+/* Configures the easy handle from the request table at index idx. On a bad request it
+ * pushes nil, kind, message, code and returns 4; returns 0 when ready to perform.
+ * Raises a Lua error for misuse (wrong field types). copy_body: keep a private copy. */
+int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body);
+/* Pushes the result of a finished transfer: the response table (returns 1) or
+ * nil, kind, message, curl code (returns 4). Releases the request headers. */
+int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc);
+
+#endif
