@@ -1,5 +1,6 @@
--- demo.lua: starts the local KooDrive + IoTDA service on a free port of 127.0.0.1, runs
--- examples/quickstart.lua against it, and stops the service. Run it with `make demo`.
+-- demo.lua: starts the local KooDrive + IoTDA service on a free port of 127.0.0.1, runs an
+-- example against it (examples/quickstart.lua unless another name is given: game_loop,
+-- batch_job), and stops the service. `make demo` runs the quickstart.
 local local_service = require "local_service"
 local creds = require "local_credentials"
 
@@ -23,6 +24,7 @@ local settings = {
 local assignments = {}
 for k, v in pairs(settings) do assignments[#assignments + 1] = k .. "='" .. v .. "'" end
 print("local service listening on " .. server.url .. "\n")
-local ok = os.execute(table.concat(assignments, " ") .. " " .. lua .. " examples/quickstart.lua")
+local example = arg[1] or "quickstart"
+local ok = os.execute(table.concat(assignments, " ") .. " " .. lua .. " examples/" .. example .. ".lua")
 server.stop()
 os.exit((ok == true or ok == 0) and 0 or 1)

@@ -20,3 +20,29 @@ describe("make demo", function()
     assert.is_nil(out:find("local-app-secret", 1, true), "a secret was printed")
   end)
 end)
+
+describe("examples", function()
+  local function run(name)
+    local lua = arg and arg[-1] or "lua5.4"
+    local p = assert(io.popen(lua .. " examples/demo.lua " .. name .. " 2>&1; echo \"exit:$?\""))
+    local out = p:read("*a")
+    p:close()
+    assert.matches("exit:0%s*$", out)
+    return out
+  end
+
+  it("game_loop.lua binds from a frame loop and unbinds in a task", function()
+    local out = run("game_loop")
+    assert.matches("bound 3 devices in %d+ frames", out)
+    assert.matches("listed %d+ devices, unbound 3", out)
+  end)
+
+  it("batch_job.lua accounts for every item of three bulk tasks", function()
+    local out = run("batch_job")
+    assert.matches("unbound 12, failed 1", out, 1, true)
+    assert.matches("unbind devices: 13/13", out, 1, true)
+    assert.matches("deleted 1, failed 2", out, 1, true)
+    assert.matches("3 calls: 45 unbound, 1 failed", out, 1, true)
+    assert.matches("never_bound_target: IOTDA.015207", out, 1, true)
+  end)
+end)
