@@ -9,8 +9,14 @@ LUA       ?= $(call lua_cmd,$(LUA_VERSION))
 BUILD     := build/$(LUA_VERSION)
 CORE      := $(BUILD)/koodrive/core.so
 
-# Debian packages the build, the specs and the demo need.
-DEPS := lua$(LUA_VERSION) liblua$(LUA_VERSION)-dev libcurl4-openssl-dev libssl-dev pkg-config \
+# The interpreters `make test` runs the whole suite on, in this order: INTERPRETERS="5.4 luajit".
+INTERPRETERS ?= 5.4 5.3 5.2 5.1 luajit
+
+# Debian packages the build, the specs and the demo need: every interpreter with its headers
+# (LuaJIT from luajit2, OpenResty's branch; the local service always runs on lua5.4).
+LUA_DEPS := lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5.4 liblua5.4-dev \
+            luajit2 libluajit2-5.1-dev
+DEPS := $(LUA_DEPS) libcurl4-openssl-dev libssl-dev pkg-config \
         lua-cjson lua-busted lua-socket lua-luaossl luarocks nginx openssl
 
 PKGS      = libcurl libcrypto
@@ -52,10 +58,13 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing; \
 	else echo "deps: all installed"; fi
 
+# Builds one module per interpreter, lints the rockspec once, then runs every spec on each
+# interpreter (spec/support/run_all.sh): one line per interpreter, then the closing
+# "N passed, N failed, N skipped". Any failure fails the run, after all interpreters ran.
 test: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory $(foreach v,$(INTERPRETERS),build/$(v)/koodrive/core.so)
 	luarocks --lua-version $(LUA_VERSION) lint koodrive-scm-1.rockspec
-	$(BUSTED) spec
+	@sh spec/support/run_all.sh $(INTERPRETERS)
 
 demo: deps
 	@$(MAKE) --no-print-directory build
