@@ -71,6 +71,22 @@ describe("koodrive.loop", function()
     loop:close()
   end)
 
+  it("spends at most its budget resuming tasks, leaving the rest for the next poll", function()
+    local c = client()
+    local loop = koodrive.loop()
+    for _ = 1, 5 do loop:spawn(function() return c.devices:list() end) end
+    local polls = 0
+    while loop:pending() > 0 and polls < 500 do
+      local before = loop:pending()
+      loop:poll(0.2, 0) -- a zero budget: one task per poll
+      assert.is_true(before - loop:pending() <= 1, "a zero-budget poll resumed more than one task")
+      polls = polls + 1
+    end
+    assert.are.equal(0, loop:pending())
+    assert.is_true(polls >= 5)
+    loop:close()
+  end)
+
   it("raises an error from a callback to the caller of poll, and keeps the other tasks going", function()
     local c = client()
     local loop = koodrive.loop()

@@ -5,6 +5,7 @@
 --                        function(devices, err) ... end)   -- optional callback
 --   -- each frame:
 --   loop:poll(0)          -- never waits longer than asked; returns the number of tasks left
+--                         -- (a second argument caps the CPU seconds spent resuming tasks)
 --   if h.done then ... h.result, h.err ... end
 --
 -- A task is a function run in a coroutine. Inside it every koodrive call reads sequentially;
@@ -28,6 +29,8 @@ Loop.__name = "koodrive.loop"
 local unpack = table.unpack or unpack
 local function pack(...) return { n = select("#", ...), ... } end
 
+local DEFAULT_BUDGET = 0.002 -- seconds of CPU a poll spends resuming tasks
+
 local owner = setmetatable({}, { __mode = "k" }) -- coroutine -> loop
 local WAIT = setmetatable({}, { __tostring = function() return "koodrive.loop wait" end })
 
@@ -40,7 +43,7 @@ end
 --- A new loop with its own libcurl multi handle (and connection cache).
 function loop.new()
   return setmetatable({ multi = core.multi(), waiting = {}, handles = {}, tasks = 0,
-    raised = {} }, Loop)
+    raised = {}, ready = { first = 1, last = 0 } }, Loop)
 end
 
 local step
@@ -129,11 +132,24 @@ function Loop:wait_all(handles)
 end
 
 --- Moves every transfer forward, waiting at most `timeout` seconds (default 0) for network
--- activity, and resumes the tasks whose calls finished. Returns the number of tasks left.
-function Loop:poll(timeout)
+-- activity, and resumes the tasks whose calls finished, for at most `budget` seconds of CPU
+-- (default 2 ms) so that a frame never pays for a burst of answers at once: what is left
+-- waits for the next poll. Returns the number of tasks left.
+function Loop:poll(timeout, budget)
   raise_pending(self)
   if self.tasks == 0 then return 0 end
-  for _, done in ipairs(self.multi:perform(timeout or 0)) do
+  local ready = self.ready
+  -- Do not wait for the network while answers are already waiting to be handed over.
+  local wait = ready.last >= ready.first and 0 or (timeout or 0)
+  for _, done in ipairs(self.multi:perform(wait)) do
+    ready.last = ready.last + 1
+    ready[ready.last] = done
+  end
+  local deadline = os.clock() + (budget or DEFAULT_BUDGET)
+  while ready.first <= ready.last do
+    local done = ready[ready.first]
+    ready[ready.first] = nil
+    ready.first = ready.first + 1
     local co = self.waiting[done.id]
     self.waiting[done.id] = nil
     local handle = co and self.handles[co]
@@ -144,6 +160,7 @@ function Loop:poll(timeout)
         step(self, handle, nil, curl.failure(done.kind, done.message, done.code))
       end
     end
+    if os.clock() >= deadline then break end
   end
   raise_pending(self)
   return self.tasks
