@@ -57,7 +57,7 @@ static int meth_tostring(lua_State *L)
 /* core.http() -> a new handle with its own connection cache. */
 static int global_http(lua_State *L)
 {
-    http_handle *h = lua_newuserdata(L, sizeof *h);
+    http_handle *h = kd_newuserdata(L, sizeof *h);
     h->open = 0;
     luaL_getmetatable(L, HTTP_MT);
     lua_setmetatable(L, -2);

@@ -199,7 +199,7 @@ static int meth_tostring(lua_State *L)
 /* core.multi() -> a new multi handle. */
 static int global_multi(lua_State *L)
 {
-    multi_handle *m = lua_newuserdata(L, sizeof *m);
+    multi_handle *m = kd_newuserdata(L, sizeof *m);
     memset(m, 0, sizeof *m);
     luaL_getmetatable(L, MULTI_MT);
     lua_setmetatable(L, -2);

@@ -9,6 +9,7 @@ local transport = {}
 --- The default: a blocking libcurl easy handle, reused across calls (keep-alive).
 function transport.curl(opts) return require("koodrive.transport.curl").new(opts) end
 
+function transport.ngx(opts) return require("koodrive.transport.ngx").new(opts) end -- nginx cosockets (OpenResty)
 --- Answers from recorded interactions; raises on a request it has no recording for.
 function transport.replay(cassette, opts) return require("koodrive.transport.replay").new(cassette, opts) end
 
