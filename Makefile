@@ -17,7 +17,8 @@ INTERPRETERS ?= 5.4 5.3 5.2 5.1 luajit
 LUA_DEPS := lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5.4 liblua5.4-dev \
             luajit2 libluajit2-5.1-dev
 DEPS := $(LUA_DEPS) libcurl4-openssl-dev libssl-dev pkg-config \
-        lua-cjson lua-busted lua-socket lua-luaossl luarocks nginx openssl
+        lua-cjson lua-busted lua-socket lua-luaossl luarocks nginx libnginx-mod-http-lua \
+        lua-resty-core openssl
 
 PKGS      = libcurl libcrypto
 CFLAGS   ?= -O2 -g
@@ -62,7 +63,7 @@ deps:
 # interpreter (spec/support/run_all.sh): one line per interpreter, then the closing
 # "N passed, N failed, N skipped". Any failure fails the run, after all interpreters ran.
 test: deps
-	@$(MAKE) --no-print-directory $(foreach v,$(INTERPRETERS),build/$(v)/koodrive/core.so)
+	@$(MAKE) --no-print-directory $(foreach v,$(sort $(INTERPRETERS) luajit),build/$(v)/koodrive/core.so)
 	luarocks --lua-version $(LUA_VERSION) lint koodrive-scm-1.rockspec
 	@sh spec/support/run_all.sh $(INTERPRETERS)
 

@@ -7,7 +7,8 @@
 -- Every call returns its result, or nil and an error table (see koodrive.errors).
 -- Caveats: 19-digit ids are strings in every result (and may be given as strings or, on
 -- Lua 5.3+, integers); JSON null arrives as koodrive.null; the default transport blocks
--- the calling thread for the length of each request.
+-- the calling thread for the length of each request, except inside an OpenResty handler
+-- (nginx cosockets) or a koodrive.loop task (libcurl's multi interface).
 local client = require "koodrive.client"
 local errors = require "koodrive.errors"
 local json = require "koodrive.json"

@@ -95,7 +95,7 @@ function pipeline.common_config(config, extra_allowed)
     return nil, errors.config("transport", "type", "must be an object with a send(request) method")
   end
   if t == nil then
-    c.transport = require("koodrive.transport").curl()
+    c.transport = require("koodrive.transport").auto()
     c.owns_transport = true
   else
     c.transport = t

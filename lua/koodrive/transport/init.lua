@@ -6,10 +6,16 @@
 -- or nil and an error (a koodrive error, or a string taken as a transport error).
 local transport = {}
 
---- The default: a blocking libcurl easy handle, reused across calls (keep-alive).
+--- The default: nginx's non-blocking cosockets where they work (OpenResty request handlers,
+-- timers), libcurl everywhere else; chosen on every send.
+function transport.auto(opts) return require("koodrive.transport.auto").new(opts) end
+
+--- A blocking libcurl easy handle, reused across calls (keep-alive).
 function transport.curl(opts) return require("koodrive.transport.curl").new(opts) end
 
-function transport.ngx(opts) return require("koodrive.transport.ngx").new(opts) end -- nginx cosockets (OpenResty)
+--- nginx cosockets (OpenResty): lua-resty-http when installed, else a built-in HTTP/1.1 client.
+function transport.ngx(opts) return require("koodrive.transport.ngx").new(opts) end
+
 --- Answers from recorded interactions; raises on a request it has no recording for.
 function transport.replay(cassette, opts) return require("koodrive.transport.replay").new(cassette, opts) end
 
