@@ -29,7 +29,8 @@ Loop.__name = "koodrive.loop"
 local unpack = table.unpack or unpack
 local function pack(...) return { n = select("#", ...), ... } end
 
-local DEFAULT_BUDGET = 0.002 -- seconds of CPU a poll spends resuming tasks
+local DEFAULT_BUDGET = 0.0015 -- seconds of CPU a poll may spend (libcurl's work included)
+local DEFAULT_STARTS = 16      -- queued calls a poll puts on the network
 
 local owner = setmetatable({}, { __mode = "k" }) -- coroutine -> loop
 local WAIT = setmetatable({}, { __tostring = function() return "koodrive.loop wait" end })
@@ -41,9 +42,14 @@ function loop.current()
 end
 
 --- A new loop with its own libcurl multi handle (and connection cache).
-function loop.new()
+-- opts.starts_per_poll: how many queued calls one poll puts on the network (default 16).
+function loop.new(opts)
+  local starts = opts and opts.starts_per_poll or DEFAULT_STARTS
+  assert(type(starts) == "number" and starts >= 1 and starts % 1 == 0,
+    "starts_per_poll must be a whole number >= 1")
   return setmetatable({ multi = core.multi(), waiting = {}, handles = {}, tasks = 0,
-    raised = {}, ready = { first = 1, last = 0 } }, Loop)
+    raised = {}, ready = { first = 1, last = 0 }, queued = { first = 1, last = 0 },
+    starts_per_poll = starts }, Loop)
 end
 
 local step
@@ -108,11 +114,13 @@ function Loop:spawn(fn, callback, ...)
   return handle
 end
 
---- Used by the pipeline from inside a task: puts the request on the multi handle and waits.
+--- Used by the pipeline from inside a task: queues the request for the multi handle and
+-- waits for its answer. poll starts queued requests a few at a time (`starts_per_poll`),
+-- so that opening many connections at once never lands on a single frame.
 function Loop:send(request)
-  local id, reason, message, code = self.multi:add(request)
-  if not id then return nil, curl.failure(reason, message, code) end
-  self.waiting[id] = coroutine.running()
+  local q = self.queued
+  q.last = q.last + 1
+  q[q.last] = { request = request, co = coroutine.running() }
   return coroutine.yield(WAIT)
 end
 
@@ -132,32 +140,50 @@ function Loop:wait_all(handles)
 end
 
 --- Moves every transfer forward, waiting at most `timeout` seconds (default 0) for network
--- activity, and resumes the tasks whose calls finished, for at most `budget` seconds of CPU
--- (default 2 ms) so that a frame never pays for a burst of answers at once: what is left
--- waits for the next poll. Returns the number of tasks left.
+-- activity, and resumes the tasks whose calls finished until `budget` seconds of CPU (default
+-- 1.5 ms, libcurl's work included) are spent, so that a frame never pays for a burst of
+-- answers at once: what is left waits for the next poll. At least one finished task is
+-- resumed per poll. Returns the number of tasks left.
 function Loop:poll(timeout, budget)
   raise_pending(self)
   if self.tasks == 0 then return 0 end
-  local ready = self.ready
-  -- Do not wait for the network while answers are already waiting to be handed over.
-  local wait = ready.last >= ready.first and 0 or (timeout or 0)
-  for _, done in ipairs(self.multi:perform(wait)) do
+  local ready, queued = self.ready, self.queued
+  local function push(entry)
     ready.last = ready.last + 1
-    ready[ready.last] = done
+    ready[ready.last] = entry
   end
+  -- The budget counts libcurl's work too (CPU time: waiting for the network is free).
   local deadline = os.clock() + (budget or DEFAULT_BUDGET)
-  while ready.first <= ready.last do
-    local done = ready[ready.first]
-    ready[ready.first] = nil
-    ready.first = ready.first + 1
+  for _ = 1, self.starts_per_poll do
+    local item = queued[queued.first]
+    if not item then break end
+    queued[queued.first] = nil
+    queued.first = queued.first + 1
+    local id, reason, message, code = self.multi:add(item.request)
+    if id then
+      self.waiting[id] = item.co
+    else
+      push { co = item.co, failure = curl.failure(reason, message, code) }
+    end
+  end
+  -- Do not wait for the network while work is already waiting to be handed over or started.
+  local busy = ready.last >= ready.first or queued.last >= queued.first
+  for _, done in ipairs(self.multi:perform(busy and 0 or (timeout or 0))) do
     local co = self.waiting[done.id]
     self.waiting[done.id] = nil
-    local handle = co and self.handles[co]
+    push { co = co, response = done.response,
+      failure = not done.response and curl.failure(done.kind, done.message, done.code) or nil }
+  end
+  while ready.first <= ready.last do
+    local entry = ready[ready.first]
+    ready[ready.first] = nil
+    ready.first = ready.first + 1
+    local handle = entry.co and self.handles[entry.co]
     if handle then
-      if done.response then
-        step(self, handle, done.response)
+      if entry.response then
+        step(self, handle, entry.response)
       else
-        step(self, handle, nil, curl.failure(done.kind, done.message, done.code))
+        step(self, handle, nil, entry.failure)
       end
     end
     if os.clock() >= deadline then break end
