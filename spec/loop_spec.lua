@@ -24,6 +24,8 @@ describe("koodrive.loop", function()
     local c = client()
     local loop = koodrive.loop()
     local handles, callbacks = {}, 0
+    -- What is measured is koodrive's step, not the garbage earlier specs left to collect.
+    collectgarbage()
     local started = socket.gettime()
     for i = 1, 50 do
       handles[i] = loop:spawn(function() return c.devices:list() end,

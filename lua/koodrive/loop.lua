@@ -30,7 +30,7 @@ local unpack = table.unpack or unpack
 local function pack(...) return { n = select("#", ...), ... } end
 
 local DEFAULT_BUDGET = 0.0015 -- seconds of CPU a poll may spend (libcurl's work included)
-local DEFAULT_STARTS = 16      -- queued calls a poll puts on the network
+local DEFAULT_STARTS = 8       -- queued calls a poll puts on the network
 
 local owner = setmetatable({}, { __mode = "k" }) -- coroutine -> loop
 local WAIT = setmetatable({}, { __tostring = function() return "koodrive.loop wait" end })
@@ -42,7 +42,7 @@ function loop.current()
 end
 
 --- A new loop with its own libcurl multi handle (and connection cache).
--- opts.starts_per_poll: how many queued calls one poll puts on the network (default 16).
+-- opts.starts_per_poll: how many queued calls one poll puts on the network (default 8).
 function loop.new(opts)
   local starts = opts and opts.starts_per_poll or DEFAULT_STARTS
   assert(type(starts) == "number" and starts >= 1 and starts % 1 == 0,
