@@ -33,7 +33,7 @@ build = {
   type = "builtin",
   modules = {
     ["koodrive.core"] = {
-      sources = { "src/core.c", "src/http.c", "src/json.c", "src/multi.c", "src/sign.c",
+      sources = { "src/clock.c", "src/core.c", "src/http.c", "src/json.c", "src/multi.c", "src/sign.c",
         "src/transfer.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },

@@ -169,7 +169,7 @@ describe("errors and secrets", function()
       request = { method = "GET", path = "/koodrive/ose/v1/backup/device" },
       response = { status = 502, body_raw = "<html>bad gateway for Bearer TOKEN-ECHO-1234</html>" } } } }
     local client = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = "1",
-      token = "TOKEN-ECHO-1234", transport = t })
+      token = "TOKEN-ECHO-1234", transport = t, retries = false })
     local _, err = client.devices:list()
     assert.are.equal("http", err.kind)
     assert.are.equal(502, err.status)
@@ -186,7 +186,7 @@ describe("errors and secrets", function()
 
   it("reports a 200 with a body that is not JSON as a decode error", function()
     local client = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = "1", token = "t",
-      transport = replay_one(200, "{\"code\":0,", "application/json") })
+      transport = replay_one(200, "{\"code\":0,", "application/json"), retries = false })
     local _, err = client.devices:list()
     assert.are.equal("decode", err.kind)
     assert.are.equal(200, err.status)
@@ -194,14 +194,14 @@ describe("errors and secrets", function()
 
   it("reports a 200 without a code as a decode error", function()
     local client = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = "1", token = "t",
-      transport = replay_one(200, "{\"data\":[]}", "application/json") })
+      transport = replay_one(200, "{\"data\":[]}", "application/json"), retries = false })
     local _, err = client.devices:list()
     assert.are.equal("decode", err.kind)
   end)
 
   it("reports a 200 whose data is not a device list as a decode error", function()
     local client = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = "1", token = "t",
-      transport = replay_one(200, "{\"code\":0,\"data\":\"oops\"}", "application/json") })
+      transport = replay_one(200, "{\"code\":0,\"data\":\"oops\"}", "application/json"), retries = false })
     local _, err = client.devices:list()
     assert.are.equal("decode", err.kind)
     assert.are.equal("devices.list", err.operation)
@@ -223,7 +223,7 @@ describe("errors and secrets", function()
 
   it("reports an HTML gateway page as an http error", function()
     local client = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = "1", token = "t",
-      transport = replay_one(503, "<html>Service Unavailable</html>", "text/html") })
+      transport = replay_one(503, "<html>Service Unavailable</html>", "text/html"), retries = false })
     local _, err = client.devices:list()
     assert.are.equal("http", err.kind)
     assert.are.equal(503, err.status)
@@ -233,7 +233,7 @@ describe("errors and secrets", function()
 
   it("turns a transport's string error into a transport error", function()
     local client = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = "1", token = "t",
-      transport = { send = function() return nil, "socket closed" end } })
+      transport = { send = function() return nil, "socket closed" end }, retries = false })
     local _, err = client.devices:list()
     assert.are.equal("transport", err.kind)
     assert.are.equal("socket closed", err.message)

@@ -65,7 +65,7 @@ end
 local function koodrive_client(args, transport)
   local config = { endpoint = args.endpoint or SERVICE, user_id = args.user or creds.koodrive.user_id,
     transport = transport, timeout = tonumber(args.timeout) or 10, connect_timeout = 5,
-    max_body = tonumber(args.max_body) }
+    max_body = tonumber(args.max_body), retries = false }
   if args.mode == "app" then
     config.app_id, config.app_secret = next(creds.koodrive.apps)
   else

@@ -5,7 +5,7 @@ local fixtures = require "support.fixtures"
 local function client_with_spy(overrides)
   local spy = fixtures.never()
   local config = { endpoint = fixtures.ENDPOINT, user_id = fixtures.USER_ID, token = "spec-token",
-    transport = spy }
+    transport = spy, retries = false }
   for k, v in pairs(overrides or {}) do config[k] = v end
   return assert(koodrive.new(config)), spy
 end
@@ -13,7 +13,7 @@ end
 local function iot_with_spy()
   local spy = fixtures.never()
   return assert(koodrive.iotda.new { endpoint = fixtures.IOT_ENDPOINT, project_id = fixtures.PROJECT_ID,
-    token = "spec-iam", transport = spy }), spy
+    token = "spec-iam", transport = spy, retries = false }), spy
 end
 
 -- Asserts a refused call: nil, a validation error on `field` breaking `rule`, nothing sent.

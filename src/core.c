@@ -10,6 +10,7 @@ KD_EXPORT int luaopen_koodrive_core(lua_State *L)
     kd_http_open(L);
     kd_json_open(L);
     kd_multi_open(L);
+    kd_clock_open(L);
     lua_pushliteral(L, KOODRIVE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;

@@ -11,5 +11,6 @@ void kd_sign_open(lua_State *L);
 void kd_http_open(lua_State *L);
 void kd_json_open(lua_State *L);
 void kd_multi_open(lua_State *L);
+void kd_clock_open(lua_State *L);
 
 #endif

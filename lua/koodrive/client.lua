@@ -6,6 +6,12 @@ local operations = require "koodrive.operations"
 local pipeline = require "koodrive.pipeline"
 local validate = require "koodrive.validate"
 
+-- "Bearer <token>" with one space, unless the token already carries the prefix.
+local function bearer(token)
+  if token:sub(1, 7):lower() == "bearer " then return token end
+  return "Bearer " .. token
+end
+
 local profile = { name = "koodrive", operations = operations.koodrive, bulk = {
   devices = { unbind_many = batch.unbind_devices },
   usergroups = { delete_members_many = batch.delete_members },
@@ -42,6 +48,11 @@ function profile.envelope(body)
   return n or code, body.msg
 end
 
+--- Stores a token from the token_provider.
+function profile.set_token(secret, token)
+  secret.token, secret.raw_token = bearer(token), token
+end
+
 function profile.describe(c)
   return "endpoint=" .. c.endpoint .. ", user_id=" .. c.user_id .. ", auth=" .. c.auth
 end
@@ -51,11 +62,6 @@ local Client = pipeline.class(profile)
 local OPTIONS = { user_id = true, token = true, app_id = true, app_secret = true,
   language = true, trace_ids = true }
 
--- "Bearer <token>" with one space, unless the token already carries the prefix.
-local function bearer(token)
-  if token:sub(1, 7):lower() == "bearer " then return token end
-  return "Bearer " .. token
-end
 
 --- koodrive.new{ endpoint, user_id, token | app_id + app_secret, ... } -> client | nil, err
 local function new(config)
@@ -79,12 +85,12 @@ local function new(config)
   if err then return nil, err end
   app_secret, err = pipeline.header_option(config, "app_secret")
   if err then return nil, err end
-  if token and (app_id or app_secret) then
-    return nil, errors.config("token", "auth_mode", "give either token or app_id + app_secret, not both")
-  elseif token then
+  if (token or common.token_provider) and (app_id or app_secret) then
+    return nil, errors.config("token", "auth_mode",
+      "give either token (or token_provider) or app_id + app_secret, not both")
+  elseif token or common.token_provider then
     settings.auth = "token"
-    secret.token = bearer(token)
-    secret.raw_token = token
+    if token then profile.set_token(secret, token) end
   elseif app_id and app_secret then
     if app_id:find("[,=%s]") then
       return nil, errors.config("app_id", "header_value", "must not contain ',', '=' or white space")
@@ -93,7 +99,7 @@ local function new(config)
     settings.app_id = app_id
     secret.app_secret = app_secret
   else
-    return nil, errors.config("token", "required", "give token, or app_id and app_secret")
+    return nil, errors.config("token", "required", "give token (or token_provider), or app_id and app_secret")
   end
   return Client._create(common, settings, secret)
 end

@@ -49,6 +49,11 @@ function profile.envelope(body, status)
   return nil
 end
 
+--- Stores an IAM token from the token_provider.
+function profile.set_token(secret, token)
+  secret.token = token
+end
+
 function profile.describe(c)
   local mode = c.auth
   if mode == "aksk" then mode = mode .. (c.derived and "/V11" or "/SDK") end
@@ -75,9 +80,9 @@ local function new(config)
     if err then return nil, err end
   end
   settings.instance_id = values.instance_id
-  if values.token and (values.ak or values.sk) then
-    return nil, errors.config("token", "auth_mode", "give either token or ak + sk, not both")
-  elseif values.token then
+  if (values.token or common.token_provider) and (values.ak or values.sk) then
+    return nil, errors.config("token", "auth_mode", "give either token (or token_provider) or ak + sk, not both")
+  elseif values.token or common.token_provider then
     settings.auth = "token"
     secret.token = values.token
   elseif values.ak and values.sk then

@@ -49,7 +49,7 @@ function loop.new(opts)
     "starts_per_poll must be a whole number >= 1")
   return setmetatable({ multi = core.multi(), waiting = {}, handles = {}, tasks = 0,
     raised = {}, ready = { first = 1, last = 0 }, queued = { first = 1, last = 0 },
-    starts_per_poll = starts }, Loop)
+    timers = {}, starts_per_poll = starts }, Loop)
 end
 
 local step
@@ -124,6 +124,13 @@ function Loop:send(request)
   return coroutine.yield(WAIT)
 end
 
+--- Used from inside a task: waits `seconds` without blocking the host (retry backoff).
+function Loop:sleep(seconds)
+  local timers = self.timers
+  timers[#timers + 1] = { due = core.monotonic() + seconds, co = coroutine.running() }
+  coroutine.yield(WAIT)
+end
+
 --- Inside a task: waits until every handle in the list is done.
 function Loop:wait_all(handles)
   local co = coroutine.running()
@@ -166,9 +173,28 @@ function Loop:poll(timeout, budget)
       push { co = item.co, failure = curl.failure(reason, message, code) }
     end
   end
+  -- Timers that are due wake their tasks; the next one bounds how long to wait.
+  local now, next_due = core.monotonic(), nil
+  local timers = self.timers
+  for i = #timers, 1, -1 do
+    local t = timers[i]
+    if t.due <= now then
+      table.remove(timers, i)
+      push { co = t.co, wake = true }
+    elseif not next_due or t.due < next_due then
+      next_due = t.due
+    end
+  end
   -- Do not wait for the network while work is already waiting to be handed over or started.
   local busy = ready.last >= ready.first or queued.last >= queued.first
-  for _, done in ipairs(self.multi:perform(busy and 0 or (timeout or 0))) do
+  local wait = busy and 0 or (timeout or 0)
+  if next_due and next_due - now < wait then wait = next_due - now end
+  if self.multi:pending() == 0 and wait > 0 then
+    -- Nothing on the network: only a timer can be waited for.
+    if next_due then core.sleep(wait) end
+    wait = 0
+  end
+  for _, done in ipairs(self.multi:perform(wait)) do
     local co = self.waiting[done.id]
     self.waiting[done.id] = nil
     push { co = co, response = done.response,
@@ -180,7 +206,9 @@ function Loop:poll(timeout, budget)
     ready.first = ready.first + 1
     local handle = entry.co and self.handles[entry.co]
     if handle then
-      if entry.response then
+      if entry.wake then
+        step(self, handle)
+      elseif entry.response then
         step(self, handle, entry.response)
       else
         step(self, handle, nil, entry.failure)

@@ -5,6 +5,7 @@
 local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 local json = require "koodrive.json"
+local retry = require "koodrive.retry"
 local validate = require "koodrive.validate"
 local current_loop = require("koodrive.loop").current
 
@@ -49,7 +50,8 @@ end
 
 local COMMON_OPTIONS = {
   endpoint = true, timeout = true, connect_timeout = true, ca_file = true, insecure = true,
-  clock = true, transport = true, max_body = true,
+  clock = true, transport = true, max_body = true, retries = true, logger = true, sleep = true,
+  token_provider = true,
 }
 
 --- Checks the options every client has; returns the normalised common settings.
@@ -90,6 +92,14 @@ function pipeline.common_config(config, extra_allowed)
     return nil, errors.config("clock", "type", "must be a function returning Unix seconds")
   end
   c.clock = config.clock or os.time
+  for _, name in ipairs { "logger", "sleep", "token_provider" } do
+    if config[name] ~= nil and type(config[name]) ~= "function" then
+      return nil, errors.config(name, "type", "must be a function")
+    end
+    c[name] = config[name]
+  end
+  c.retries, err = retry.policy(config.retries)
+  if c.retries == nil then return nil, err end
   local t = config.transport
   if t ~= nil and (type(t) ~= "table" or type(t.send) ~= "function") then
     return nil, errors.config("transport", "type", "must be an object with a send(request) method")
@@ -120,7 +130,8 @@ end
 -- Per-call options
 --------------------------------------------------------------------------------------------
 
-local CALL_OPTIONS = { trace_id = true, language = true, timeout = true, connect_timeout = true }
+local CALL_OPTIONS = { trace_id = true, language = true, timeout = true, connect_timeout = true,
+  retry = true }
 
 local function check_call_options(opts)
   if opts == nil then return {} end
@@ -142,6 +153,9 @@ local function check_call_options(opts)
       ok, err = validate.seconds(opts[name], name)
       if not ok then return nil, err end
     end
+  end
+  if opts.retry ~= nil and type(opts.retry) ~= "boolean" then
+    return nil, errors.validation("retry", "type", "must be a boolean")
   end
   return opts
 end
@@ -208,8 +222,18 @@ end
 
 --- Builds the signed request: { method, url, headers, body }.
 -- `spec` = { method, path (raw, relative to the endpoint's base), query = pairs, body = string }.
+local refresh_token -- defined with the attempt logic below
+
 local function build(client, spec, opts)
   local profile = client._profile
+  -- A token mode client with only a token_provider gets its first token now.
+  if client._config.token_provider and not secrets[client].token then
+    local ok, why = refresh_token(client)
+    if not ok then
+      return nil, errors.new { kind = "config", field = "token_provider", rule = "token",
+        message = "token_provider: " .. redact(client, tostring(why)) }
+    end
+  end
   local ep = client._config.endpoint
   local headers = { Host = ep.host_header, ["User-Agent"] = pipeline.USER_AGENT,
     Accept = "application/json" }
@@ -225,16 +249,18 @@ local function build(client, spec, opts)
     body = spec.body,
   }
   local now = client._config.clock()
-  if type(now) ~= "number" then
+  if type(now) ~= "number" or now ~= now then
     return nil, errors.config("clock", "type", "must return a number of Unix seconds")
   end
+  -- The offset learned from a clock refusal (see execute) keeps signing at the server's time.
+  now = math.floor(now) + client._clock_offset
   local path, query = profile.authorize(client, secrets[client], request, now)
   if not path then return nil, query end
   local url = ep.origin .. path
   if query ~= "" then url = url .. "?" .. query end
   return {
     method = spec.method, url = url, headers = headers, body = spec.body,
-  }, trace_id
+  }, trace_id, now
 end
 pipeline.build = build
 
@@ -282,7 +308,8 @@ local function snippet(body)
   return s
 end
 
---- Sends a built request; returns the decoded body table, or nil and an error.
+--- Sends a built request once; returns the decoded body table and the response, or nil, an
+-- error and the response (when one arrived).
 local function send(client, request, opts, ctx)
   local cfg = client._config
   request.timeout = opts.timeout or cfg.timeout
@@ -316,7 +343,7 @@ local function send(client, request, opts, ctx)
     if extra then
       for k, v in pairs(extra) do base[k] = v end
     end
-    return nil, errors.new(base)
+    return nil, errors.new(base), res
   end
   if type(status) ~= "number" or type(res.body) ~= "string" then
     return fail("transport", "transport returned a response without a numeric status and a string body")
@@ -343,7 +370,148 @@ local function send(client, request, opts, ctx)
   if status < 200 or status >= 300 then
     return fail("http", "HTTP " .. status .. ": " .. snippet(body))
   end
-  return decoded
+  return decoded, nil, res
+end
+
+--------------------------------------------------------------------------------------------
+-- Attempts: retries, clock skew, token refresh, logging
+--------------------------------------------------------------------------------------------
+
+local SECRET_HEADERS = { authorization = true, ["x-auth-token"] = true, ["x-security-token"] = true }
+
+-- Query parameters whose values are credentials.
+local function secret_param(name)
+  local n = name:lower()
+  return n:find("token", 1, true) or n:find("secret", 1, true) or n:find("password", 1, true)
+    or n:find("signature", 1, true) or n == "sk" or n == "ak" or n:find("access_?key")
+end
+
+--- A log record with every secret redacted before the hook sees it.
+local function log_record(client, request, ctx, attempt, started, res, err)
+  local headers = {}
+  for k, v in pairs(request.headers) do
+    headers[k] = SECRET_HEADERS[k:lower()] and "<redacted>" or redact(client, v)
+  end
+  local url = request.url:gsub("([?&])([^=&]+)=([^&]*)", function(sep, name, value)
+    return sep .. name .. "=" .. (secret_param(name) and "<redacted>" or value)
+  end)
+  local response_headers = res and res.headers or {}
+  return {
+    level = err and "warn" or "info", event = "attempt",
+    operation = ctx.operation, method = request.method, url = redact(client, url),
+    request_headers = headers, attempt = attempt, duration = retry.now() - started,
+    status = (err and err.status) or (res and res.status) or nil,
+    request_id = response_headers["x-request-id"], trace_id = ctx.trace_id,
+    error_kind = err and err.kind or nil, error_message = err and err.message or nil,
+  }
+end
+
+--- Hands a record to the client's logger; a failing logger never breaks the call.
+local function emit(client, record)
+  local logger = client._config.logger
+  if logger then pcall(logger, record) end
+end
+pipeline.emit = emit
+
+--- Waits between attempts without blocking where the host cannot block: in a loop task the
+-- loop's timer, in an OpenResty handler ngx.sleep, else the thread sleeps.
+local function pause(client, seconds)
+  if seconds <= 0 then return end
+  local custom = client._config.sleep
+  if custom then return custom(seconds) end
+  local loop = current_loop()
+  if loop then return loop:sleep(seconds) end
+  if type(ngx) == "table" and type(ngx.sleep) == "function" then
+    local ok = pcall(ngx.sleep, seconds)
+    if ok then return end
+  end
+  core.sleep(seconds)
+end
+
+--- Asks the token_provider for a fresh token and stores it; true, or nil and why not.
+function refresh_token(client)
+  local ok, token = pcall(client._config.token_provider)
+  if not ok then return nil, "failed: " .. tostring(token) end
+  if type(token) ~= "string" or token == "" then return nil, "returned no token" end
+  if token:find("[%c]") then return nil, "returned a token with control characters" end
+  client._profile.set_token(secrets[client], token)
+  return true
+end
+
+--- Tells, once per client, that TLS verification is off: through the logger when there is
+-- one, else nginx's error log inside OpenResty, else standard error.
+function pipeline.warn_insecure(client)
+  local message = "TLS certificate verification is off (insecure = true) for " ..
+    client._config.endpoint.origin
+  if client._config.logger then
+    emit(client, { level = "warn", event = "insecure", message = message })
+  elseif type(ngx) == "table" and type(ngx.log) == "function" then
+    ngx.log(ngx.WARN, "koodrive: ", message)
+  else
+    io.stderr:write("koodrive: warning: ", message, "\n")
+  end
+end
+
+--- Sends a request, attempt after attempt, until it succeeds or may not be tried again.
+-- Every attempt is built and signed afresh (a new date). Besides the retry policy:
+--  * a refusal of the request's date teaches the clock offset and is tried once more;
+--  * a 401 in token mode asks the token_provider for a fresh token and is tried once more.
+-- ctx = { operation, idempotent }. Returns the decoded body, or nil and the final error with
+-- `attempts` and `history`.
+local function execute(client, spec, opts, ctx)
+  local cfg = client._config
+  local policy = cfg.retries
+  local allowed = opts.retry
+  if allowed == nil then allowed = ctx.idempotent end
+  local max_attempts = (policy and allowed) and policy.max_attempts or 1
+  local started = retry.now()
+  local history, attempt, extra = {}, 0, 0
+  local skew_learned, token_refreshed = false, false
+  while true do
+    attempt = attempt + 1
+    local request, trace_id, signed_at = build(client, spec, opts)
+    if not request then
+      trace_id.operation = ctx.operation
+      return nil, trace_id
+    end
+    ctx.trace_id = trace_id
+    local t0 = retry.now()
+    local decoded, err, res = send(client, request, opts, ctx)
+    emit(client, log_record(client, request, ctx, attempt, t0, res, err))
+    if decoded then return decoded, res end
+    local entry = { attempt = attempt, kind = err.kind, status = err.status, code = err.code,
+      reason = err.reason, message = err.message }
+    history[#history + 1] = entry
+    local again = false
+    local server_time = not skew_learned and retry.clock_refusal(err, res, signed_at)
+    if server_time then
+      -- One second behind what the server's Date said: never sign ahead of its clock.
+      client._clock_offset = client._clock_offset + (server_time - 1 - signed_at)
+      skew_learned, again, extra = true, true, extra + 1
+      entry.retry = "clock"
+    elseif err.status == 401 and not token_refreshed and cfg.token_provider then
+      token_refreshed = true
+      local ok, why = refresh_token(client)
+      if ok then
+        again, extra = true, extra + 1
+        entry.retry = "token"
+      else
+        err.message = err.message .. " (token_provider: " .. redact(client, tostring(why)) .. ")"
+      end
+    elseif err.retryable and attempt - extra < max_attempts then
+      local res_headers = res and res.headers or {}
+      local delay = retry.delay(policy, attempt - extra, retry.after(res_headers["retry-after"], os.time()))
+      if retry.now() - started + delay <= policy.max_elapsed then
+        entry.delay, entry.retry = delay, "backoff"
+        pause(client, delay)
+        again = true
+      end
+    end
+    if not again then
+      err.attempts, err.history = attempt, history
+      return nil, err
+    end
+  end
 end
 
 --------------------------------------------------------------------------------------------
@@ -391,21 +559,21 @@ local function run(client, op, ...)
       return nil, errors.new { kind = "validation", operation = op.name, message = berr }
     end
   end
-  local request, trace_id = build(client, {
+  local ctx = { operation = op.name, idempotent = op.idempotent ~= false }
+  local decoded, err = execute(client, {
     method = op.method, path = fill_template(op.path, values), query = {}, body = body,
-  }, opts)
-  if not request then trace_id.operation = op.name; return nil, trace_id end
-  local decoded, err = send(client, request, opts, { operation = op.name, trace_id = trace_id })
+  }, opts, ctx)
   if not decoded then return nil, err end
   local result, serr = op.result(decoded, args)
   if result == nil then
     return nil, errors.new { kind = "decode", operation = op.name, message = serr,
-      status = 200, trace_id = trace_id }
+      status = err and err.status or 200, trace_id = ctx.trace_id }
   end
   return result
 end
 
 local METHODS = { GET = true, POST = true, PUT = true, DELETE = true, PATCH = true, HEAD = true }
+local IDEMPOTENT = { GET = true, PUT = true, DELETE = true, HEAD = true }
 
 --- Checks a generic request spec of call/prepare; returns the pipeline spec and options.
 local function generic_spec(spec)
@@ -414,7 +582,7 @@ local function generic_spec(spec)
   end
   local ok, err = validate.known_keys(spec, "request", {
     method = true, path = true, query = true, body = true,
-    trace_id = true, language = true, timeout = true, connect_timeout = true })
+    trace_id = true, language = true, timeout = true, connect_timeout = true, retry = true })
   if not ok then return nil, err end
   local method = spec.method
   if type(method) ~= "string" or not METHODS[method:upper()] then
@@ -444,24 +612,9 @@ local function generic_spec(spec)
   end
   local opts, oerr = check_call_options {
     trace_id = spec.trace_id, language = spec.language,
-    timeout = spec.timeout, connect_timeout = spec.connect_timeout }
+    timeout = spec.timeout, connect_timeout = spec.connect_timeout, retry = spec.retry }
   if not opts then return nil, oerr end
   return { method = method:upper(), path = path, query = query, body = body }, opts
-end
-
---- Checks and builds a generic request; returns request, options, trace id, or nil and an error.
-local function build_generic(client, spec, operation)
-  local s, opts = generic_spec(spec)
-  if not s then
-    opts.operation = operation
-    return nil, opts
-  end
-  local request, trace_id = build(client, s, opts)
-  if not request then
-    trace_id.operation = operation
-    return nil, trace_id
-  end
-  return request, opts, trace_id
 end
 
 --------------------------------------------------------------------------------------------
@@ -470,6 +623,7 @@ end
 
 --- Makes the client class of a service profile.
 -- profile = { name, operations, bulk = { service = { method = fn(service, ...) } },
+--             set_token(secret, token) (token modes with a token_provider),
 --             headers(client, headers, opts),
 --             authorize(client, secrets, request, now) -> path, query | nil, err,
 --             envelope(decoded, status) -> code, msg, decode_error,
@@ -506,24 +660,29 @@ function pipeline.class(profile)
   --- Creates a client from checked config: `settings` fields become client fields.
   function Client._create(common, settings, secret_values, path_values)
     local client = setmetatable({ _config = common, _profile = profile,
-      _path_values = path_values or {} }, Client)
+      _path_values = path_values or {}, _clock_offset = 0 }, Client)
     for k, v in pairs(settings) do client[k] = v end
     secrets[client] = secret_values
     bind_services(client)
+    if common.insecure then pipeline.warn_insecure(client) end
     return client
   end
 
   --- client:call{ method, path, query, body } -> the decoded response envelope.
   function Client:call(spec)
-    local request, opts, trace_id = build_generic(self, spec, "call")
-    if not request then return nil, opts end
-    return send(self, request, opts, { operation = "call", trace_id = trace_id })
+    local s, opts = generic_spec(spec)
+    if not s then opts.operation = "call"; return nil, opts end
+    local decoded, err = execute(self, s, opts, { operation = "call", idempotent = IDEMPOTENT[s.method] })
+    if not decoded then return nil, err end
+    return decoded
   end
 
   --- client:prepare{ method, path, query, body } -> the signed request, not sent.
   function Client:prepare(spec)
-    local request, err = build_generic(self, spec, "prepare")
-    if not request then return nil, err end
+    local s, opts = generic_spec(spec)
+    if not s then opts.operation = "prepare"; return nil, opts end
+    local request, err = build(self, s, opts)
+    if not request then err.operation = "prepare"; return nil, err end
     request.body = request.body or ""
     return request
   end

@@ -16,8 +16,9 @@ end
 --- A KooDrive client (token mode unless overridden) that replays `cassette`, and its transport.
 function fixtures.client(cassette, only, overrides)
   local t = koodrive.transport.replay(fixtures.cassette(cassette), only and { only = only })
+  -- A cassette answers each recording once: one attempt per call (retry specs opt in).
   local config = { endpoint = fixtures.ENDPOINT, user_id = fixtures.USER_ID,
-    token = "spec-token-value", transport = t }
+    token = "spec-token-value", transport = t, retries = false }
   for k, v in pairs(overrides or {}) do config[k] = v or nil end
   return assert(koodrive.new(config)), t
 end
@@ -26,7 +27,7 @@ end
 function fixtures.iot(cassette, only, overrides)
   local t = koodrive.transport.replay(fixtures.cassette(cassette), only and { only = only })
   local config = { endpoint = fixtures.IOT_ENDPOINT, project_id = fixtures.PROJECT_ID,
-    token = "spec-iam-token-value", transport = t }
+    token = "spec-iam-token-value", transport = t, retries = false }
   for k, v in pairs(overrides or {}) do config[k] = v or nil end
   return assert(koodrive.iotda.new(config)), t
 end
