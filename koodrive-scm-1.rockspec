@@ -48,6 +48,7 @@ build = {
     ["koodrive.json"] = "lua/koodrive/json.lua",
     ["koodrive.loop"] = "lua/koodrive/loop.lua",
     ["koodrive.operations"] = "lua/koodrive/operations.lua",
+    ["koodrive.retry"] = "lua/koodrive/retry.lua",
     ["koodrive.pipeline"] = "lua/koodrive/pipeline.lua",
     ["koodrive.shape"] = "lua/koodrive/shape.lua",
     ["koodrive.validate"] = "lua/koodrive/validate.lua",
