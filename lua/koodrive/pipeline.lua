@@ -456,8 +456,8 @@ end
 -- Every attempt is built and signed afresh (a new date). Besides the retry policy:
 --  * a refusal of the request's date teaches the clock offset and is tried once more;
 --  * a 401 in token mode asks the token_provider for a fresh token and is tried once more.
--- ctx = { operation, idempotent }. Returns the decoded body, or nil and the final error with
--- `attempts` and `history`.
+-- ctx = { operation, idempotent }. Returns the decoded body, nil and the response, or nil and
+-- the final error with `attempts` and `history`.
 local function execute(client, spec, opts, ctx)
   local cfg = client._config
   local policy = cfg.retries
@@ -478,7 +478,7 @@ local function execute(client, spec, opts, ctx)
     local t0 = retry.now()
     local decoded, err, res = send(client, request, opts, ctx)
     emit(client, log_record(client, request, ctx, attempt, t0, res, err))
-    if decoded then return decoded, res end
+    if decoded then return decoded, nil, res end
     local entry = { attempt = attempt, kind = err.kind, status = err.status, code = err.code,
       reason = err.reason, message = err.message }
     history[#history + 1] = entry
@@ -560,14 +560,15 @@ local function run(client, op, ...)
     end
   end
   local ctx = { operation = op.name, idempotent = op.idempotent ~= false }
-  local decoded, err = execute(client, {
+  local decoded, err, res = execute(client, {
     method = op.method, path = fill_template(op.path, values), query = {}, body = body,
   }, opts, ctx)
   if not decoded then return nil, err end
   local result, serr = op.result(decoded, args)
   if result == nil then
     return nil, errors.new { kind = "decode", operation = op.name, message = serr,
-      status = err and err.status or 200, trace_id = ctx.trace_id }
+      status = res.status, request_id = res.headers and res.headers["x-request-id"],
+      trace_id = ctx.trace_id }
   end
   return result
 end
