@@ -42,6 +42,7 @@ build = {
     },
     ["koodrive"] = "lua/koodrive/init.lua",
     ["koodrive.batch"] = "lua/koodrive/batch.lua",
+    ["koodrive.cli"] = "lua/koodrive/cli.lua",
     ["koodrive.client"] = "lua/koodrive/client.lua",
     ["koodrive.errors"] = "lua/koodrive/errors.lua",
     ["koodrive.iotda"] = "lua/koodrive/iotda.lua",
@@ -58,6 +59,9 @@ build = {
     ["koodrive.transport.ngx"] = "lua/koodrive/transport/ngx.lua",
     ["koodrive.transport.record"] = "lua/koodrive/transport/record.lua",
     ["koodrive.transport.replay"] = "lua/koodrive/transport/replay.lua",
+  },
+  install = {
+    bin = { koodrive = "bin/koodrive" },
   },
 }
 
