@@ -15,6 +15,16 @@
 -- A connection idle for 30 s (or stuck mid-request or mid-write that long) is
 -- closed. Nothing here knows about KooDrive or IoTDA: the handler and the
 -- error-body function come from the caller.
+--
+-- Raw answers: instead of (status, headers, body) a handler may return one
+-- function, raw(conn, req, close) (close: the client asked for the
+-- connection to end after this answer). httpd then hands it the connection (the request
+-- has been read fully) and writes nothing itself: raw uses conn:send_all,
+-- M.head, M.sleep, conn:abort and conn:wait_gone to misbehave in ways a
+-- complete answer cannot (reset, stall, a trickled or a huge streamed body).
+-- When raw returns "keep-alive" the connection goes on with the next
+-- request (raw must then have written one complete answer); otherwise it
+-- is closed, gracefully unless raw aborted it.
 
 local socket = require "socket"
 local rand = require "openssl.rand"
@@ -31,9 +41,10 @@ local REASONS = {
   [100] = "Continue", [200] = "OK", [201] = "Created", [204] = "No Content",
   [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden", [404] = "Not Found",
   [405] = "Method Not Allowed", [408] = "Request Timeout", [411] = "Length Required",
-  [413] = "Content Too Large", [417] = "Expectation Failed",
+  [413] = "Content Too Large", [417] = "Expectation Failed", [429] = "Too Many Requests",
   [431] = "Request Header Fields Too Large", [500] = "Internal Server Error",
-  [501] = "Not Implemented", [505] = "HTTP Version Not Supported",
+  [501] = "Not Implemented", [502] = "Bad Gateway", [503] = "Service Unavailable",
+  [504] = "Gateway Timeout", [505] = "HTTP Version Not Supported",
 }
 
 local now = socket.gettime
@@ -164,6 +175,31 @@ function Conn:close()
     end
   end
   self.sock:close()
+end
+
+-- Close abruptly: SO_LINGER with a zero timeout makes close() send a TCP
+-- RST instead of a FIN, so the peer sees "connection reset".
+function Conn:abort()
+  if self.closed then return end
+  self.closed = true
+  self.sock:setoption("linger", { on = true, timeout = 0 })
+  self.sock:close()
+end
+
+-- Waits, reading and dropping whatever arrives, until the peer closes the
+-- connection or `seconds` pass. Returns "closed" or "timeout". Only the
+-- calling connection waits: the others are served meanwhile.
+function Conn:wait_gone(seconds)
+  local deadline = now() + seconds
+  self.buf = ""
+  while true do
+    local _, err, partial = self.sock:receive(65536)
+    if err and err ~= "timeout" then return "closed" end
+    if not (partial and #partial > 0) then
+      if now() >= deadline then return "timeout" end
+      if coroutine.yield("read", self.sock, deadline) == "timeout" then return "timeout" end
+    end
+  end
 end
 
 ---------------------------------------------------------------------------
@@ -324,7 +360,10 @@ end
 ---------------------------------------------------------------------------
 -- Responses
 
-local function render(status, headers, body, close, head_only)
+-- The status line and header section of an answer whose body has `length`
+-- bytes (headers: list of {name, value}; Content-Type defaults to JSON).
+-- Raw handlers use it to write a head and then the body at their own pace.
+function M.head(status, headers, length, close)
   local out = { string.format("HTTP/1.1 %d %s\r\n", status, REASONS[status] or "Unknown") }
   local seen = {}
   for _, hv in ipairs(headers or {}) do
@@ -332,13 +371,18 @@ local function render(status, headers, body, close, head_only)
     seen[hv[1]:lower()] = true
   end
   if not seen["content-type"] then out[#out + 1] = "Content-Type: application/json;charset=UTF-8\r\n" end
-  out[#out + 1] = "Content-Length: " .. #body .. "\r\n"
+  out[#out + 1] = "Content-Length: " .. length .. "\r\n"
   out[#out + 1] = "Date: " .. M.http_date() .. "\r\n"
   if not seen["x-request-id"] then out[#out + 1] = "X-Request-Id: " .. M.request_id() .. "\r\n" end
   out[#out + 1] = close and "Connection: close\r\n" or "Connection: keep-alive\r\n"
   out[#out + 1] = "\r\n"
-  if not head_only then out[#out + 1] = body end
   return table.concat(out)
+end
+
+local function render(status, headers, body, close, head_only)
+  local head = M.head(status, headers, #body, close)
+  if head_only then return head end
+  return head .. body
 end
 
 local function log(fmt, ...)
@@ -348,9 +392,9 @@ end
 M.log = log
 
 -- The per-connection loop. opts.handler(req) -> status, headers, body where
--- headers is a list of {name, value}; opts.error_body(status, reason, req)
--- -> body for errors found here (req may be nil when the request could not
--- be parsed).
+-- headers is a list of {name, value}, or -> raw (a function, see the top of
+-- this file); opts.error_body(status, reason, req) -> body for errors found
+-- here (req may be nil when the request could not be parsed).
 local function serve_connection(conn, opts)
   while true do
     local req, status, why = read_request(conn)
@@ -363,7 +407,7 @@ local function serve_connection(conn, opts)
     end
 
     local close = req.version == "1.0" or has_token(req.headers["connection"], "close")
-    local rstatus, rheaders, rbody
+    local rstatus, rheaders, rbody, raw
 
     -- X-Local-Delay-Ms: answer N ms later. The work is done first and only
     -- the answer waits, like a slow network after a successful call, which
@@ -380,7 +424,9 @@ local function serve_connection(conn, opts)
 
     if not rstatus then
       local ok, s, hs, b = xpcall(opts.handler, debug.traceback, req)
-      if ok and type(s) == "number" and type(b) == "string" then
+      if ok and type(s) == "function" then
+        raw = s
+      elseif ok and type(s) == "number" and type(b) == "string" then
         rstatus, rheaders, rbody = s, hs, b
       else
         log("handler error on %s %s: %s", req.method, req.target, ok and "bad handler result" or tostring(s))
@@ -389,10 +435,17 @@ local function serve_connection(conn, opts)
     end
 
     if delay_ms > 0 then M.sleep(delay_ms / 1000) end
-    if opts.access_log then log("%s %s -> %d", req.method, req.target, rstatus) end
 
-    if not conn:send_all(render(rstatus, rheaders, rbody, close, req.method == "HEAD")) then break end
-    if close then break end
+    if raw then
+      if opts.access_log then log("%s %s -> raw", req.method, req.target) end
+      local ok, result = xpcall(raw, debug.traceback, conn, req, close)
+      if not ok then log("raw handler error on %s %s: %s", req.method, req.target, tostring(result)) end
+      if not (ok and result == "keep-alive") or close or conn.closed then break end
+    else
+      if opts.access_log then log("%s %s -> %d", req.method, req.target, rstatus) end
+      if not conn:send_all(render(rstatus, rheaders, rbody, close, req.method == "HEAD")) then break end
+      if close then break end
+    end
   end
   conn:close()
 end

@@ -2,7 +2,9 @@
 -- from a spec, the demo or a script of your own.
 --
 --   local svc = require "local_service"   -- with server/?.lua on package.path
---   local server = svc.start()          -- { port, url, pid, stop, control }
+--   local server = svc.start()          -- { port, url, pid, stop, control, get }
+--   server.control("/_local/fault?kind=503&count=2")   -- POST: status, body
+--   local body = server.get("/_local/requests")        -- GET: body, status
 --   ...
 --   server.stop()                       -- in teardown/finally; safe to call twice
 --
@@ -113,12 +115,25 @@ function M.start(opts)
   handle.port = port
   handle.url = "http://127.0.0.1:" .. port
 
-  --- Sends a control request (POST /_local/...) and returns the status, e.g.
-  -- handle.control("/_local/delay?ms=300") or handle.control("/_local/reset").
+  --- Sends a control request (POST /_local/...) and returns the status and the body, e.g.
+  -- handle.control("/_local/delay?ms=300"), handle.control("/_local/reset") or
+  -- handle.control("/_local/fault?kind=503&count=2").
   function handle.control(path)
     local http = require "socket.http"
-    local _, status = http.request { url = handle.url .. path, method = "POST" }
-    return status
+    local ltn12 = require "ltn12"
+    local out = {}
+    local _, status = http.request { url = handle.url .. path, method = "POST",
+      headers = { ["content-length"] = "0" }, sink = ltn12.sink.table(out) }
+    return status, table.concat(out)
+  end
+
+  --- GET of a local helper (e.g. "/_local/requests"): returns the body and the status.
+  function handle.get(path)
+    local http = require "socket.http"
+    local ltn12 = require "ltn12"
+    local out = {}
+    local _, status = http.request { url = handle.url .. path, sink = ltn12.sink.table(out) }
+    return table.concat(out), status
   end
   handle.log_file = log_file
   return handle

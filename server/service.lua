@@ -5,7 +5,8 @@
 --
 -- Response shapes follow the contract (koodrive-api.md, iotda-api.md and
 -- the recorded examples). Where the contract says nothing, the choice made
--- here is written next to the route.
+-- here is written next to the route. /_local/ paths are helpers for specs:
+-- health, reset, delay, and fault injection (see "Fault injection" below).
 
 local auth = require "auth"
 local httpd = require "httpd"
@@ -364,38 +365,300 @@ local function iotda(self, req)
 end
 
 ---------------------------------------------------------------------------
+-- Fault injection (local helpers, no auth, like /_local/reset):
+--
+--   POST /_local/fault?kind=K[&count=N][&path=PREFIX][&retry_after=S]
+--     arms fault K for the next N requests (1-1000, default 1) whose path
+--     starts with PREFIX (default "/": any path). Armed faults queue up: a
+--     request meets the earliest one whose prefix matches, and each is
+--     dropped once used N times. retry_after (429 only, default 1) is sent
+--     as given: delay-seconds or an HTTP date. -> {"code":0,"msg":"armed","pending":P}
+--     An unknown kind or parameter, a bad count, a prefix under /_local/ -> 400.
+--   GET /_local/faults   -> {"code":0,"msg":"ok","faults":[{"kind","remaining","path"}]}
+--   GET /_local/requests -> {"code":0,"msg":"ok","count":N,"requests":[{"method","path","fault"}]}
+--     every request outside /_local/ since the last reset: count is all of
+--     them, requests the newest 1000, oldest first; fault is the kind it met
+--     or null. path is the path as sent (percent-encoded, no query).
+--   POST /_local/reset clears faults and the log too (with delay and state).
+--
+-- A fault is served instead of the normal answer of one request, after httpd
+-- has read the request fully, whatever its auth. Faults never apply to
+-- /_local/ paths, so control always works. /_local/delay still delays them.
+--
+-- Kinds: reset (TCP RST, no answer), stall (no answer; held open until the
+-- client leaves, at most 60 s), trickle (head at once, body a byte every
+-- 200 ms), 500 (KooDrive envelope 13000201), 502 and 503 (HTML gateway page),
+-- 429 (Retry-After, JSON envelope code 429), truncated (200, JSON cut in the
+-- middle, Content-Length of the cut body), html (200, text/html page), empty
+-- (200, Content-Length: 0), content_type (the normal answer as text/plain),
+-- huge (200, 50 MiB of valid JSON, streamed), bad_utf8 (200, a devices list
+-- whose deviceName has the bytes FF FE), big_header (the normal answer plus
+-- a 64 KiB X-Padding header).
+--
+-- Most faults replace the answer without running the route (the state is
+-- unchanged). Three deliver the route's normal answer in a damaged way, so
+-- the route runs and its work is done: trickle (the answer, slowly),
+-- content_type (relabelled text/plain) and big_header (plus a 64 KiB header).
+
+local MAX_LOGGED = 1000                -- GET /_local/requests keeps the newest this many
+local MAX_FAULT_COUNT = 1000
+local STALL_SECONDS = 60               -- a stalled request is held at most this long
+local TRICKLE_INTERVAL = 0.2           -- seconds between two bytes of a trickled body
+local HUGE_SIZE = 50 * 1024 * 1024     -- bytes of the huge body
+local BIG_HEADER_SIZE = 64 * 1024      -- bytes of the big header's value
+
+-- One element of the huge body's array: exactly 64 KiB, built once and sent
+-- again and again, so the 50 MiB never exist in memory at once.
+local HUGE_BLOCK = '"' .. string.rep("a", 64 * 1024 - 3) .. '",'
+local HUGE_PREFIX = '{"code":0,"msg":"success","data":['
+
+local function html_page(status, title)
+  return string.format("<!DOCTYPE html>\n<html>\n<head><title>%d %s</title></head>\n" ..
+    "<body>\n<center><h1>%d %s</h1></center>\n<hr><center>local-gateway</center>\n</body>\n</html>\n",
+    status, title, status, title)
+end
+
+-- A devices list as the service would answer it, for the faults that need
+-- one without asking the route (truncated, bad_utf8). Written by hand so that
+-- the bytes are exactly these.
+local function devices_json(name)
+  return '{"code":0,"msg":"success","data":[{"deviceId":"1842812272691451648",' ..
+    '"machineCode":"20251217","deviceName":"' .. name .. '","deviceOS":"android",' ..
+    '"createTime":"2025-12-17T08:00:00.000Z"}]}'
+end
+
+local function with_header(headers, name, value)
+  local out = {}
+  for _, hv in ipairs(headers or {}) do
+    if hv[1]:lower() ~= name:lower() then out[#out + 1] = hv end
+  end
+  out[#out + 1] = { name, value }
+  return out
+end
+
+-- kind -> function(self, req, fault) -> status, headers, body | raw function
+local FAULTS = {}
+
+-- RST instead of an answer: SO_LINGER 0, then close.
+FAULTS.reset = function()
+  return function(conn) conn:abort() end
+end
+
+-- No answer at all; the connection stays open until the client gives up
+-- (or STALL_SECONDS pass), then it is closed.
+FAULTS.stall = function()
+  return function(conn) conn:wait_gone(STALL_SECONDS) end
+end
+
+-- The normal answer's head at once, then its body one byte per interval.
+FAULTS.trickle = function(self, req)
+  local status, headers, body = self:route(req)
+  return function(conn, _, close)
+    if not conn:send_all(httpd.head(status, headers, #body, close)) then return end
+    for i = 1, #body do
+      httpd.sleep(TRICKLE_INTERVAL)
+      if not conn:send_all(body:sub(i, i)) then return end
+    end
+    return "keep-alive"
+  end
+end
+
+FAULTS["500"] = function()
+  return kd(500, 13000201, "inner server invoke failure")
+end
+
+FAULTS["502"] = function()
+  return 502, { { "Content-Type", "text/html" } }, html_page(502, "Bad Gateway")
+end
+
+FAULTS["503"] = function()
+  return 503, { { "Content-Type", "text/html" } }, html_page(503, "Service Temporarily Unavailable")
+end
+
+FAULTS["429"] = function(_, _, fault)
+  return 429, { { "Retry-After", fault.retry_after } },
+    jsonio.encode(object("code", 429, "msg", "Too Many Requests"))
+end
+
+-- A success answer cut in the middle (inside the device object), with a
+-- Content-Length that matches the cut body: the transfer itself is complete.
+FAULTS.truncated = function()
+  local full = devices_json("Magic-v5")
+  return 200, nil, full:sub(1, #full // 2)
+end
+
+FAULTS.html = function()
+  return 200, { { "Content-Type", "text/html" } },
+    "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n" ..
+    "<body><h1>Please sign in</h1><form action=\"/login\"></form></body></html>\n"
+end
+
+FAULTS.empty = function()
+  return 200, nil, ""
+end
+
+FAULTS.content_type = function(self, req)
+  local status, headers, body = self:route(req)
+  return status, with_header(headers, "Content-Type", "text/plain"), body
+end
+
+-- 200 with a HUGE_SIZE body of valid JSON, {"code":0,"msg":"success","data":["aaa…",…]},
+-- written block by block; send_all yields while the socket would block, so a
+-- slow reader holds only this connection back, and one that goes away ends it.
+FAULTS.huge = function()
+  return function(conn, _, close)
+    local blocks = (HUGE_SIZE - #HUGE_PREFIX - 4) // #HUGE_BLOCK
+    local rest = HUGE_SIZE - #HUGE_PREFIX - blocks * #HUGE_BLOCK   -- 4 .. #HUGE_BLOCK + 3
+    local last = '"' .. string.rep("a", rest - 4) .. '"]}'
+    if not conn:send_all(httpd.head(200, nil, HUGE_SIZE, close)) then return end
+    if not conn:send_all(HUGE_PREFIX) then return end
+    for _ = 1, blocks do
+      if not conn:send_all(HUGE_BLOCK) then return end
+    end
+    if not conn:send_all(last) then return end
+    return "keep-alive"
+  end
+end
+
+-- A devices list whose deviceName holds bytes that are not UTF-8.
+FAULTS.bad_utf8 = function()
+  return 200, nil, devices_json("bad\xff\xfename")
+end
+
+FAULTS.big_header = function(self, req)
+  local status, headers, body = self:route(req)
+  return status, with_header(headers, "X-Padding", string.rep("a", BIG_HEADER_SIZE)), body
+end
+
+-- The first armed fault whose prefix the path starts with; counts it down.
+local function take_fault(self, path)
+  for i, f in ipairs(self.faults) do
+    if path:sub(1, #f.path) == f.path then
+      f.remaining = f.remaining - 1
+      if f.remaining == 0 then table.remove(self.faults, i) end
+      return f
+    end
+  end
+  return nil
+end
+
+local function log_request(self, req, fault)
+  self.request_count = self.request_count + 1
+  local log = self.requests
+  log[#log + 1] = { method = req.method, path = req.path, fault = fault and fault.kind }
+  if #log > MAX_LOGGED then table.remove(log, 1) end
+end
+
+-- POST /_local/fault?kind=K[&count=N][&path=PREFIX][&retry_after=S]
+local function arm_fault(self, req)
+  local f = { count = 1, path = "/", retry_after = "1" }
+  for _, p in ipairs(auth.parse_query(req.query)) do
+    local name, value = p[1], p[2]
+    if name == "kind" then
+      if not FAULTS[value] then return kd(400, 13000102, "unknown fault kind: " .. value) end
+      f.kind = value
+    elseif name == "count" then
+      f.count = value:match("^%d+$") and #value <= 4 and tonumber(value)
+      if not f.count or f.count < 1 or f.count > MAX_FAULT_COUNT then
+        return kd(400, 13000102, "count must be 1-" .. MAX_FAULT_COUNT)
+      end
+    elseif name == "path" then
+      if value:sub(1, 1) ~= "/" or value:sub(1, 8) == "/_local/" or value:find("[%c]") then
+        return kd(400, 13000102, "path must be a prefix starting with / (and not /_local/)")
+      end
+      f.path = value
+    elseif name == "retry_after" then
+      -- delay-seconds or an HTTP date, sent as given
+      if #value < 1 or #value > 64 or not value:match("^[%w ,:%-]+$") then
+        return kd(400, 13000102, "retry_after must be seconds or an HTTP date")
+      end
+      f.retry_after = value
+    else
+      return kd(400, 13000102, "unknown parameter: " .. name)
+    end
+  end
+  if not f.kind then return kd(400, 13000102, "kind is required") end
+  self.faults[#self.faults + 1] = { kind = f.kind, remaining = f.count, path = f.path,
+    retry_after = f.retry_after }
+  return kd(200, 0, "armed", "pending", #self.faults)
+end
+
+local function list_faults(self)
+  local out = array()
+  for _, f in ipairs(self.faults) do
+    out[#out + 1] = object("kind", f.kind, "remaining", f.remaining, "path", f.path)
+  end
+  return kd(200, 0, "ok", "faults", out)
+end
+
+local function list_requests(self)
+  local out = array()
+  for _, r in ipairs(self.requests) do
+    out[#out + 1] = object("method", r.method, "path", r.path, "fault", r.fault or jsonio.null)
+  end
+  return kd(200, 0, "ok", "count", self.request_count, "requests", out)
+end
+
+---------------------------------------------------------------------------
 -- Entry points used by main.lua
 
 local Service = {}
 Service.__index = Service
 
-function M.new(creds)
-  return setmetatable({ creds = creds, state = seed(creds) }, Service)
+local function clear(self)
+  self.state = seed(self.creds)
+  self.delay_ms = 0
+  self.faults = {}             -- armed faults, in arming order
+  self.requests = {}           -- the newest MAX_LOGGED requests since the last reset
+  self.request_count = 0       -- all requests since the last reset
 end
 
--- handle(req) -> status, headers, body
-function Service:handle(req)
+function M.new(creds)
+  local self = setmetatable({ creds = creds }, Service)
+  clear(self)
+  return self
+end
+
+-- The normal answer of a service request.
+function Service:route(req)
   local p = req.path
-  if p:sub(1, 8) ~= "/_local/" and (self.delay_ms or 0) > 0 then
-    -- /_local/delay: every answer waits, for specs of concurrency (the work is done after)
-    httpd.sleep(self.delay_ms / 1000)
-  end
   if p == "/koodrive" or p:sub(1, 10) == "/koodrive/" then return koodrive(self, req) end
   if p:sub(1, 4) == "/v5/" then return iotda(self, req) end
-  if p == "/_local/delay" and req.method == "POST" then
+  return kd_not_found()
+end
+
+-- Local helpers, no auth: readiness probe, the way back to the seed, delays,
+-- faults and the request log.
+function Service:control(req)
+  local p, m = req.path, req.method
+  if p == "/_local/health" and m == "GET" then return kd(200, 0, "ok") end
+  if p == "/_local/reset" and m == "POST" then
+    clear(self)
+    return kd(200, 0, "reset")
+  end
+  if p == "/_local/delay" and m == "POST" then
     local ms = tonumber((req.query or ""):match("^ms=(%d+)$") or "")
     if not ms or ms > 10000 then return kd(400, 13000102, "ms must be 0-10000") end
     self.delay_ms = ms
     return kd(200, 0, "delay " .. ms .. " ms")
   end
-  -- local helpers, no auth: readiness probe and a way back to the seed
-  if p == "/_local/health" and req.method == "GET" then return kd(200, 0, "ok") end
-  if p == "/_local/reset" and req.method == "POST" then
-    self.state = seed(self.creds)
-    self.delay_ms = 0
-    return kd(200, 0, "reset")
-  end
+  if p == "/_local/fault" and m == "POST" then return arm_fault(self, req) end
+  if p == "/_local/faults" and m == "GET" then return list_faults(self) end
+  if p == "/_local/requests" and m == "GET" then return list_requests(self) end
   return kd_not_found()
+end
+
+-- handle(req) -> status, headers, body, or a raw function for httpd (faults)
+function Service:handle(req)
+  if req.path:sub(1, 8) == "/_local/" then return self:control(req) end
+  local fault = take_fault(self, req.path)
+  log_request(self, req, fault)
+  if (self.delay_ms or 0) > 0 then
+    -- /_local/delay: every answer waits, for specs of concurrency (the work is done after)
+    httpd.sleep(self.delay_ms / 1000)
+  end
+  if fault then return FAULTS[fault.kind](self, req, fault) end
+  return self:route(req)
 end
 
 -- Bodies for errors httpd finds itself (bad framing, limits, handler

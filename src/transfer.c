@@ -216,7 +216,7 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     long timeout_ms, connect_ms;
     lua_Number max_body = (lua_Number)DEFAULT_MAX_BODY;
     struct curl_slist *headers;
-    int insecure;
+    int insecure, fresh;
 
     if (idx < 0)
         idx = lua_gettop(L) + idx + 1;
@@ -231,6 +231,9 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     connect_ms = opt_ms(L, idx, "connect_timeout");
     lua_getfield(L, idx, "insecure");
     insecure = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "fresh_connect");
+    fresh = lua_toboolean(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, idx, "max_body");
     if (!lua_isnil(L, -1)) {
@@ -270,6 +273,10 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     if (ca_file != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    /* A request that must not be sent twice never goes on a reused connection: libcurl
+     * would resend it by itself if that connection turned out to be dead. */
+    if (fresh)
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     if (insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -295,10 +302,12 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     return 0;
 }
 
-/* Pushes the final response's headers as { [lowercase name] = value }; repeats are joined with ", ". */
-static void push_headers(lua_State *L, const kd_buffer *head)
+/* Pushes the final response's headers as { [lowercase name] = value }; repeats are joined with ", ".
+ * Not static only so that the fuzz target (fuzz/headers.lua) can reach it; hidden in the module. */
+void kd_transfer_push_headers(lua_State *L, const kd_buffer *head)
 {
-    const char *p = head->data, *end = head->data + head->len;
+    /* A buffer that never received a byte has no data: NULL + 0 would be undefined. */
+    const char *p = head->data, *end = p != NULL ? p + head->len : p;
     lua_newtable(L);
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -377,7 +386,7 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
     lua_createtable(L, 0, 5);
     lua_pushinteger(L, status);
     lua_setfield(L, -2, "status");
-    push_headers(L, &t->head);
+    kd_transfer_push_headers(L, &t->head);
     lua_setfield(L, -2, "headers");
     lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
     lua_setfield(L, -2, "body");

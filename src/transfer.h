@@ -36,5 +36,8 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body);
 /* Pushes the result of a finished transfer: the response table (returns 1) or
  * nil, kind, message, curl code (returns 4). Releases the request headers. */
 int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc);
+/* Pushes the header block in head (as captured from libcurl) as a Lua table; used by
+ * kd_transfer_result, exposed for fuzz/headers.lua. */
+void kd_transfer_push_headers(lua_State *L, const kd_buffer *head);
 
 #endif

@@ -316,6 +316,9 @@ local function send(client, request, opts, ctx)
   request.connect_timeout = opts.connect_timeout or cfg.connect_timeout
   request.ca_file, request.insecure, request.max_body = cfg.ca_file, cfg.insecure, cfg.max_body
   request.operation = ctx.operation
+  -- libcurl (like the ngx transport) sends a request again by itself when a reused keep-alive
+  -- connection dies before any answer; a request that may not be repeated gets a new one.
+  request.fresh_connect = not ctx.repeatable or nil
   -- Inside a koodrive.loop task the loop's multi handle carries the request, so the task
   -- waits without blocking the host.
   local loop = current_loop()
@@ -464,6 +467,7 @@ local function execute(client, spec, opts, ctx)
   local allowed = opts.retry
   if allowed == nil then allowed = ctx.idempotent end
   local max_attempts = (policy and allowed) and policy.max_attempts or 1
+  ctx.repeatable = allowed
   local started = retry.now()
   local history, attempt, extra = {}, 0, 0
   local skew_learned, token_refreshed = false, false

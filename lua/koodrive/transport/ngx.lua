@@ -279,6 +279,8 @@ local function strip_brackets(host) return (host:gsub("^%[(.*)%]$", "%1")) end
 --- One exchange on one connection. Returns res, or nil, err, retry where `retry` says the
 -- connection was a reused one that failed before any byte of an answer (a stale keep-alive
 -- connection the server had closed): safe to send again on a new connection.
+local fresh_serial = 0
+
 local function exchange(self, u, request, clock, head, close_after)
   local sock, serr = ngx.socket.tcp()
   if not sock then return failure("transport", "cannot create a socket: " .. tostring(serr)) end
@@ -287,6 +289,12 @@ local function exchange(self, u, request, clock, head, close_after)
   local verify = not request.insecure
   local sni = not is_ip and host or nil
   local pool = pool_name(u.scheme, u.host, u.port, sni, verify)
+  if request.fresh_connect then
+    -- A request that must not be sent twice gets a connection of its own (a name no pool
+    -- has), so it never meets a stale pooled one; it is closed afterwards (close_after).
+    fresh_serial = fresh_serial + 1
+    pool = pool .. "#fresh" .. fresh_serial
+  end
 
   sock:settimeouts(clock.connect_ms(), clock.io_ms(), clock.io_ms())
   local ok, err = sock:connect(u.host, u.port, { pool = pool, pool_size = self.pool_size })
@@ -404,6 +412,7 @@ end
 local function send_cosocket(self, request, u, clock)
   local head, close_after = request_head(request, u.target, u.authority)
   if not head then return nil, close_after end
+  close_after = close_after or request.fresh_connect
   -- A pooled connection the server has meanwhile closed fails before any answer byte:
   -- such failures are retried (a few times: the pool may hold several stale ones).
   for _ = 1, self.pool_size + 1 do
