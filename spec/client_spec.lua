@@ -104,7 +104,7 @@ describe("configuration errors", function()
     { "a port out of range", { endpoint = "https://x:70000", user_id = "1", token = "t" }, "endpoint" },
     { "no credentials", { endpoint = "https://x", user_id = "1" }, "token" },
     { "token and app credentials", { endpoint = "https://x", user_id = "1", token = "t", app_id = "a", app_secret = "s" }, "token" },
-    { "an app id without secret", { endpoint = "https://x", user_id = "1", app_id = "a" }, "token" },
+    { "an app id without secret", { endpoint = "https://x", user_id = "1", app_id = "a" }, "app_secret" },
     { "an unknown option", { endpoint = "https://x", user_id = "1", token = "t", timeuot = 3 }, "timeuot" },
     { "a zero timeout", { endpoint = "https://x", user_id = "1", token = "t", timeout = 0 }, "timeout" },
     { "a transport without send", { endpoint = "https://x", user_id = "1", token = "t", transport = {} }, "transport" },

@@ -106,7 +106,7 @@ describe("luarocks make", function()
       local work, tree = dir .. "/source", dir .. "/tree"
       -- A copy of what the rockspec builds from.
       run("mkdir -p " .. q(work .. "/src") .. " && cp " .. q(ROCKSPEC) .. " " .. q(work) ..
-        " && cp -R lua " .. q(work) .. " && cp src/*.c src/*.h " .. q(work .. "/src"))
+        " && cp -R lua bin " .. q(work) .. " && cp src/*.c src/*.h " .. q(work .. "/src"))
       local marker = dir .. "/started"
       run("touch " .. q(marker))
 
@@ -123,6 +123,12 @@ describe("luarocks make", function()
         " \\( -name '*.o' -o -name '*.so' -o -name '*.rock' \\) 2>/dev/null; true"))
 
       local share, lib = tree .. "/share/lua/" .. v, tree .. "/lib/lua/" .. v
+      -- the rockspec installs the koodrive command; it runs with the tree's paths, as after
+      -- `eval "$(luarocks --tree TREE path)"`
+      local help_status, help = sh("env -u LUA_INIT LUA_PATH=" .. q(share .. "/?.lua;" .. share .. "/?/init.lua;;") ..
+        " LUA_CPATH=" .. q(lib .. "/?.so;;") .. " " .. q(tree .. "/bin/koodrive") .. " help")
+      assert.are.equal(0, help_status, help)
+      assert.matches("devices", help, 1, true)
       local f = assert(io.open(dir .. "/child.lua", "wb"))
       f:write(CHILD)
       f:close()

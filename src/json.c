@@ -12,23 +12,27 @@
 
 #define EXACT_DIGITS 15 /* every integer of up to 15 digits survives a double */
 
-/* Returns the end of the number token starting at p, and whether it is a plain integer. */
-static const char *scan_number(const char *p, const char *end, int *integer, size_t *digits)
+/* Whether c can be part of a bare token (a number, true, false, null): anything but JSON's
+ * structural characters, the string quote, whitespace and NUL (where lua-cjson stops reading). */
+static int is_bare(char c)
 {
-    *integer = 1;
-    *digits = 0;
-    if (p < end && *p == '-')
+    return c != '{' && c != '}' && c != '[' && c != ']' && c != ',' && c != ':' && c != '"' &&
+           c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\0';
+}
+
+/* Whether [p, e) is an optional '-' and more than EXACT_DIGITS digits, nothing else. The whole
+ * bare token is looked at, not a prefix: lua-cjson also reads 0x1F, +1, inf and nan(...) as
+ * numbers, and quoting digits inside such a token would break a text cjson accepts. */
+static int is_long_integer(const char *p, const char *e)
+{
+    if (p < e && *p == '-')
         p++;
-    while (p < end && *p >= '0' && *p <= '9') {
-        p++;
-        (*digits)++;
-    }
-    while (p < end && (*p == '.' || *p == 'e' || *p == 'E' || *p == '+' || *p == '-' ||
-                       (*p >= '0' && *p <= '9'))) {
-        *integer = 0;
-        p++;
-    }
-    return p;
+    if ((size_t)(e - p) <= EXACT_DIGITS)
+        return 0;
+    for (; p < e; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
 }
 
 /* Counts the long integer literals outside strings; with out, also writes the text with them quoted. */
@@ -37,27 +41,26 @@ static size_t each_long_integer(const char *s, size_t len, luaL_Buffer *out)
     const char *p = s, *end = s + len, *copied = s;
     size_t found = 0;
     while (p < end) {
-        char c = *p;
-        if (c == '"') {
+        if (*p == '"') {
             for (p++; p < end && *p != '"'; p++)
-                if (*p == '\\')
+                if (*p == '\\' && p + 1 < end)
                     p++;
-            p++;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            int integer;
-            size_t digits;
-            const char *tok_end = scan_number(p, end, &integer, &digits);
-            if (integer && digits > EXACT_DIGITS) {
+            if (p < end)
+                p++;
+        } else if (is_bare(*p)) {
+            const char *tok = p;
+            while (p < end && is_bare(*p))
+                p++;
+            if (is_long_integer(tok, p)) {
                 found++;
                 if (out != NULL) {
-                    luaL_addlstring(out, copied, (size_t)(p - copied));
+                    luaL_addlstring(out, copied, (size_t)(tok - copied));
                     luaL_addchar(out, '"');
-                    luaL_addlstring(out, p, (size_t)(tok_end - p));
+                    luaL_addlstring(out, tok, (size_t)(p - tok));
                     luaL_addchar(out, '"');
-                    copied = tok_end;
+                    copied = p;
                 }
             }
-            p = tok_end;
         } else {
             p++;
         }

@@ -2,9 +2,10 @@
  * handle, driven by the host's own loop.
  *
  * A game loop or any single-threaded host calls m:perform(timeout) once per frame: it waits
- * at most `timeout` seconds (0: not at all), moves every transfer forward, and returns the
- * transfers that finished. Lua never runs inside libcurl; finished transfers are handed to
- * Lua as plain tables, and the Lua layer resumes the coroutines waiting for them.
+ * at most `timeout` seconds (0: not at all), moves every transfer forward, and returns the ids
+ * of the transfers that finished. m:take(id) then turns one of them into Lua values; the Lua
+ * layer takes them one by one within its time budget, so a burst of answers is not turned
+ * into Lua tables all in one frame. Lua never runs inside libcurl.
  *
  * Transfers share the multi handle's connection cache (keep-alive across calls) and their
  * easy handles are pooled for reuse. The userdata owns everything: __gc / __close / close()
@@ -21,7 +22,9 @@
 
 typedef struct {
     CURLM *multi;
-    kd_transfer **active; /* transfers owned by this handle and not yet finished */
+    kd_transfer **active; /* transfers owned by this handle and not yet taken */
+    CURLcode *results;    /* per active transfer: its result once finished */
+    char *finished;       /* per active transfer: finished, waiting for take() */
     size_t nactive, cap;
     kd_transfer *pool[POOL_MAX];
     size_t npool;
@@ -44,9 +47,19 @@ static kd_transfer *acquire(lua_State *L, multi_handle *m)
     if (m->nactive == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 16;
         kd_transfer **grown = realloc(m->active, cap * sizeof *grown);
+        CURLcode *results;
+        char *finished;
         if (grown == NULL)
             luaL_error(L, "out of memory");
         m->active = grown;
+        results = realloc(m->results, cap * sizeof *results);
+        if (results == NULL)
+            luaL_error(L, "out of memory");
+        m->results = results;
+        finished = realloc(m->finished, cap * sizeof *finished);
+        if (finished == NULL)
+            luaL_error(L, "out of memory");
+        m->finished = finished;
         m->cap = cap;
     }
     if (m->npool > 0) {
@@ -58,6 +71,7 @@ static kd_transfer *acquire(lua_State *L, multi_handle *m)
             luaL_error(L, "could not create a libcurl easy handle");
         }
     }
+    m->finished[m->nactive] = 0;
     m->active[m->nactive++] = t;
     return t;
 }
@@ -68,7 +82,10 @@ static void release(multi_handle *m, kd_transfer *t)
     size_t i;
     for (i = 0; i < m->nactive; i++) {
         if (m->active[i] == t) {
-            m->active[i] = m->active[--m->nactive];
+            m->nactive--;
+            m->active[i] = m->active[m->nactive];
+            m->results[i] = m->results[m->nactive];
+            m->finished[i] = m->finished[m->nactive];
             break;
         }
     }
@@ -106,26 +123,9 @@ static int meth_add(lua_State *L)
     return 1;
 }
 
-/* Turns kd_transfer_result's values into one completion table { id, response | kind, message, code }. */
-static void push_completion(lua_State *L, kd_transfer *t, CURLcode rc)
-{
-    int n, top = lua_gettop(L);
-    lua_createtable(L, 0, 4);
-    lua_pushnumber(L, (lua_Number)t->id);
-    lua_setfield(L, top + 1, "id");
-    n = kd_transfer_result(L, t, rc);
-    if (n == 1) {
-        lua_setfield(L, top + 1, "response");
-    } else {
-        lua_setfield(L, top + 1, "code");
-        lua_setfield(L, top + 1, "message");
-        lua_setfield(L, top + 1, "kind");
-    }
-    lua_settop(L, top + 1); /* drop the nil and any message scratch */
-}
-
-/* m:perform([timeout]) -> array of finished transfers. Waits at most `timeout` seconds for
- * activity (never when nothing is in flight), then moves every transfer forward. */
+/* m:perform([timeout]) -> array of ids of the transfers that finished. Waits at most
+ * `timeout` seconds for activity (never when nothing is in flight), then moves every
+ * transfer forward. */
 static int meth_perform(lua_State *L)
 {
     multi_handle *m = check_open(L);
@@ -134,26 +134,55 @@ static int meth_perform(lua_State *L)
     CURLMsg *msg;
     if (!(timeout >= 0 && timeout <= 86400))
         return luaL_argerror(L, 2, "timeout must be between 0 and 86400 seconds");
-    if (timeout > 0 && m->nactive > 0)
-        curl_multi_poll(m->multi, NULL, 0, (int)(timeout * 1000.0 + 0.5), NULL);
+    if (timeout > 0) {
+        size_t i, in_flight = 0;
+        for (i = 0; i < m->nactive; i++)
+            in_flight += !m->finished[i];
+        if (in_flight > 0)
+            curl_multi_poll(m->multi, NULL, 0, (int)(timeout * 1000.0 + 0.5), NULL);
+    }
     curl_multi_perform(m->multi, &running);
     lua_newtable(L);
     while ((msg = curl_multi_info_read(m->multi, &queued)) != NULL) {
         kd_transfer *t = NULL;
+        size_t i;
         if (msg->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         curl_multi_remove_handle(m->multi, msg->easy_handle);
-        if (t == NULL)
-            continue;
-        push_completion(L, t, msg->data.result);
-        lua_rawseti(L, -2, ++count);
-        release(m, t);
+        for (i = 0; t != NULL && i < m->nactive; i++) {
+            if (m->active[i] == t) {
+                m->finished[i] = 1;
+                m->results[i] = msg->data.result;
+                lua_pushnumber(L, (lua_Number)t->id);
+                lua_rawseti(L, -2, ++count);
+                break;
+            }
+        }
     }
     return 1;
 }
 
-/* m:pending() -> how many transfers are in flight. */
+/* m:take(id) -> the finished transfer's response table, or nil, kind, message, code; the
+ * transfer goes back to the pool. Raises for an id that has not finished. */
+static int meth_take(lua_State *L)
+{
+    multi_handle *m = check_open(L);
+    long long id = (long long)luaL_checknumber(L, 2);
+    size_t i;
+    for (i = 0; i < m->nactive; i++) {
+        kd_transfer *t = m->active[i];
+        if (t->id == id && m->finished[i]) {
+            CURLcode rc = m->results[i];
+            int n = kd_transfer_result(L, t, rc);
+            release(m, t);
+            return n;
+        }
+    }
+    return luaL_argerror(L, 2, "no finished transfer with this id");
+}
+
+/* m:pending() -> how many transfers are in flight or finished and not taken. */
 static int meth_pending(lua_State *L)
 {
     multi_handle *m = check_open(L);
@@ -179,7 +208,11 @@ static int meth_close(lua_State *L)
         free(m->pool[i]);
     }
     free(m->active);
+    free(m->results);
+    free(m->finished);
     m->active = NULL;
+    m->results = NULL;
+    m->finished = NULL;
     m->nactive = m->npool = m->cap = 0;
     curl_multi_cleanup(m->multi);
     m->multi = NULL;
@@ -215,6 +248,7 @@ void kd_multi_open(lua_State *L)
     static const luaL_Reg methods[] = {
         { "add", meth_add },
         { "perform", meth_perform },
+        { "take", meth_take },
         { "pending", meth_pending },
         { "close", meth_close },
         { NULL, NULL },

@@ -40,6 +40,7 @@
 #define KD_HEX_LEN 64     /* hex length of a SHA-256 digest */
 #define KD_KEY_CACHE 128  /* HMAC keys up to this size are remembered (kd_hmac_raw) */
 #define KD_V11_CACHE 256  /* same for SK + AK + info of the V11 derivation (kd_v11_key) */
+#define KD_SCOPE_PART_MAX 500 /* longest V11 region or service: the info stays <= 1024 bytes */
 
 /* Documented constant (signing.md): the payload hash of an empty body, saves one digest. */
 static const char KD_EMPTY_SHA256[] =
@@ -559,6 +560,10 @@ static void kd_read_req(lua_State *L, kd_req *r, kd_pair *hlocal, kd_pair *qloca
     if (r->scheme == KD_V11) {
         kd_field_printable(L, "region", &r->region);
         kd_field_printable(L, "service", &r->service);
+        /* Both go into the HKDF info, which OpenSSL caps (1 KiB in some 3.0 releases, 32 KiB
+         * in later ones): refused here as the argument error it is, not as a failed HKDF. */
+        if (r->region.n > KD_SCOPE_PART_MAX || r->service.n > KD_SCOPE_PART_MAX)
+            luaL_argerror(L, 1, "fields 'region' and 'service' must be at most 500 bytes");
     }
     lua_getfield(L, 1, "body");
     r->body.p = "";

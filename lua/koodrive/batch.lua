@@ -10,21 +10,39 @@ local batch = {}
 
 local DEFAULT_CONCURRENCY = 8
 
+-- Checks { concurrency, progress }; returns a plain copy (metamethods are not consulted).
 local function check_options(opts, allowed)
-  opts = opts or {}
+  if opts == nil then return {} end
   if type(opts) ~= "table" then
-    return nil, errors.validation("options", "type", "must be a table")
+    return nil, errors.validation("options", "type", "must be a table, got a " .. type(opts))
   end
   local ok, err = validate.known_keys(opts, "options", allowed)
   if not ok then return nil, err end
-  local c = opts.concurrency
-  if c ~= nil and (type(c) ~= "number" or c < 1 or c > 256 or c % 1 ~= 0) then
+  local c = rawget(opts, "concurrency")
+  if c ~= nil and (type(c) ~= "number" or c ~= c or c < 1 or c > 256 or c % 1 ~= 0) then
     return nil, errors.validation("concurrency", "range", "must be a whole number from 1 to 256")
   end
-  if opts.progress ~= nil and type(opts.progress) ~= "function" then
+  local progress = rawget(opts, "progress")
+  if progress ~= nil and type(progress) ~= "function" then
     return nil, errors.validation("progress", "type", "must be a function(done, total, item, result, err)")
   end
-  return opts
+  return { concurrency = c, progress = progress }
+end
+
+-- A plain copy of a list validated by validate.list (n items).
+local function copy_list(t, n)
+  local out = {}
+  for i = 1, n do out[i] = rawget(t, i) end
+  return out
+end
+
+-- Puts `prefix` before the field an error names (and its message, which starts with it).
+local function within(prefix, err)
+  if err.field then
+    err.field = prefix .. err.field
+    err.message = prefix .. err.message
+  end
+  return err
 end
 
 --- Runs work(item) for every item, at most `concurrency` at a time, and returns a list of
@@ -32,7 +50,22 @@ end
 -- called as each item finishes. Inside a loop task the work runs on that loop; elsewhere
 -- on a private loop that this call drives until everything is done.
 function batch.map(items, work, opts)
-  local total = #items
+  if type(items) ~= "table" then
+    return nil, errors.validation("items", "type", "must be an array, got a " .. type(items))
+  end
+  local n, lerr = validate.list(items, "items")
+  if not n then
+    if lerr.rule ~= "length" then return nil, lerr end
+    n = 0 -- an empty list is nothing to do
+  end
+  if type(work) ~= "function" then
+    return nil, errors.validation("fn", "type", "must be a function(item) -> result, err")
+  end
+  local oerr
+  opts, oerr = check_options(opts, { concurrency = true, progress = true })
+  if not opts then return nil, oerr end
+  items = copy_list(items, n)
+  local total = n
   local results, next_index, finished = {}, 0, 0
   local progress = opts and opts.progress
   local function worker()
@@ -71,6 +104,7 @@ function batch.unbind_devices(service, ids, opts)
   local n
   n, err = validate.list(ids, "deviceIds")
   if not n then return nil, err end
+  ids = copy_list(ids, n)
   for i = 1, n do
     local ok, e = validate.path_segment(ids[i], "deviceIds[" .. i .. "]")
     if not ok then return nil, e end
@@ -96,23 +130,36 @@ function batch.delete_members(service, groups, opts)
   local n
   n, err = validate.list(groups, "groups")
   if not n then return nil, err end
+  -- Every group is checked in full (ids included) before the first call is sent; from here
+  -- on only plain { groupId, userIds } copies are used.
+  local given = groups
+  groups = {}
   for i = 1, n do
-    local g = groups[i]
+    local g = rawget(given, i)
+    local prefix = "groups[" .. i .. "]"
     if type(g) ~= "table" then
-      return nil, errors.validation("groups[" .. i .. "]", "type", "must be { groupId, userIds }")
+      return nil, errors.validation(prefix, "type", "must be { groupId, userIds }, got a " .. type(g))
     end
-    local ok, e = validate.path_segment(g[1] or g.groupId, "groups[" .. i .. "].groupId")
+    local group_id, ids = rawget(g, 1), rawget(g, 2)
+    if group_id == nil then group_id = rawget(g, "groupId") end
+    if ids == nil then ids = rawget(g, "userIds") end
+    local ok, e = validate.path_segment(group_id, prefix .. ".groupId")
     if not ok then return nil, e end
-    ok, e = validate.list(g[2] or g.userIds, "groups[" .. i .. "].userIds")
-    if not ok then return nil, e end
+    local count
+    count, e = validate.list(ids, prefix .. ".userIds")
+    if not count then return nil, e end
+    ids = copy_list(ids, count)
+    ok, e = pipeline.check_args(service._ops.delete_members, group_id, ids)
+    if not ok then return nil, within(prefix .. ".", e) end
+    groups[i] = { group_id, ids }
   end
   local out = { deleted = {}, failed = {}, groups = {} }
   local results = batch.map(groups, function(g)
-    return service:delete_members(g[1] or g.groupId, g[2] or g.userIds)
+    return service:delete_members(g[1], g[2])
   end, o)
   for i, r in ipairs(results) do
     local g = groups[i]
-    local group_id, ids = g[1] or g.groupId, g[2] or g.userIds
+    local group_id, ids = g[1], g[2]
     local result, call_err = r[1], r[2]
     out.groups[i] = { groupId = group_id, result = result, error = call_err }
     if result then
@@ -139,22 +186,36 @@ function batch.unbind_policy_targets(service, policy_id, targets, opts)
   local o, err = check_options(opts, { concurrency = true, progress = true })
   if not o then return nil, err end
   if type(targets) ~= "table" then
-    return nil, errors.validation("targets", "type", "must be a table { target_type, target_ids }")
+    return nil, errors.validation("targets", "type",
+      "must be a table { target_type, target_ids }, got a " .. type(targets))
   end
+  local ok, kerr = validate.known_keys(targets, "targets", { target_type = true, target_ids = true })
+  if not ok then return nil, kerr end
+  local target_ids = rawget(targets, "target_ids")
+  targets = { target_type = rawget(targets, "target_type") }
   local n
-  n, err = validate.list(targets.target_ids, "target_ids")
+  n, err = validate.list(target_ids, "target_ids")
   if not n then return nil, err end
   local chunks = {}
   for first = 1, n, CHUNK do
     local ids = {}
-    for i = first, math.min(first + CHUNK - 1, n) do ids[#ids + 1] = targets.target_ids[i] end
+    for i = first, math.min(first + CHUNK - 1, n) do ids[#ids + 1] = rawget(target_ids, i) end
     chunks[#chunks + 1] = ids
   end
-  -- Validate every chunk before sending any, so bad input sends nothing.
-  for _, ids in ipairs(chunks) do
-    local ok, verr = pipeline.check_args(service._ops.unbind, policy_id,
+  -- Validate every chunk before sending any, so bad input sends nothing. An error names the
+  -- id by its index in the caller's list, not in its chunk.
+  for c, ids in ipairs(chunks) do
+    local valid, verr = pipeline.check_args(service._ops.unbind, policy_id,
       { target_type = targets.target_type, target_ids = ids })
-    if not ok then return nil, verr end
+    if not valid then
+      local i = verr.field and tonumber(verr.field:match("^target_ids%[(%d+)%]$"))
+      if i then
+        local global = "target_ids[" .. ((c - 1) * CHUNK + i) .. "]"
+        verr.message = global .. verr.message:sub(#verr.field + 1)
+        verr.field = global
+      end
+      return nil, verr
+    end
   end
   local out = { policy_id = policy_id, target_type = targets.target_type,
     success_targets = {}, failure_targets = {}, calls = #chunks }

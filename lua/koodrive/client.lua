@@ -75,8 +75,10 @@ local function new(config)
   if config.trace_ids ~= nil and type(config.trace_ids) ~= "boolean" then
     return nil, errors.config("trace_ids", "type", "must be a boolean")
   end
-  settings.language, err = pipeline.header_option(config, "language")
-  if err then return nil, err end
+  if config.language ~= nil then
+    settings.language, err = validate.language(config.language, "language")
+    if not settings.language then err.kind = "config"; return nil, err end
+  end
   local secret = {}
   local token, app_id, app_secret
   token, err = pipeline.header_option(config, "token")
@@ -91,6 +93,9 @@ local function new(config)
   elseif token or common.token_provider then
     settings.auth = "token"
     if token then profile.set_token(secret, token) end
+  elseif (app_id ~= nil) ~= (app_secret ~= nil) then
+    local missing = app_id and "app_secret" or "app_id"
+    return nil, errors.config(missing, "required", "is required with " .. (app_id and "app_id" or "app_secret"))
   elseif app_id and app_secret then
     if app_id:find("[,=%s]") then
       return nil, errors.config("app_id", "header_value", "must not contain ',', '=' or white space")

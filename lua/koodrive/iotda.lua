@@ -80,11 +80,17 @@ local function new(config)
     if err then return nil, err end
   end
   settings.instance_id = values.instance_id
+  if config.derived ~= nil and type(config.derived) ~= "boolean" then
+    return nil, errors.config("derived", "type", "must be a boolean")
+  end
   if (values.token or common.token_provider) and (values.ak or values.sk) then
     return nil, errors.config("token", "auth_mode", "give either token (or token_provider) or ak + sk, not both")
   elseif values.token or common.token_provider then
     settings.auth = "token"
     secret.token = values.token
+  elseif (values.ak ~= nil) ~= (values.sk ~= nil) then
+    local missing = values.ak and "sk" or "ak"
+    return nil, errors.config(missing, "required", "is required with " .. (values.ak and "ak" or "sk"))
   elseif values.ak and values.sk then
     if values.ak:find("[,=/%s]") then
       return nil, errors.config("ak", "header_value", "must not contain ',', '=', '/' or white space")

@@ -194,16 +194,20 @@ function Loop:poll(timeout, budget)
     if next_due then core.sleep(wait) end
     wait = 0
   end
-  for _, done in ipairs(self.multi:perform(wait)) do
-    local co = self.waiting[done.id]
-    self.waiting[done.id] = nil
-    push { co = co, response = done.response,
-      failure = not done.response and curl.failure(done.kind, done.message, done.code) or nil }
+  for _, id in ipairs(self.multi:perform(wait)) do
+    push { co = self.waiting[id], id = id }
+    self.waiting[id] = nil
   end
   while ready.first <= ready.last do
     local entry = ready[ready.first]
     ready[ready.first] = nil
     ready.first = ready.first + 1
+    if entry.id then
+      -- The answer becomes Lua values only now, within the budget.
+      local res, reason, message, code = self.multi:take(entry.id)
+      entry.response = res
+      entry.failure = not res and curl.failure(reason, message, code) or nil
+    end
     local handle = entry.co and self.handles[entry.co]
     if handle then
       if entry.wake then

@@ -12,10 +12,12 @@ local shape = require "koodrive.shape"
 
 local operations = {}
 
--- Patterns from the KooDrive contract (Lua patterns; %s is white space as in \s).
-local MACHINE_CODE = "^[%w_]+$"
-local DEVICE_NAME = "^[%w%-_%s]+$"
-local DEVICE_OS = "^[%w_%s]+$"
+-- Patterns from the KooDrive contract, in explicit ASCII classes (%w and %s follow the C
+-- locale, and %s would let CR, LF and tabs through). The contract's \s is taken as a space:
+-- control characters are refused in every field.
+local MACHINE_CODE = "^[A-Za-z0-9_]+$"
+local DEVICE_NAME = "^[A-Za-z0-9_ %-]+$"
+local DEVICE_OS = "^[A-Za-z0-9_ ]+$"
 
 local function check_bind_fields(device)
   if type(device) ~= "table" then
@@ -26,7 +28,7 @@ local function check_bind_fields(device)
     { machineCode = true, deviceName = true, deviceOS = true })
   if not ok then return nil, err end
   local function field(name, pattern, max, text, required)
-    local v = device[name]
+    local v = rawget(device, name)
     if v == nil then
       if required then
         return nil, errors.validation(name, "required", "is required")
@@ -37,16 +39,18 @@ local function check_bind_fields(device)
       return nil, errors.validation(name, "length",
         "must be 1-" .. max .. " characters")
     end
+    local _, terr = validate.text(v, name, max)
+    if terr and terr.rule ~= "ascii" then return nil, terr end
     return validate.pattern(v, name, pattern, text)
   end
   ok, err = field("machineCode", MACHINE_CODE, 64, "^[a-zA-Z0-9_]{1,64}$", true)
   if not ok then return nil, err end
-  ok, err = field("deviceName", DEVICE_NAME, 32, "^[a-zA-Z0-9-_\\s]{1,32}$")
+  ok, err = field("deviceName", DEVICE_NAME, 32, "^[a-zA-Z0-9-_ ]{1,32}$ (ASCII; space is the only white space)")
   if not ok then return nil, err end
-  ok, err = field("deviceOS", DEVICE_OS, 32, "^[a-zA-Z0-9_\\s]{1,32}$")
+  ok, err = field("deviceOS", DEVICE_OS, 32, "^[a-zA-Z0-9_ ]{1,32}$ (ASCII; space is the only white space)")
   if not ok then return nil, err end
-  return { machineCode = device.machineCode, deviceName = device.deviceName,
-    deviceOS = device.deviceOS }
+  return { machineCode = rawget(device, "machineCode"), deviceName = rawget(device, "deviceName"),
+    deviceOS = rawget(device, "deviceOS") }
 end
 
 -- Distinct, canonical user ids, in the caller's order.
@@ -74,19 +78,21 @@ local function check_unbind_targets(spec)
   end
   local ok, err = validate.known_keys(spec, "targets", { target_type = true, target_ids = true })
   if not ok then return nil, err end
-  if not TARGET_TYPES[spec.target_type] then
+  local target_type = rawget(spec, "target_type")
+  if type(target_type) ~= "string" or not TARGET_TYPES[target_type] then
     return nil, errors.validation("target_type", "enum", "must be one of device, product, app")
   end
+  local target_ids = rawget(spec, "target_ids")
   local n
-  n, err = validate.list(spec.target_ids, "target_ids", 20)
+  n, err = validate.list(target_ids, "target_ids", 20)
   if not n then return nil, err end
   local ids = {}
   for i = 1, n do
-    local id, e = validate.text(spec.target_ids[i], "target_ids[" .. i .. "]", 256)
+    local id, e = validate.text(target_ids[i], "target_ids[" .. i .. "]", 256)
     if not id then return nil, e end
     ids[i] = id
   end
-  return { target_type = spec.target_type, target_ids = ids }
+  return { target_type = target_type, target_ids = ids }
 end
 
 --- KooDrive operations (KooDrive auth: bearer token or app signature).

@@ -28,6 +28,8 @@ local function parse_endpoint(endpoint)
   if type(endpoint) ~= "string" then
     return nil, errors.config("endpoint", "required", "must be an http(s) URL string")
   end
+  local ok, verr = validate.endpoint(endpoint, "endpoint")
+  if not ok then verr.kind = "config"; return nil, verr end
   local scheme, authority, base = endpoint:match("^(https?)://([^/?#]+)(/?[^?#]*)$")
   if not scheme or endpoint:find("[%s%c]") or authority:find("@", 1, true) then
     return nil, errors.config("endpoint", "url",
@@ -61,7 +63,7 @@ function pipeline.common_config(config, extra_allowed)
   end
   for k in pairs(config) do
     if not COMMON_OPTIONS[k] and not extra_allowed[k] then
-      return nil, errors.config(tostring(k), "unknown_option", "is not a known option")
+      return nil, errors.config(validate.key_label(k), "unknown_option", "is not a known option")
     end
   end
   local ep, err = parse_endpoint(config.endpoint)
@@ -75,13 +77,14 @@ function pipeline.common_config(config, extra_allowed)
     end
   end
   if config.max_body ~= nil then
-    if type(config.max_body) ~= "number" or config.max_body < 0 or config.max_body % 1 ~= 0 then
-      return nil, errors.config("max_body", "range", "must be a whole number of bytes")
-    end
-    c.max_body = config.max_body
+    -- The C core takes at most 2^31-1 bytes.
+    local v, e = validate.count(config.max_body, "max_body", 2 ^ 31 - 1)
+    if not v then e.kind = "config"; return nil, e end
+    c.max_body = v
   end
-  if config.ca_file ~= nil and type(config.ca_file) ~= "string" then
-    return nil, errors.config("ca_file", "type", "must be a path string")
+  if config.ca_file ~= nil then
+    local v, e = validate.file_path(config.ca_file, "ca_file")
+    if not v then e.kind = "config"; return nil, e end
   end
   c.ca_file = config.ca_file
   if config.insecure ~= nil and type(config.insecure) ~= "boolean" then
@@ -145,7 +148,7 @@ local function check_call_options(opts)
     if not ok then return nil, err end
   end
   if opts.language ~= nil then
-    ok, err = validate.text(opts.language, "language", 35)
+    ok, err = validate.language(opts.language, "language")
     if not ok then return nil, err end
   end
   for _, name in ipairs { "timeout", "connect_timeout" } do
@@ -176,17 +179,8 @@ end
 -- Build and sign
 --------------------------------------------------------------------------------------------
 
--- Scalar query values as the text that is sent.
-local function query_text(v, field)
-  local t = type(v)
-  if t == "string" then return v end
-  if t == "number" then
-    if v % 1 == 0 and v > -2 ^ 63 and v < 2 ^ 63 then return string.format("%d", v) end
-    return tostring(v)
-  end
-  if t == "boolean" then return tostring(v) end
-  return nil, errors.validation(field, "type", "must be a string, number or boolean, got a " .. t)
-end
+-- Scalar query values as the text that is sent (valid UTF-8, no control characters, finite).
+local query_text = validate.query_value
 
 --- Normalises a query given as { name = value | {values} } or { {name, value}, ... }.
 local function query_pairs(q)
@@ -196,10 +190,17 @@ local function query_pairs(q)
   end
   local pairs_out = {}
   if #q > 0 then
+    for k in pairs(q) do
+      if type(k) ~= "number" then
+        return nil, errors.validation("query", "type", "must be either { name = value } or a list of {name, value} pairs, not both")
+      end
+    end
     for i, p in ipairs(q) do
       if type(p) ~= "table" or type(p[1]) ~= "string" then
         return nil, errors.validation("query[" .. i .. "]", "type", "must be a {name, value} pair")
       end
+      local ok, nerr = validate.query_name(p[1], "query[" .. i .. "]")
+      if not ok then return nil, nerr end
       local v, err = query_text(p[2], "query." .. p[1])
       if not v then return nil, err end
       pairs_out[#pairs_out + 1] = { p[1], v }
@@ -210,6 +211,8 @@ local function query_pairs(q)
     if type(name) ~= "string" then
       return nil, errors.validation("query", "type", "names must be strings")
     end
+    local ok, nerr = validate.query_name(name, "query." .. validate.key_label(name))
+    if not ok then return nil, nerr end
     local values = type(value) == "table" and value or { value }
     for _, item in ipairs(values) do
       local v, err = query_text(item, "query." .. name)
@@ -231,7 +234,7 @@ local function build(client, spec, opts)
     local ok, why = refresh_token(client)
     if not ok then
       return nil, errors.new { kind = "config", field = "token_provider", rule = "token",
-        message = "token_provider: " .. redact(client, tostring(why)) }
+        message = "token_provider: " .. pipeline.redact(client, tostring(why)) }
     end
   end
   local ep = client._config.endpoint
@@ -251,6 +254,9 @@ local function build(client, spec, opts)
   local now = client._config.clock()
   if type(now) ~= "number" or now ~= now then
     return nil, errors.config("clock", "type", "must return a number of Unix seconds")
+  end
+  if not (now >= 0 and now < 253402300800) then
+    return nil, errors.config("clock", "range", "must return Unix seconds between 1970 and 9999")
   end
   -- The offset learned from a clock refusal (see execute) keeps signing at the server's time.
   now = math.floor(now) + client._clock_offset
@@ -434,9 +440,13 @@ end
 --- Asks the token_provider for a fresh token and stores it; true, or nil and why not.
 function refresh_token(client)
   local ok, token = pcall(client._config.token_provider)
-  if not ok then return nil, "failed: " .. tostring(token) end
+  if not ok then
+    local shown, text = pcall(tostring, token)
+    return nil, "failed: " .. validate.safe_text(shown and text or "an error value", 200)
+  end
   if type(token) ~= "string" or token == "" then return nil, "returned no token" end
-  if token:find("[%c]") then return nil, "returned a token with control characters" end
+  local valid, verr = validate.header_value(token, "token")
+  if not valid then return nil, "returned a token that " .. verr.message:gsub("^token: ", "") end
   client._profile.set_token(secrets[client], token)
   return true
 end
@@ -593,26 +603,22 @@ local function generic_spec(spec)
   if type(method) ~= "string" or not METHODS[method:upper()] then
     return nil, errors.validation("method", "enum", "must be one of GET, POST, PUT, DELETE, PATCH, HEAD")
   end
-  local path = spec.path
-  if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
-    return nil, errors.validation("path", "type", "must be a string starting with '/'")
-  end
-  if path:find("[%c?#]") then
-    return nil, errors.validation("path", "path", "must not contain control characters, '?' or '#' (use query)")
-  end
-  for segment in path:gmatch("[^/]+") do
-    if segment == "." or segment == ".." then
-      return nil, errors.validation("path", "path_segment", "must not contain '.' or '..' segments")
-    end
-  end
+  local path, perr = validate.request_path(spec.path, "path")
+  if not path then return nil, perr end
   local query, qerr = query_pairs(spec.query)
   if not query then return nil, qerr end
   local body = spec.body
   if type(body) == "table" then
+    local valid, verr = validate.json_body(body, "body")
+    if not valid then return nil, verr end
     local text, jerr = json.encode(body)
     if not text then return nil, errors.validation("body", "json", "cannot be encoded as JSON: " .. jerr) end
     body = text
-  elseif body ~= nil and type(body) ~= "string" then
+  elseif type(body) == "string" then
+    -- Sent as is, but labelled application/json: it must at least be UTF-8.
+    local valid, verr = validate.utf8(body, "body")
+    if not valid then return nil, verr end
+  elseif body ~= nil then
     return nil, errors.validation("body", "type", "must be a table (sent as JSON) or a string")
   end
   local opts, oerr = check_call_options {

@@ -2,6 +2,7 @@
 -- read what the service says about time (Retry-After, the Date of a clock refusal).
 local core = require "koodrive.core"
 local errors = require "koodrive.errors"
+local validate = require "koodrive.validate"
 
 local retry = {}
 
@@ -24,7 +25,7 @@ function retry.policy(option)
   local policy = {}
   for k in pairs(option) do
     if not LIMITS[k] then
-      return nil, errors.config("retries." .. tostring(k), "unknown_option", "is not a known option")
+      return nil, errors.config("retries." .. validate.key_label(k), "unknown_option", "is not a known option")
     end
   end
   for name, limit in pairs(LIMITS) do

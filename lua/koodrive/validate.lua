@@ -1,27 +1,89 @@
 --- Input rules, checked before anything is built or sent.
 -- Each check returns the (possibly normalised) value, or nil and a validation error that
--- names the field and the rule it broke.
+-- names the field and the rule it broke. No check raises on any Lua value it is given, and
+-- no message repeats the value itself (it may be a secret, or hostile bytes for a log).
+--
+-- Which strings may hold what:
+--   * anything that becomes a header or a path segment (ids, tokens, keys, language, trace
+--     id, instance id, region) is printable ASCII: no control characters, no byte >= 0x80;
+--   * query values and strings inside a JSON body may carry UTF-8, but only valid UTF-8
+--     (no overlong forms, no surrogates), and query values no control characters;
+--   * a local file path (ca_file) may hold any byte but a control character.
 local errors = require "koodrive.errors"
 
 local validate = {}
+
+--- Longest header value accepted (IAM tokens run to several KiB).
+validate.HEADER_MAX = 32768
+--- Longest request path (call/prepare) and endpoint URL.
+validate.PATH_MAX = 4096
+--- Longest query name and query value.
+validate.QUERY_NAME_MAX = 256
+validate.QUERY_VALUE_MAX = 8192
+--- Longest local file path.
+validate.FILE_PATH_MAX = 4096
+--- Deepest JSON body accepted.
+validate.JSON_DEPTH = 64
 
 local function fail(field, rule, message)
   return nil, errors.validation(field, rule, message)
 end
 
 local function describe(v)
-  local t = type(v)
-  if t == "string" then return "a string" end
-  return "a " .. t
+  return "a " .. type(v)
 end
 
---- A string of printable characters, 1..max bytes, with no control characters.
+local CONTROL = "[%z\1-\31\127]"
+local NON_ASCII = "[\128-\255]"
+
+--- True when `s` is valid UTF-8 (shortest forms only, no surrogates, at most U+10FFFF);
+-- otherwise false and the byte offset of the first bad sequence.
+function validate.is_utf8(s)
+  local i, n = 1, #s
+  while i <= n do
+    i = s:find(NON_ASCII, i)
+    if not i then return true end
+    local c = s:byte(i)
+    local len
+    if c >= 0xC2 and c <= 0xDF then len = 2
+    elseif c >= 0xE0 and c <= 0xEF then len = 3
+    elseif c >= 0xF0 and c <= 0xF4 then len = 4
+    else return false, i end
+    if i + len - 1 > n then return false, i end
+    local lo, hi = 0x80, 0xBF
+    if c == 0xE0 then lo = 0xA0          -- overlong 3-byte forms
+    elseif c == 0xED then hi = 0x9F      -- UTF-16 surrogates
+    elseif c == 0xF0 then lo = 0x90      -- overlong 4-byte forms
+    elseif c == 0xF4 then hi = 0x8F end  -- beyond U+10FFFF
+    local c2 = s:byte(i + 1)
+    if c2 < lo or c2 > hi then return false, i end
+    for k = i + 2, i + len - 1 do
+      local b = s:byte(k)
+      if b < 0x80 or b > 0xBF then return false, i end
+    end
+    i = i + len
+  end
+  return true
+end
+
+--- A string that must be valid UTF-8 (any length, control characters allowed).
+function validate.utf8(v, field)
+  if type(v) ~= "string" then return fail(field, "type", "must be a string, got " .. describe(v)) end
+  local ok, at = validate.is_utf8(v)
+  if not ok then return fail(field, "utf8", "must be valid UTF-8 (bad byte sequence at offset " .. at .. ")") end
+  return v
+end
+
+--- A string of printable ASCII characters (space included), 1..max bytes.
 function validate.text(v, field, max)
   if type(v) ~= "string" then return fail(field, "type", "must be a string, got " .. describe(v)) end
   if #v == 0 then return fail(field, "length", "must not be empty") end
   if #v > max then return fail(field, "length", "must be at most " .. max .. " bytes") end
-  if v:find("[%z\1-\31\127]") then
+  if v:find(CONTROL) then
     return fail(field, "control", "must not contain control characters (CR, LF, NUL, ...)")
+  end
+  if v:find(NON_ASCII) then
+    return fail(field, "ascii", "must be printable ASCII (no bytes above 0x7E)")
   end
   return v
 end
@@ -33,7 +95,7 @@ function validate.path_segment(v, field)
   end
   local s, err = validate.text(v, field, 256)
   if not s then
-    if err.rule == "control" then err.rule = "path_segment" end
+    if err.rule == "control" or err.rule == "ascii" then err.rule = "path_segment" end
     return nil, err
   end
   if s:find("/", 1, true) or s:find("\\", 1, true) then
@@ -64,7 +126,7 @@ function validate.user_id(v, field)
   if type(v) ~= "string" then
     return fail(field, "user_id", "must be a string of 1-19 decimal digits, got " .. describe(v))
   end
-  if not v:find("^%d+$") or #v > 19 then
+  if #v > 19 or not v:find("^[0-9]+$") then
     return fail(field, "user_id", "must be 1-19 decimal digits")
   end
   local digits = v:gsub("^0+(%d)", "%1")
@@ -93,13 +155,30 @@ function validate.trace_id(v, field)
   return v
 end
 
---- A header value: a string without CR, LF or NUL, which would split the request.
-function validate.header_value(v, field)
+--- A header value: printable ASCII without control characters (CR, LF or NUL would split
+-- the request), at most `max` bytes (validate.HEADER_MAX by default). Empty is allowed
+-- here; options that must not be empty say so themselves.
+function validate.header_value(v, field, max)
   if type(v) ~= "string" then return fail(field, "type", "must be a string, got " .. describe(v)) end
-  if v:find("[\r\n%z]") then
-    return fail(field, "header_value", "must not contain CR, LF or NUL")
+  max = max or validate.HEADER_MAX
+  if #v > max then return fail(field, "length", "must be at most " .. max .. " bytes") end
+  if v:find(CONTROL) then
+    return fail(field, "header_value", "must not contain CR, LF, NUL or other control characters")
+  end
+  if v:find(NON_ASCII) then
+    return fail(field, "header_value", "must be printable ASCII (no bytes above 0x7E)")
   end
   return v
+end
+
+--- A language tag for the `language` header: 1-35 ASCII letters, digits, '-' or '_'.
+function validate.language(v, field)
+  local s, err = validate.text(v, field, 35)
+  if not s then return nil, err end
+  if not s:find("^[A-Za-z0-9_%-]+$") then
+    return fail(field, "language", "must be a language tag such as en-US (letters, digits, '-', '_')")
+  end
+  return s
 end
 
 --- A number of seconds in (0, 86400].
@@ -111,27 +190,243 @@ function validate.seconds(v, field)
   return v
 end
 
---- An array (sequence) of 1..max items; returns its length.
+--- A whole number in [0, max].
+function validate.count(v, field, max)
+  if type(v) ~= "number" or v ~= v then
+    return fail(field, "type", "must be a whole number, got " .. describe(v))
+  end
+  if v < 0 or v > max or v % 1 ~= 0 then
+    return fail(field, "range", "must be a whole number from 0 to " .. string.format("%d", max))
+  end
+  return v
+end
+
+--- A local file path: 1..FILE_PATH_MAX bytes, no control characters (a NUL would cut the
+-- path short in C). Other bytes are allowed: file names are bytes.
+function validate.file_path(v, field)
+  if type(v) ~= "string" then return fail(field, "type", "must be a path string, got " .. describe(v)) end
+  if #v == 0 then return fail(field, "length", "must not be empty") end
+  if #v > validate.FILE_PATH_MAX then
+    return fail(field, "length", "must be at most " .. validate.FILE_PATH_MAX .. " bytes")
+  end
+  if v:find(CONTROL) then
+    return fail(field, "control", "must not contain control characters (CR, LF, NUL, ...)")
+  end
+  return v
+end
+
+-- Decodes %XX escapes (as the C encoder does before re-encoding a path).
+local function percent_decode(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- The problem with a '/'-separated path (an endpoint's base path or a request path), or nil.
+-- The C core decodes %XX in each segment and re-encodes it, so "%2e%2e" would be sent as "..":
+-- segments are judged after decoding.
+local function path_problem(path)
+  if path:find(CONTROL) then return "path", "must not contain control characters" end
+  if path:find(NON_ASCII) then return "path", "must be printable ASCII (percent-encode other bytes)" end
+  if path:find("[?#]") then return "path", "must not contain '?' or '#' (use query)" end
+  if path:find("\\", 1, true) then return "path_segment", "must not contain '\\'" end
+  for segment in path:gmatch("[^/]+") do
+    local d = percent_decode(segment)
+    if d == "." or d == ".." then
+      return "path_segment", "must not contain '.' or '..' segments (also percent-encoded)"
+    end
+    if d:find("[/\\]") then
+      return "path_segment", "must not contain an encoded '/' or '\\' (%2F, %5C)"
+    end
+    if d:find(CONTROL) then
+      return "path_segment", "must not contain encoded control characters (%00, %0D, %0A, ...)"
+    end
+  end
+  return nil
+end
+
+--- The path of a generic request (call/prepare): '/'-rooted, printable ASCII, at most
+-- PATH_MAX bytes, no '?', '#', '\', no '.'/'..' segments (also encoded), no encoded '/',
+-- '\' or control characters.
+function validate.request_path(v, field)
+  if type(v) ~= "string" or v:sub(1, 1) ~= "/" then
+    return fail(field, "type", "must be a string starting with '/', got " ..
+      (type(v) == "string" and "a relative path" or describe(v)))
+  end
+  if #v > validate.PATH_MAX then
+    return fail(field, "length", "must be at most " .. validate.PATH_MAX .. " bytes")
+  end
+  local rule, message = path_problem(v)
+  if rule then return fail(field, rule, message) end
+  return v
+end
+
+--- The text of an endpoint URL before it is parsed: at most PATH_MAX bytes of printable
+-- ASCII without white space, and a base path that passes the request path rules.
+function validate.endpoint(v, field)
+  if type(v) ~= "string" then
+    return fail(field, "type", "must be an http(s) URL string, got " .. describe(v))
+  end
+  if #v > validate.PATH_MAX then
+    return fail(field, "length", "must be at most " .. validate.PATH_MAX .. " bytes")
+  end
+  if v:find(CONTROL) or v:find("%s") then
+    return fail(field, "url", "must not contain white space or control characters")
+  end
+  if v:find(NON_ASCII) then
+    return fail(field, "url", "must be printable ASCII (use the punycode form of the host)")
+  end
+  local base = v:match("^[%a][%w+.%-]*://[^/?#]*(/[^?#]*)")
+  if base then
+    local rule, message = path_problem(base)
+    if rule then return fail(field, "url", "base path " .. message) end
+  end
+  return v
+end
+
+--- A query parameter name: 1..QUERY_NAME_MAX bytes of valid UTF-8 without control
+-- characters (it is percent-encoded; the contract's vectors use non-ASCII names).
+function validate.query_name(v, field)
+  if type(v) ~= "string" then return fail(field, "type", "must be a string, got " .. describe(v)) end
+  if #v == 0 then return fail(field, "query", "must not be empty") end
+  if #v > validate.QUERY_NAME_MAX then
+    return fail(field, "query", "must be at most " .. validate.QUERY_NAME_MAX .. " bytes")
+  end
+  if v:find(CONTROL) then
+    return fail(field, "query", "must not contain control characters (CR, LF, NUL, ...)")
+  end
+  local ok, at = validate.is_utf8(v)
+  if not ok then return fail(field, "query", "must be valid UTF-8 (bad byte sequence at offset " .. at .. ")") end
+  return v
+end
+
+--- A query value as the text that is sent: a string (valid UTF-8, no control characters, at
+-- most QUERY_VALUE_MAX bytes), a finite number or a boolean.
+function validate.query_value(v, field)
+  local t = type(v)
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      return fail(field, "range", "must be a finite number")
+    end
+    if v % 1 == 0 and v > -2 ^ 63 and v < 2 ^ 63 then return string.format("%d", v) end
+    return tostring(v)
+  end
+  if t == "boolean" then return tostring(v) end
+  if t ~= "string" then
+    return fail(field, "type", "must be a string, number or boolean, got " .. describe(v))
+  end
+  if #v > validate.QUERY_VALUE_MAX then
+    return fail(field, "length", "must be at most " .. validate.QUERY_VALUE_MAX .. " bytes")
+  end
+  if v:find(CONTROL) then
+    return fail(field, "control", "must not contain control characters (CR, LF, NUL, ...)")
+  end
+  local ok, at = validate.is_utf8(v)
+  if not ok then return fail(field, "utf8", "must be valid UTF-8 (bad byte sequence at offset " .. at .. ")") end
+  return v
+end
+
+--- `s` made fit for a message or a log line: control and non-ASCII bytes written as \xNN,
+-- cut to `max` bytes of the original (64 by default) with "..." after.
+function validate.safe_text(s, max)
+  max = max or 64
+  local out = s:sub(1, max):gsub("[%z\1-\31\127-\255]", function(c) return ("\\x%02X"):format(c:byte()) end)
+  if #s > max then out = out .. "..." end
+  return out
+end
+
+-- A readable, bounded label for a table key in a field name: never the raw bytes of a
+-- hostile key, never a call to its __tostring.
+local function key_label(k)
+  local t = type(k)
+  if t == "string" then
+    return validate.safe_text(k, 64)
+  elseif t == "number" then
+    if k ~= k then return "nan" end
+    if k % 1 == 0 and k > -2 ^ 53 and k < 2 ^ 53 then return string.format("%d", k) end
+    return string.format("%.17g", k)
+  elseif t == "boolean" then
+    return tostring(k)
+  end
+  return "<" .. t .. ">"
+end
+validate.key_label = key_label
+
+--- Checks a JSON body table: every string (key or value) valid UTF-8, keys strings or
+-- numbers, values tables, strings, finite numbers, booleans or json.null, at most
+-- JSON_DEPTH levels deep. The field of an error is the path to the bad value, e.g.
+-- "body.items[2].name".
+function validate.json_body(v, field)
+  local null = require("koodrive.json").null
+  local depth_max = validate.JSON_DEPTH
+  local function check(x, path, depth)
+    local t = type(x)
+    if t == "string" then
+      local ok, at = validate.is_utf8(x)
+      if not ok then
+        return fail(path, "utf8", "must be valid UTF-8 (bad byte sequence at offset " .. at .. ")")
+      end
+      return true
+    elseif t == "number" then
+      if x ~= x or x == math.huge or x == -math.huge then
+        return fail(path, "json", "must be a finite number (JSON has no NaN or infinity)")
+      end
+      return true
+    elseif t == "boolean" or x == null then
+      return true
+    elseif t ~= "table" then
+      return fail(path, "json", "cannot be written as JSON (a " .. t .. ")")
+    end
+    if depth > depth_max then
+      return fail(path, "json", "is nested more than " .. depth_max .. " levels deep (or is cyclic)")
+    end
+    for k, item in next, x do
+      local kt = type(k)
+      local sub
+      if kt == "number" then
+        sub = path .. "[" .. key_label(k) .. "]"
+      elseif kt == "string" then
+        local ok, at = validate.is_utf8(k)
+        if not ok then
+          return fail(path, "utf8", "has a key that is not valid UTF-8 (bad byte sequence at offset " .. at .. ")")
+        end
+        sub = path .. "." .. key_label(k)
+      else
+        return fail(path, "json", "has a key that cannot be written as JSON (a " .. kt .. ")")
+      end
+      local ok, err = check(item, sub, depth + 1)
+      if not ok then return nil, err end
+    end
+    return true
+  end
+  if type(v) ~= "table" then return fail(field, "type", "must be a table, got " .. describe(v)) end
+  return check(v, field, 1)
+end
+
+--- An array (sequence) of 1..max items; returns its length. Only the table's own entries
+-- count: metamethods (__index, __len, __pairs) are neither trusted nor called.
 function validate.list(v, field, max)
   if type(v) ~= "table" then return fail(field, "type", "must be an array, got " .. describe(v)) end
   local n = 0
-  for k in pairs(v) do
+  for k in next, v do
     if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then
-      return fail(field, "type", "must be an array (sequence), found key " .. tostring(k))
+      return fail(field, "type", "must be an array (sequence), found key " .. key_label(k))
     end
     n = n + 1
   end
-  if n ~= #v then return fail(field, "type", "must be an array without holes") end
+  for i = 1, n do
+    if rawget(v, i) == nil then return fail(field, "type", "must be an array without holes") end
+  end
   if n == 0 then return fail(field, "length", "must not be empty") end
   if max and n > max then return fail(field, "length", "must hold at most " .. max .. " items") end
   return n
 end
 
---- Only keys listed in `allowed` may appear in the options table `t`.
+--- Only keys listed in `allowed` may appear in the options table `t` (its own entries;
+-- __pairs is not called).
 function validate.known_keys(t, field, allowed)
-  for k in pairs(t) do
-    if not allowed[k] then
-      return fail(field .. "." .. tostring(k), "unknown_option", "is not a known option")
+  if type(t) ~= "table" then return fail(field, "type", "must be a table, got " .. describe(t)) end
+  for k in next, t do
+    if type(k) ~= "string" or not allowed[k] then
+      return fail(field .. "." .. key_label(k), "unknown_option", "is not a known option")
     end
   end
   return true
