@@ -666,7 +666,7 @@ end
 -- IOTDA.000006 with the reason appended, 500 -> IOTDA.000001 (local choice).
 -- KooDrive and anything else: 500 -> 13000201 "inner server invoke failure"
 -- (recorded example), 4xx -> {"code":<http status>,"msg":"<reason>"}.
-function Service:error_body(status, why, req)
+function Service:error_body(status, why, req) -- luacheck: ignore 212 (self: called as a method by httpd)
   if req and req.path:sub(1, 4) == "/v5/" then
     if status >= 500 then
       return jsonio.encode(object("error_code", "IOTDA.000001", "error_msg", "Internal server error."))

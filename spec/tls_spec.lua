@@ -146,7 +146,7 @@ describe("TLS failures say which", function()
   end)
 
   it("classifies OpenSSL's verify messages it cannot provoke here", function()
-    local cases = {
+    local messages = {
       { 60, "SSL certificate problem: self-signed certificate in certificate chain", "untrusted" },
       { 60, "SSL certificate problem: self signed certificate", "self_signed" },
       { 60, "SSL certificate problem: certificate is not yet valid", "expired" },
@@ -163,13 +163,13 @@ describe("TLS failures say which", function()
       { nil, "20: unable to get local issuer certificate", "untrusted" },
       { nil, "handshake failed", "handshake" },
     }
-    for _, c in ipairs(cases) do
+    for _, c in ipairs(messages) do
       local err = curl.failure("tls", c[2], c[1])
       assert.are.equal(c[3], err.tls, c[2])
       assert.are.equal("tls", err.reason)
       assert.is_false(err.retryable)
     end
-    assert.matches("not valid yet", curl.failure("tls", cases[3][2], 60).message)
+    assert.matches("not valid yet", curl.failure("tls", messages[3][2], 60).message)
     -- Not TLS at all: untouched.
     local err = curl.failure("connect", "Failed to connect to 127.0.0.1 port 1", 7)
     assert.is_nil(err.tls)

@@ -41,7 +41,7 @@ end)
 describe("transport.record", function()
   it("writes a cassette with secrets scrubbed that replays the same results", function()
     local path = tmpname()
-    local inner = { send = function(_, req)
+    local inner = { send = function(_, _req)
       return { status = 200, headers = { ["content-type"] = "application/json", ["x-subject-token"] = "SUBJECT-SECRET" },
         body = '{"code":0,"msg":"success","data":{"deviceId":"1842812272691451648","machineCode":"m","password":"PW-SECRET"}}' }
     end }

@@ -1,6 +1,7 @@
 --- Bulk work with bounded concurrency, and the bulk helpers built on it.
 -- Every input item is accounted for: it ends up done (with its result) or failed (with its
 -- error), whatever happens to the calls, transport failures included.
+-- @module koodrive.batch
 local errors = require "koodrive.errors"
 local loop = require "koodrive.loop"
 local pipeline = require "koodrive.pipeline"
@@ -49,6 +50,11 @@ end
 -- { result, err } in the order of `items`. progress(done, total, item, result, err) is
 -- called as each item finishes. Inside a loop task the work runs on that loop; elsewhere
 -- on a private loop that this call drives until everything is done.
+---@param items any[]
+---@param work fun(item: any): any, any returns result, err
+---@param opts? koodrive.BatchOptions
+---@return {[1]: any, [2]: any}[]|nil results
+---@return koodrive.Error|nil err
 function batch.map(items, work, opts)
   if type(items) ~= "table" then
     return nil, errors.validation("items", "type", "must be an array, got a " .. type(items))
@@ -98,6 +104,11 @@ end
 
 --- devices:unbind_many(ids [, {concurrency, progress}]) ->
 -- { done = { {deviceId, device} }, failed = { {deviceId, error} } }
+---@param service koodrive.DevicesService
+---@param ids string[]
+---@param opts? koodrive.BatchOptions
+---@return koodrive.UnbindManyResult|nil result
+---@return koodrive.Error|nil err
 function batch.unbind_devices(service, ids, opts)
   local o, err = check_options(opts, { concurrency = true, progress = true })
   if not o then return nil, err end
@@ -124,6 +135,11 @@ end
 -- { deleted = { {groupId, userId} }, failed = { {groupId, userId, error} }, groups = { {groupId, result | error} } }
 -- An id the service refused has error = nil and refused = true; an id in a call that failed
 -- has that call's error.
+---@param service koodrive.UsergroupsService
+---@param groups table[] { {groupId, userIds}, ... }
+---@param opts? koodrive.BatchOptions
+---@return koodrive.DeleteMembersManyResult|nil result
+---@return koodrive.Error|nil err
 function batch.delete_members(service, groups, opts)
   local o, err = check_options(opts, { concurrency = true, progress = true })
   if not o then return nil, err end
@@ -181,7 +197,13 @@ local CHUNK = 20
 --- device_policies:unbind_all(policy_id, { target_type, target_ids = any number } [, opts])
 -- -> { policy_id, target_type, success_targets, failure_targets, calls }
 -- The ids go in calls of 20; a call that fails as a whole reports each of its ids as failed,
--- with error_code the service's code (or "KOODRIVE.<KIND>") and `error` the error itself.
+-- with error_code the service's code (or `"KOODRIVE.<KIND>"`) and `error` the error itself.
+---@param service koodrive.DevicePoliciesService
+---@param policy_id string
+---@param targets koodrive.PolicyTargets
+---@param opts? koodrive.BatchOptions
+---@return koodrive.PolicyUnbindResult|nil result
+---@return koodrive.Error|nil err
 function batch.unbind_policy_targets(service, policy_id, targets, opts)
   local o, err = check_options(opts, { concurrency = true, progress = true })
   if not o then return nil, err end

@@ -348,8 +348,9 @@ local function parse_profiles(text, path)
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     lineno = lineno + 1
     line = trim(line:gsub("\r$", ""))
-    if line == "" or line:find("^[#;]") then
-      -- blank or comment
+    local blank_or_comment = line == "" or line:find("^[#;]")
+    if blank_or_comment then -- luacheck: ignore 542
+      -- nothing to read on a blank or comment line
     elseif line:find("^%[") then
       local name = line:match("^%[%s*([^%]]-)%s*%]$")
       if not name or name == "" then

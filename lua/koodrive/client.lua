@@ -1,4 +1,5 @@
 --- The KooDrive client: bearer-token or app-signature auth over the shared pipeline.
+-- @module koodrive.client
 local batch = require "koodrive.batch"
 local core = require "koodrive.core"
 local errors = require "koodrive.errors"
@@ -17,7 +18,7 @@ local profile = { name = "koodrive", operations = operations.koodrive, bulk = {
   usergroups = { delete_members_many = batch.delete_members },
 } }
 
---- Headers every KooDrive request carries (besides Host, User-Agent, Accept, Content-Type).
+-- Headers every KooDrive request carries (besides Host, User-Agent, Accept, Content-Type).
 function profile.headers(client, headers, opts)
   headers["X-User-Id"] = client.user_id
   local language = opts.language or client.language
@@ -27,7 +28,7 @@ function profile.headers(client, headers, opts)
   if trace_id then headers["X-Traceid"] = trace_id end
 end
 
---- Token mode: Authorization: Bearer; app mode: HMAC-SHA256 signed in C.
+-- Token mode: Authorization: Bearer; app mode: HMAC-SHA256 signed in C.
 function profile.authorize(client, secret, request, now)
   request.headers["X-Date"] = core.utc_stamp(now)
   if secret.token then
@@ -39,7 +40,7 @@ function profile.authorize(client, secret, request, now)
   })
 end
 
---- KooDrive bodies are {"code": 0, "msg": ...}; any other code is the service's error.
+-- KooDrive bodies are {"code": 0, "msg": ...}; any other code is the service's error.
 function profile.envelope(body)
   local code = body.code
   if code == nil then return nil, nil, "response has no 'code' field" end
@@ -48,7 +49,7 @@ function profile.envelope(body)
   return n or code, body.msg
 end
 
---- Stores a token from the token_provider.
+-- Stores a token from the token_provider.
 function profile.set_token(secret, token)
   secret.token, secret.raw_token = bearer(token), token
 end
@@ -63,7 +64,15 @@ local OPTIONS = { user_id = true, token = true, app_id = true, app_secret = true
   language = true, trace_ids = true }
 
 
---- koodrive.new{ endpoint, user_id, token | app_id + app_secret, ... } -> client | nil, err
+--- Creates a KooDrive client: `koodrive.new{ endpoint, user_id, token | app_id + app_secret, ... }`.
+-- Token mode sends `Authorization: Bearer <token>`; app mode signs every request with
+-- HMAC-SHA256. The client has the service objects `devices` (list, bind, unbind,
+-- unbind_many) and `usergroups` (delete_members, delete_members_many), and the methods
+-- call, prepare and close.
+-- @function new
+---@param config koodrive.Options see `Options` in the koodrive module
+---@return koodrive.Client|nil client
+---@return koodrive.Error|nil err a config error
 local function new(config)
   local common, err = pipeline.common_config(config, OPTIONS)
   if not common then return nil, err end
@@ -108,5 +117,77 @@ local function new(config)
   end
   return Client._create(common, settings, secret)
 end
+
+-- LDoc reference for the client's methods (built at run time by koodrive.pipeline from
+-- koodrive.operations; their LuaLS types are in lua/koodrive/meta.lua).
+
+--- Lists the devices bound to the user.
+-- @function devices:list
+-- @tparam[opt] CallOptions opts
+-- @return a list of `BoundDeviceEntity` (empty when none), or nil and an error
+
+--- Binds a device to the user.
+-- @function devices:bind
+-- @tparam table device `{ machineCode = ..., deviceName = ..., deviceOS = ... }`
+-- @tparam[opt] CallOptions opts
+-- @return the bound `BoundDeviceEntity`, or nil and an error
+
+--- Unbinds one device.
+-- @function devices:unbind
+-- @string deviceId
+-- @tparam[opt] CallOptions opts
+-- @return the unbound `BoundDeviceEntity`, or nil and an error
+
+--- Unbinds many devices with bounded concurrency; every id ends up done or failed.
+-- @function devices:unbind_many
+-- @tparam {string,...} ids
+-- @tparam[opt] BatchOptions opts
+-- @return `{ done = { {deviceId, device} }, failed = { {deviceId, error} } }`, or nil and
+-- a validation error
+
+--- Removes users from a user group.
+-- @function usergroups:delete_members
+-- @string groupId
+-- @tparam {string,...} userIds
+-- @tparam[opt] CallOptions opts
+-- @return a `DeleteMembersResult`, or nil and an error
+
+--- Removes users from many groups: `{ {groupId, userIds}, ... }`.
+-- An id the service refused is failed with `refused = true`; an id in a call that failed
+-- has that call's `error`.
+-- @function usergroups:delete_members_many
+-- @tparam table groups
+-- @tparam[opt] BatchOptions opts
+-- @return `{ deleted = { {groupId, userId} }, failed = { {groupId, userId, refused | error} },
+-- groups = { {groupId, result | error} } }`, or nil and a validation error
+
+--- Sends any request through the client's auth, retries and logging
+-- (the same method on IoTDA clients).
+-- @function call
+-- @tparam table spec `{ method, path, query, body }` plus any `CallOptions`
+-- @return the decoded response body, or nil and an error
+
+--- Builds and signs a request without sending it.
+-- @function prepare
+-- @tparam table spec as for `call`
+-- @return the request `{ method, url, headers, body }`, or nil and an error
+
+--- Releases the transport (its libcurl handle) if the client created it.
+-- @function close
+
+--- A device bound to the user (KooDrive BoundDeviceEntity).
+-- @table BoundDeviceEntity
+-- @field deviceId the 19-digit id, always a string
+-- @field machineCode
+-- @field deviceName
+-- @field deviceOS
+-- @field createTime
+
+--- Result of `usergroups:delete_members`: every requested id is in `deleted` or
+-- `failedList`.
+-- @table DeleteMembersResult
+-- @field status 0 all deleted, 1 some, 2 none
+-- @field deleted the ids deleted
+-- @field failedList the ids the service refused
 
 return { new = new, Client = Client }

@@ -10,6 +10,7 @@
 --   field, rule for validation and config errors: which input and which rule it broke
 --   retryable   whether sending the same request again may succeed
 -- Errors never carry secrets: they are built from names, codes and service messages only.
+-- @module koodrive.errors
 local errors = {}
 
 local Error = {}
@@ -41,6 +42,8 @@ function Error.__tostring(e)
 end
 
 --- Builds an error from a table of fields; `kind` and `message` are required.
+---@param fields table
+---@return koodrive.Error
 function errors.new(fields)
   assert(KINDS[fields.kind], "unknown error kind: " .. tostring(fields.kind))
   local e = setmetatable(fields, Error)
@@ -53,20 +56,58 @@ function errors.new(fields)
 end
 
 --- A validation error: `field` broke `rule`; the message names both.
+---@param field string
+---@param rule string
+---@param message string
+---@return koodrive.Error
 function errors.validation(field, rule, message)
   return errors.new { kind = "validation", field = field, rule = rule,
     message = field .. ": " .. message }
 end
 
 --- A configuration error for option `field`.
+---@param field string
+---@param rule string
+---@param message string
+---@return koodrive.Error
 function errors.config(field, rule, message)
   return errors.new { kind = "config", field = field, rule = rule,
     message = field .. ": " .. message }
 end
 
 --- True when `v` is an error built by this module.
+---@param v any
+---@return boolean
 function errors.is(v)
   return getmetatable(v) == Error
 end
+
+--- The fields of an error.
+-- @table Error
+-- @field kind one of the kinds below
+-- @field message what went wrong, in words
+-- @field operation e.g. "devices.unbind", or "call" / "prepare"
+-- @field status HTTP status, when a response arrived
+-- @field code the service's error code (KooDrive `code`, IoTDA `error_code`)
+-- @field msg the service's error message
+-- @field request_id the X-Request-Id response header
+-- @field trace_id the X-Traceid that was sent
+-- @field field validation and config errors: the input at fault
+-- @field rule validation and config errors: the rule it broke
+-- @field retryable whether sending the same request again may succeed
+-- @field reason transport errors: what failed ("connect", "tls", ...)
+-- @field tls TLS errors: why the certificate was refused ("untrusted", "expired", ...)
+-- @field attempts after retries: how many attempts were made
+-- @field history after retries: one entry per attempt
+
+--- Error kinds (`err.kind`).
+-- @table kinds
+-- @field config a client option is missing or invalid (from `koodrive.new` and friends)
+-- @field validation an argument broke a rule; nothing was sent
+-- @field transport the request did not get an answer (connect, DNS, TLS, reset)
+-- @field timeout the request or connection timed out
+-- @field http an HTTP error status without a service error body
+-- @field api the service answered with its own error code (`code`, `msg`)
+-- @field decode the answer could not be read (not JSON, or not the expected shape)
 
 return errors

@@ -9,12 +9,17 @@
 -- Lua 5.3+, integers); JSON null arrives as koodrive.null; the default transport blocks
 -- the calling thread for the length of each request, except inside an OpenResty handler
 -- (nginx cosockets) or a koodrive.loop task (libcurl's multi interface).
+-- @module koodrive
 local client = require "koodrive.client"
 local errors = require "koodrive.errors"
 local json = require "koodrive.json"
 local loop = require "koodrive.loop"
 local pipeline = require "koodrive.pipeline"
 
+-- Editor types (LuaLS): see lua/koodrive/meta.lua.
+---@class koodrive
+---@field devices koodrive.DevicesService Forwards to the default client's `devices`.
+---@field usergroups koodrive.UsergroupsService Forwards to the default client's `usergroups`.
 local koodrive = {
   _VERSION = pipeline.VERSION,
   new = client.new,
@@ -34,7 +39,11 @@ local koodrive = {
 -- The module-level default client, made on first use from the environment or by configure.
 local default_client, default_error
 
---- koodrive.configure{ ... } sets the default client used by koodrive.devices etc.
+--- Sets the default client used by `koodrive.devices` etc.
+-- The previous default client, if any, is closed.
+---@param config koodrive.Options the options of `koodrive.new`
+---@return koodrive.Client|nil client the new default client
+---@return koodrive.Error|nil err a config error
 function koodrive.configure(config)
   local c, err = client.new(config)
   if not c then return nil, err end
@@ -57,6 +66,10 @@ local function from_environment()
 end
 
 --- The default client, or nil and the config error that prevents making it.
+-- Made on first use from `KOODRIVE_ENDPOINT`, `KOODRIVE_USER_ID`, `KOODRIVE_TOKEN`
+-- (or `KOODRIVE_APP_ID` + `KOODRIVE_APP_SECRET`) unless `koodrive.configure` was called.
+---@return koodrive.Client|nil client
+---@return koodrive.Error|nil err
 function koodrive.default()
   if not default_client and not default_error then
     default_client, default_error = from_environment()
@@ -78,5 +91,138 @@ for service in pairs(client.Client.operations) do
     end,
   })
 end
+
+-- LDoc reference for the module's fields (LuaLS reads their types from the code above).
+
+--- Creates a KooDrive client (`koodrive.client.new`).
+-- @function new
+-- @tparam Options config
+-- @return a `koodrive.client` client, or nil and a config error (`koodrive.errors`)
+
+--- Creates an IoTDA client (`koodrive.iotda.new`).
+-- @function iotda.new
+-- @tparam IotdaOptions config
+-- @return an IoTDA client, or nil and a config error
+
+--- A new loop: many calls in flight, driven by `loop:poll(timeout)` (`koodrive.loop.new`).
+-- @function loop
+-- @tparam[opt] table opts `{ starts_per_poll = 8 }`
+-- @return a loop
+
+--- Runs `fn(...)` as a task on a fresh loop until it ends and returns its results: calls
+-- inside read sequentially and run non-blocking (`koodrive.loop.run`).
+-- @function run
+-- @tparam function fn
+-- @param ... arguments for fn
+
+--- Inside `koodrive.run`: starts another task; returns its handle (`koodrive.loop.spawn`).
+-- @function spawn
+-- @tparam function fn
+-- @tparam[opt] function callback receives the task's results
+-- @param ... arguments for fn
+
+--- Inside `koodrive.run`: waits for the given handles (`koodrive.loop.wait`).
+-- @function wait
+-- @param ... handles from `koodrive.spawn`
+
+--- Runs `work(item)` for every item with bounded concurrency (`koodrive.batch.map`).
+-- @function batch
+-- @tparam table items
+-- @tparam function work returns result, err
+-- @tparam[opt] BatchOptions opts
+-- @return a list of `{ result, err }` in the order of items
+
+--- Marks an id (digit string or Lua integer) to be written as an exact JSON integer.
+-- @function int64
+-- @param id
+
+--- Marks a table as a JSON array: an empty one is written `[]`, not `{}`.
+-- @function array
+-- @tparam table t
+
+--- Module values.
+-- @table koodrive
+-- @field _VERSION the library version
+-- @field null JSON null as it arrives in results (lua-cjson's null sentinel)
+-- @field transport `koodrive.transport`: the transports
+-- @field errors `koodrive.errors`
+-- @field devices the default client's `devices` service object (see `koodrive.default`)
+-- @field usergroups the default client's `usergroups` service object
+
+--- Options of every client (`koodrive.new` and `koodrive.iotda.new`).
+-- @table CommonOptions
+-- @field endpoint base URL, e.g. "https://cn.myhuaweicloud-koodrive.com" (required)
+-- @field timeout whole-request timeout, seconds
+-- @field connect_timeout connection timeout, seconds
+-- @field ca_file PEM bundle to verify the server with
+-- @field insecure skip TLS verification (boolean; logged as a warning)
+-- @field clock function returning the time to sign with (default os.time)
+-- @field transport a transport from `koodrive.transport`
+-- @field max_body largest response body accepted, bytes
+-- @field retries a `RetryOptions` table, or false for no retries
+-- @field logger function(record) receiving a `LogRecord` per attempt, secrets redacted
+-- @field sleep function(seconds) used between retries outside a loop
+-- @field token_provider function returning a fresh token (token mode)
+
+--- Options of `koodrive.new` (besides `CommonOptions`).
+-- Give `token` (or `token_provider`), or `app_id` and `app_secret`.
+-- @table Options
+-- @field user_id the KooDrive user id, sent as X-User-Id (required)
+-- @field token bearer token
+-- @field app_id app id (app-signature mode)
+-- @field app_secret app secret (app-signature mode)
+-- @field language value of the `language` header
+-- @field trace_ids send a fresh X-Traceid with every call (boolean)
+
+--- Options of `koodrive.iotda.new` (besides `CommonOptions`).
+-- Give `ak` and `sk` (optionally `security_token`), or `token` (or `token_provider`).
+-- @table IotdaOptions
+-- @field project_id the IAM project id (required)
+-- @field ak access key
+-- @field sk secret key
+-- @field security_token temporary security token
+-- @field token IAM token (X-Auth-Token)
+-- @field region e.g. "cn-north-4"; required for derived signing
+-- @field derived use V11-HMAC-SHA256 derived signing (default: every host except
+-- `<service>.<region>.myhuaweicloud.com`)
+-- @field instance_id Instance-Id header
+
+--- Per-call options: the last argument of every operation; also accepted in the spec of
+-- `call` and `prepare`.
+-- @table CallOptions
+-- @field trace_id X-Traceid to send
+-- @field language `language` header for this call
+-- @field timeout whole-request timeout, seconds
+-- @field connect_timeout connection timeout, seconds
+-- @field retry whether this call may be retried (boolean)
+
+--- The `retries` option.
+-- @table RetryOptions
+-- @field max_attempts attempts in all, the first included
+-- @field base_delay first backoff delay, seconds
+-- @field max_delay largest backoff delay, seconds
+-- @field max_elapsed give up after this many seconds in all
+
+--- Options of the bulk helpers (`unbind_many`, `delete_members_many`, `unbind_all`) and
+-- `koodrive.batch`.
+-- @table BatchOptions
+-- @field concurrency calls in flight at once, 1 to 256 (default 8)
+-- @field progress function(done, total, item, result, err) called as each item finishes
+
+--- What the `logger` receives for each attempt; secrets are redacted.
+-- @table LogRecord
+-- @field level "info" or "warn"
+-- @field event "attempt"
+-- @field operation e.g. "devices.list"
+-- @field method HTTP method
+-- @field url request URL, secret query values redacted
+-- @field request_headers request headers, secrets redacted
+-- @field attempt attempt number, from 1
+-- @field duration seconds the attempt took
+-- @field status HTTP status
+-- @field request_id X-Request-Id of the response
+-- @field trace_id X-Traceid sent
+-- @field error_kind kind of the error, if the attempt failed
+-- @field error_message message of the error, if the attempt failed
 
 return koodrive

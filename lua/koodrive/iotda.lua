@@ -1,8 +1,9 @@
 --- The IoTDA client: IAM token (X-Auth-Token) or AK/SK signing over the shared pipeline.
 -- AK/SK requests are signed with SDK-HMAC-SHA256, or with V11-HMAC-SHA256 derived signing
 -- (service "iotdm") for instance endpoints; `derived` chooses, and by default follows the
--- official SDKs' rule: regional hosts "<service>.<region>.myhuaweicloud.com" use
+-- official SDKs' rule: regional hosts `<service>.<region>.myhuaweicloud.com` use
 -- SDK-HMAC-SHA256, every other host derived signing.
+-- @module koodrive.iotda
 local batch = require "koodrive.batch"
 local core = require "koodrive.core"
 local errors = require "koodrive.errors"
@@ -41,7 +42,7 @@ function profile.authorize(client, secret, request, now)
   return path, query
 end
 
---- IoTDA errors: {"error_code", "error_msg"}, else {"code", "message"}; success has neither.
+-- IoTDA errors: {"error_code", "error_msg"}, else {"code", "message"}; success has neither.
 function profile.envelope(body, status)
   if status >= 200 and status < 300 then return nil end
   if body.error_code ~= nil then return body.error_code, body.error_msg end
@@ -49,7 +50,7 @@ function profile.envelope(body, status)
   return nil
 end
 
---- Stores an IAM token from the token_provider.
+-- Stores an IAM token from the token_provider.
 function profile.set_token(secret, token)
   secret.token = token
 end
@@ -65,7 +66,14 @@ local Client = pipeline.class(profile)
 local OPTIONS = { project_id = true, ak = true, sk = true, security_token = true, token = true,
   region = true, derived = true, instance_id = true }
 
---- koodrive.iotda.new{ endpoint, project_id, ak + sk | token, region, derived, instance_id }
+--- Creates an IoTDA client:
+-- `koodrive.iotda.new{ endpoint, project_id, ak + sk | token, region, derived, instance_id }`.
+-- The client has the service object `device_policies` (unbind, unbind_all) and the methods
+-- call, prepare and close.
+-- @function new
+---@param config koodrive.IotdaOptions see `IotdaOptions` in the koodrive module
+---@return koodrive.IotdaClient|nil client
+---@return koodrive.Error|nil err a config error
 local function new(config)
   local common, err = pipeline.common_config(config, OPTIONS)
   if not common then return nil, err end
@@ -118,5 +126,40 @@ local function new(config)
   end
   return Client._create(common, settings, secret, { project_id = project_id })
 end
+
+-- LDoc reference for the client's methods (built at run time; LuaLS types in
+-- lua/koodrive/meta.lua). IoTDA clients also have `call`, `prepare` and `close`, as
+-- KooDrive clients do.
+
+--- Unbinds targets (at most 20) from a device policy.
+-- @function device_policies:unbind
+-- @string policy_id
+-- @tparam table targets `{ target_type = "DEVICE", target_ids = { ... } }`
+-- @tparam[opt] CallOptions opts
+-- @return a `PolicyUnbindResult`, or nil and an error
+
+--- Unbinds any number of targets, 20 per call; a call that fails as a whole reports each
+-- of its ids in `failure_targets` with `error`.
+-- @function device_policies:unbind_all
+-- @string policy_id
+-- @tparam table targets `{ target_type, target_ids }`
+-- @tparam[opt] BatchOptions opts
+-- @return a `PolicyUnbindResult` with `calls`, or nil and a validation error
+
+--- Result of `device_policies:unbind` and `unbind_all`: every target is in one list.
+-- @table PolicyUnbindResult
+-- @field policy_id
+-- @field target_type
+-- @field success_targets the ids unbound
+-- @field failure_targets a list of `FailureTarget`
+-- @field calls (unbind_all) how many calls were made
+
+--- A target that could not be unbound.
+-- @table FailureTarget
+-- @field target_id
+-- @field error_code the service's code; "KOODRIVE.UNREPORTED" when the service reported
+-- neither success nor failure; `"KOODRIVE.<KIND>"` when the call failed as a whole
+-- @field error_msg
+-- @field error (unbind_all) the error of the call that carried the id
 
 return { new = new, Client = Client }

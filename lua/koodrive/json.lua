@@ -8,6 +8,7 @@
 --     turns any Lua integer beyond 2^53 found in a table into an exact literal (Lua 5.3+);
 --   - on reading, integer literals of 16 digits or more arrive as strings, digit for digit.
 -- * JSON null decodes to `json.null` (cjson's null sentinel), not to nil.
+-- @module koodrive.json
 local cjson = require("cjson").new()
 local core = require "koodrive.core"
 
@@ -25,6 +26,8 @@ local EXACT_LIMIT = 2 ^ 53
 
 --- Marks an integer (decimal digit string, or a Lua integer) to be written exactly.
 -- The caller has validated the digits.
+---@param id string|integer
+---@return string marked
 function json.int64(id)
   if type(id) == "number" then id = string.format("%d", id) end
   return MARK .. id
@@ -32,6 +35,9 @@ end
 
 --- Marks a table as a JSON array, so that an empty one is written as [] (cjson writes {}).
 local EMPTY_ARRAY = MARK .. "[]"
+---@generic T: table
+---@param t T
+---@return T|string array
 function json.array(t)
   if next(t) == nil then return EMPTY_ARRAY end
   return t
@@ -54,6 +60,9 @@ local function protect(v, depth)
 end
 
 --- Encodes a Lua value; returns the JSON text, or nil and a message.
+---@param value any
+---@return string|nil text
+---@return string|nil message
 function json.encode(value)
   local ok, text = pcall(cjson.encode, protect(value, 0))
   if not ok then return nil, text end
@@ -82,6 +91,9 @@ local function integers(v, depth)
 end
 
 --- Decodes JSON text; returns the value, or nil and a message. Long integers become strings.
+---@param text string
+---@return any value
+---@return string|nil message
 function json.decode(text)
   local ok, value = pcall(cjson.decode, core.quote_long_integers(text))
   if not ok then return nil, value end

@@ -17,6 +17,7 @@
 -- the handle (`h.error`) and raised again from the spawn/poll call that ran it, so it reaches
 -- the host's own error handling. Caveat on Lua 5.1 (not LuaJIT): a koodrive call inside a
 -- pcall within a task cannot wait there (5.1 cannot yield across pcall).
+-- @module koodrive.loop
 local core = require "koodrive.core"
 local curl = require "koodrive.transport.curl"
 
@@ -43,6 +44,8 @@ end
 
 --- A new loop with its own libcurl multi handle (and connection cache).
 -- opts.starts_per_poll: how many queued calls one poll puts on the network (default 8).
+---@param opts? {starts_per_poll?: integer}
+---@return koodrive.Loop
 function loop.new(opts)
   local starts = opts and opts.starts_per_poll or DEFAULT_STARTS
   assert(type(starts) == "number" and starts >= 1 and starts % 1 == 0,
@@ -102,6 +105,9 @@ end
 
 --- Starts fn(...) as a task; callback(results...) runs when it ends. Returns its handle:
 -- { done, result, err, values, error }.
+---@param fn function the task
+---@param callback? fun(...) receives the task's results
+---@return koodrive.Handle handle
 function Loop:spawn(fn, callback, ...)
   assert(type(fn) == "function", "spawn: fn must be a function")
   assert(callback == nil or type(callback) == "function", "spawn: callback must be a function")
@@ -125,6 +131,7 @@ function Loop:send(request)
 end
 
 --- Used from inside a task: waits `seconds` without blocking the host (retry backoff).
+---@param seconds number
 function Loop:sleep(seconds)
   local timers = self.timers
   timers[#timers + 1] = { due = core.monotonic() + seconds, co = coroutine.running() }
@@ -132,6 +139,7 @@ function Loop:sleep(seconds)
 end
 
 --- Inside a task: waits until every handle in the list is done.
+---@param handles koodrive.Handle[]
 function Loop:wait_all(handles)
   local co = coroutine.running()
   assert(co and self.handles[co], "wait_all must be called from a task of this loop")
@@ -151,6 +159,9 @@ end
 -- 1.5 ms, libcurl's work included) are spent, so that a frame never pays for a burst of
 -- answers at once: what is left waits for the next poll. At least one finished task is
 -- resumed per poll. Returns the number of tasks left.
+---@param timeout? number seconds to wait for network activity (default 0)
+---@param budget? number CPU seconds to spend resuming tasks (default 0.0015)
+---@return integer tasks_left
 function Loop:poll(timeout, budget)
   raise_pending(self)
   if self.tasks == 0 then return 0 end
@@ -230,6 +241,7 @@ function Loop:run()
 end
 
 --- How many tasks have not ended.
+---@return integer
 function Loop:pending() return self.tasks end
 
 --- Aborts transfers still in flight and frees the multi handle.
@@ -238,6 +250,8 @@ Loop.__close = Loop.close
 
 --- koodrive.run(fn, ...): runs fn as a task on a fresh loop until it ends and returns its
 -- results; koodrive calls inside fn read sequentially, and tasks fn spawns run concurrently.
+---@param fn function
+---@return any ... fn's results
 function loop.run(fn, ...)
   local l = loop.new()
   local h = l:spawn(fn, nil, ...)
@@ -251,6 +265,9 @@ function loop.run(fn, ...)
 end
 
 --- Inside koodrive.run (or any task): starts another task on the same loop.
+---@param fn function
+---@param callback? fun(...)
+---@return koodrive.Handle handle
 function loop.spawn(fn, callback, ...)
   local current = loop.current()
   assert(current, "koodrive.spawn must be called inside koodrive.run or a loop task")
@@ -258,6 +275,7 @@ function loop.spawn(fn, callback, ...)
 end
 
 --- Inside a task: waits for the given handles (from koodrive.spawn).
+---@param ... koodrive.Handle
 function loop.wait(...)
   local current = loop.current()
   assert(current, "koodrive.wait must be called inside koodrive.run or a loop task")

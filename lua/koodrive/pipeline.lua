@@ -192,7 +192,8 @@ local function query_pairs(q)
   if #q > 0 then
     for k in pairs(q) do
       if type(k) ~= "number" then
-        return nil, errors.validation("query", "type", "must be either { name = value } or a list of {name, value} pairs, not both")
+        return nil, errors.validation("query", "type",
+          "must be either { name = value } or a list of {name, value} pairs, not both")
       end
     end
     for i, p in ipairs(q) do
@@ -680,6 +681,9 @@ function pipeline.class(profile)
   end
 
   --- client:call{ method, path, query, body } -> the decoded response envelope.
+  ---@param spec koodrive.CallSpec
+  ---@return table|nil envelope
+  ---@return koodrive.Error|nil err
   function Client:call(spec)
     local s, opts = generic_spec(spec)
     if not s then opts.operation = "call"; return nil, opts end
@@ -689,6 +693,9 @@ function pipeline.class(profile)
   end
 
   --- client:prepare{ method, path, query, body } -> the signed request, not sent.
+  ---@param spec koodrive.CallSpec
+  ---@return koodrive.Request|nil request
+  ---@return koodrive.Error|nil err
   function Client:prepare(spec)
     local s, opts = generic_spec(spec)
     if not s then opts.operation = "prepare"; return nil, opts end

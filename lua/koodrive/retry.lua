@@ -1,5 +1,6 @@
 --- Retry policy: which failures are worth another attempt, how long to wait, and how to
 -- read what the service says about time (Retry-After, the Date of a clock refusal).
+-- @module koodrive.retry
 local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 local validate = require "koodrive.validate"
@@ -20,7 +21,8 @@ function retry.policy(option)
   if option == false then return false end
   if option == nil then option = {} end
   if type(option) ~= "table" then
-    return nil, errors.config("retries", "type", "must be false or a table { max_attempts, base_delay, max_delay, max_elapsed }")
+    return nil, errors.config("retries", "type",
+      "must be false or a table { max_attempts, base_delay, max_delay, max_elapsed }")
   end
   local policy = {}
   for k in pairs(option) do

@@ -32,7 +32,7 @@ end
 
 -- `multi` (whether a koodrive.loop may carry a request on its libcurl multi handle) is true
 -- exactly when this transport would use libcurl.
-function Auto.__index(self, key)
+function Auto.__index(_, key)
   if key == "multi" then return cosocket_phase() == nil end
   return Auto[key]
 end

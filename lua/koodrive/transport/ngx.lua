@@ -311,7 +311,9 @@ local function exchange(self, u, request, clock, head, close_after)
     local session, herr = sock:sslhandshake(nil, sni, verify)
     if not session then
       sock:close()
-      if herr == "timeout" then return failure("timeout", clock.timeout_message("TLS handshake with " .. u.authority)) end
+      if herr == "timeout" then
+        return failure("timeout", clock.timeout_message("TLS handshake with " .. u.authority))
+      end
       local hint = ""
       if verify then
         hint = " (the ngx transport trusts the CAs of nginx's lua_ssl_trusted_certificate" ..
@@ -339,7 +341,9 @@ local function exchange(self, u, request, clock, head, close_after)
     sock:settimeouts(clock.connect_ms(), clock.io_ms(), clock.io_ms())
     local line, rerr = read_line(conn, 8192)
     if not line then
-      if rerr == "too_large" then sock:close(); return failure("transport", "status line too long from " .. u.authority) end
+      if rerr == "too_large" then
+        sock:close(); return failure("transport", "status line too long from " .. u.authority)
+      end
       return io_failure("reading the answer from", rerr, status ~= nil)
     end
     local major, minor, code = line:match("^HTTP/(%d)%.(%d) (%d%d%d)")
@@ -352,7 +356,9 @@ local function exchange(self, u, request, clock, head, close_after)
     headers, herr = read_headers(conn, budget or MAX_HEADER_BYTES)
     if not headers then
       if herr == "too_large" then sock:close(); return failure("too_large", "response headers larger than 256 KiB") end
-      if herr == "malformed header line" then sock:close(); return failure("transport", "malformed header line from " .. u.authority) end
+      if herr == "malformed header line" then
+        sock:close(); return failure("transport", "malformed header line from " .. u.authority)
+      end
       return io_failure("reading the answer from", herr, true)
     end
     budget = MAX_HEADER_BYTES
@@ -491,7 +497,9 @@ local function resty_exchange(self, request, u, clock, close_after)
   local res, rerr = httpc:request { method = request.method, path = u.target, headers = headers, body = body }
   if not res then
     httpc:close()
-    if rerr == "timeout" then return failure("timeout", clock.timeout_message("reading the answer from " .. u.authority)) end
+    if rerr == "timeout" then
+      return failure("timeout", clock.timeout_message("reading the answer from " .. u.authority))
+    end
     local r, e = failure("transport", "request to " .. u.authority .. " failed: " .. tostring(rerr))
     return r, e, reused > 0
   end
@@ -528,7 +536,9 @@ local function resty_exchange(self, request, u, clock, close_after)
       end
       if berr then
         httpc:close()
-        if berr == "timeout" then return failure("timeout", clock.timeout_message("reading the answer body from " .. u.authority)) end
+        if berr == "timeout" then
+          return failure("timeout", clock.timeout_message("reading the answer body from " .. u.authority))
+        end
         return failure("transport", "reading the answer body from " .. u.authority .. " failed: " .. tostring(berr))
       end
       if not chunk then break end
@@ -597,7 +607,9 @@ function Ngx:backend_name()
   return self.resty_http and "resty.http" or "cosocket"
 end
 
+-- luacheck: push ignore 212 (self: the method every transport has)
 function Ngx:close() end -- connections belong to nginx's pools
+-- luacheck: pop
 
 function Ngx.__tostring(t) return "koodrive.transport.ngx (" .. t.backend .. ")" end
 

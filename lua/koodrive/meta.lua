@@ -1,0 +1,320 @@
+---@meta koodrive.meta
+-- Type annotations for LuaLS / EmmyLua-aware editors: the shapes of koodrive's option
+-- tables, results, errors and the service objects, which are built at run time from
+-- koodrive.operations. Nothing requires this file and the rockspec does not install it;
+-- it only declares types (every function body here is empty).
+-- luacheck: ignore 212 241 (declarations only: arguments and method tables are never used)
+
+---------------------------------------------------------------------------------------------
+-- Options
+---------------------------------------------------------------------------------------------
+
+---@alias koodrive.Logger fun(record: koodrive.LogRecord)
+---@alias koodrive.TokenProvider fun(): string
+
+---Options every client takes (koodrive.new and koodrive.iotda.new).
+---@class koodrive.CommonOptions
+---@field endpoint string Base URL, e.g. "https://cn.myhuaweicloud-koodrive.com" (required).
+---@field timeout? number Whole-request timeout in seconds.
+---@field connect_timeout? number Connection timeout in seconds.
+---@field ca_file? string PEM bundle to verify the server with.
+---@field insecure? boolean Skip TLS verification (logged as a warning).
+---@field clock? fun(): number Seconds since the epoch used to sign (default os.time).
+---@field transport? koodrive.Transport A transport from koodrive.transport.
+---@field max_body? integer Largest response body accepted, in bytes.
+---@field retries? koodrive.RetryOptions|false Retry policy, or false for none.
+---@field logger? koodrive.Logger Receives one redacted record per attempt.
+---@field sleep? fun(seconds: number) Waits between retries outside a loop.
+---@field token_provider? koodrive.TokenProvider Returns a fresh token when needed.
+
+---koodrive.new options.
+---@class koodrive.Options: koodrive.CommonOptions
+---@field user_id string|integer The KooDrive user id (X-User-Id), required.
+---@field token? string Bearer token (token mode).
+---@field app_id? string App id (app-signature mode, with app_secret).
+---@field app_secret? string App secret (app-signature mode, with app_id).
+---@field language? string Value of the `language` header.
+---@field trace_ids? boolean Send a fresh X-Traceid with every call.
+
+---koodrive.iotda.new options.
+---@class koodrive.IotdaOptions: koodrive.CommonOptions
+---@field project_id string The IAM project id (required).
+---@field ak? string Access key (AK/SK mode, with sk).
+---@field sk? string Secret key (AK/SK mode, with ak).
+---@field security_token? string Temporary security token for AK/SK.
+---@field token? string IAM token (X-Auth-Token mode).
+---@field region? string Region, e.g. "cn-north-4"; required for derived signing.
+---@field derived? boolean Use V11-HMAC-SHA256 derived signing (default: by host).
+---@field instance_id? string Instance-Id header.
+
+---Per-call options (last argument of every operation, and of call/prepare specs).
+---@class koodrive.CallOptions
+---@field trace_id? string X-Traceid to send.
+---@field language? string `language` header for this call.
+---@field timeout? number Whole-request timeout in seconds.
+---@field connect_timeout? number Connection timeout in seconds.
+---@field retry? boolean Whether this call may be retried.
+
+---The `retries` option.
+---@class koodrive.RetryOptions
+---@field max_attempts? integer Attempts in all, the first included.
+---@field base_delay? number First backoff delay, seconds.
+---@field max_delay? number Largest backoff delay, seconds.
+---@field max_elapsed? number Give up after this many seconds in all.
+
+---Options of the bulk helpers and koodrive.batch.
+---@class koodrive.BatchOptions
+---@field concurrency? integer Calls in flight at once, 1-256 (default 8).
+---@field progress? fun(done: integer, total: integer, item: any, result: any, err: koodrive.Error?)
+
+---What the logger receives for each attempt; secrets are redacted.
+---@class koodrive.LogRecord
+---@field level "info"|"warn"
+---@field event string "attempt"
+---@field operation string e.g. "devices.list"
+---@field method string HTTP method.
+---@field url string Request URL (secret query values redacted).
+---@field request_headers table<string, string> Request headers (secrets redacted).
+---@field attempt integer Attempt number, from 1.
+---@field duration number Seconds the attempt took.
+---@field status? integer HTTP status.
+---@field request_id? string X-Request-Id of the response.
+---@field trace_id? string X-Traceid sent.
+---@field error_kind? string Kind of the error, if the attempt failed.
+---@field error_message? string Message of the error, if the attempt failed.
+
+---------------------------------------------------------------------------------------------
+-- Errors, requests, responses
+---------------------------------------------------------------------------------------------
+
+---@alias koodrive.ErrorKind "config"|"validation"|"transport"|"timeout"|"http"|"api"|"decode"
+
+---The second result of every failing call (see koodrive.errors).
+---@class koodrive.Error
+---@field kind koodrive.ErrorKind
+---@field message string What went wrong, in words.
+---@field operation? string e.g. "devices.unbind", or "call" / "prepare".
+---@field status? integer HTTP status, when a response arrived.
+---@field code? integer|string The service's error code (KooDrive code, IoTDA error_code).
+---@field msg? string The service's error message.
+---@field request_id? string X-Request-Id of the response.
+---@field trace_id? string X-Traceid that was sent.
+---@field field? string Validation/config errors: the input at fault.
+---@field rule? string Validation/config errors: the rule it broke.
+---@field retryable boolean Whether sending the same request again may succeed.
+---@field reason? string Transport errors: "connect", "tls", "dns", ...
+---@field tls? string TLS errors: "untrusted", "self_signed", "expired", "hostname", ...
+---@field attempts? integer After retries: how many attempts were made.
+---@field history? table[] After retries: one entry per attempt.
+
+---An HTTP request, as transports receive it and client:prepare returns it.
+---@class koodrive.Request
+---@field method string
+---@field url string
+---@field headers table<string, string>
+---@field body? string
+---@field timeout? number
+---@field connect_timeout? number
+---@field max_body? integer
+
+---An HTTP response, as transports return it.
+---@class koodrive.Response
+---@field status integer
+---@field headers table<string, string> Lower-case names.
+---@field body string
+
+---A transport: sends requests (see koodrive.transport).
+---@class koodrive.Transport
+---@field multi? boolean Whether a koodrive.loop may carry its requests.
+local Transport = {}
+---@param request koodrive.Request
+---@return koodrive.Response|nil response
+---@return koodrive.Error|nil err
+function Transport:send(request) end
+function Transport:close() end
+
+---The spec of client:call and client:prepare.
+---@class koodrive.CallSpec: koodrive.CallOptions
+---@field method string HTTP method.
+---@field path string Path under the endpoint.
+---@field query? table Query parameters: { name = value } or { {name, value}, ... }.
+---@field body? table|string JSON body.
+
+---------------------------------------------------------------------------------------------
+-- Loops
+---------------------------------------------------------------------------------------------
+
+---A task started by loop:spawn or koodrive.spawn.
+---@class koodrive.Handle
+---@field done boolean
+---@field result any First result of the task.
+---@field err any Second result of the task.
+---@field values table All results, with `n`.
+---@field error? string The error the task raised, with traceback.
+
+---An event loop over one libcurl multi handle (koodrive.loop()).
+---@class koodrive.Loop
+local Loop = {}
+---@param fn function
+---@param callback? fun(...)
+---@return koodrive.Handle
+function Loop:spawn(fn, callback, ...) end
+---@param timeout? number
+---@param budget? number
+---@return integer tasks_left
+function Loop:poll(timeout, budget) end
+function Loop:run() end
+---@return integer
+function Loop:pending() end
+---@param seconds number
+function Loop:sleep(seconds) end
+---@param handles koodrive.Handle[]
+function Loop:wait_all(handles) end
+function Loop:close() end
+
+---------------------------------------------------------------------------------------------
+-- KooDrive results and service objects
+---------------------------------------------------------------------------------------------
+
+---A device bound to the user (KooDrive BoundDeviceEntity).
+---@class koodrive.BoundDeviceEntity
+---@field deviceId string 19-digit id, always a string.
+---@field machineCode string
+---@field deviceName? string
+---@field deviceOS? string
+---@field createTime? string|integer
+
+---devices:bind argument.
+---@class koodrive.BindDevice
+---@field machineCode string
+---@field deviceName? string
+---@field deviceOS? string
+
+---usergroups:delete_members result: every id is in `deleted` or `failedList`.
+---@class koodrive.DeleteMembersResult
+---@field status integer 0 all deleted, 1 some, 2 none.
+---@field deleted string[]
+---@field failedList string[]
+
+---devices:unbind_many result.
+---@class koodrive.UnbindManyResult
+---@field done {deviceId: string, device: koodrive.BoundDeviceEntity}[]
+---@field failed {deviceId: string, error: koodrive.Error}[]
+
+---usergroups:delete_members_many result.
+---@class koodrive.DeleteMembersManyResult
+---@field deleted {groupId: string, userId: string}[]
+---@field failed {groupId: string, userId: string, refused?: boolean, error?: koodrive.Error}[]
+---@field groups {groupId: string, result?: koodrive.DeleteMembersResult, error?: koodrive.Error}[]
+
+---client.devices
+---@class koodrive.DevicesService
+local DevicesService = {}
+---@param opts? koodrive.CallOptions
+---@return koodrive.BoundDeviceEntity[]|nil devices
+---@return koodrive.Error|nil err
+function DevicesService:list(opts) end
+---@param device koodrive.BindDevice
+---@param opts? koodrive.CallOptions
+---@return koodrive.BoundDeviceEntity|nil device
+---@return koodrive.Error|nil err
+function DevicesService:bind(device, opts) end
+---@param deviceId string
+---@param opts? koodrive.CallOptions
+---@return koodrive.BoundDeviceEntity|nil device
+---@return koodrive.Error|nil err
+function DevicesService:unbind(deviceId, opts) end
+---@param ids string[]
+---@param opts? koodrive.BatchOptions
+---@return koodrive.UnbindManyResult|nil result
+---@return koodrive.Error|nil err
+function DevicesService:unbind_many(ids, opts) end
+
+---client.usergroups
+---@class koodrive.UsergroupsService
+local UsergroupsService = {}
+---@param groupId string
+---@param userIds (string|integer)[]
+---@param opts? koodrive.CallOptions
+---@return koodrive.DeleteMembersResult|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:delete_members(groupId, userIds, opts) end
+---@param groups {[1]: string, [2]: (string|integer)[]}[] { {groupId, userIds}, ... }
+---@param opts? koodrive.BatchOptions
+---@return koodrive.DeleteMembersManyResult|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:delete_members_many(groups, opts) end
+
+---Shared by both clients.
+---@class koodrive.BaseClient
+---@field endpoint string
+---@field auth string
+local BaseClient = {}
+---Sends any request through the client's auth, retries and logging.
+---@param spec koodrive.CallSpec
+---@return table|nil envelope The decoded response body.
+---@return koodrive.Error|nil err
+function BaseClient:call(spec) end
+---Builds and signs a request without sending it.
+---@param spec koodrive.CallSpec
+---@return koodrive.Request|nil request
+---@return koodrive.Error|nil err
+function BaseClient:prepare(spec) end
+---Releases the transport if the client created it.
+function BaseClient:close() end
+
+---A KooDrive client (koodrive.new).
+---@class koodrive.Client: koodrive.BaseClient
+---@field user_id string
+---@field language? string
+---@field trace_ids boolean
+---@field app_id? string
+---@field devices koodrive.DevicesService
+---@field usergroups koodrive.UsergroupsService
+
+---------------------------------------------------------------------------------------------
+-- IoTDA results and service objects
+---------------------------------------------------------------------------------------------
+
+---@class koodrive.PolicyTargets
+---@field target_type string e.g. "DEVICE".
+---@field target_ids string[]
+
+---A target device_policies:unbind could not unbind.
+---@class koodrive.FailureTarget
+---@field target_id string
+---@field error_code? string The service's code, "KOODRIVE.UNREPORTED" or "KOODRIVE.<KIND>".
+---@field error_msg? string
+---@field error? koodrive.Error unbind_all: the error of the call that carried the id.
+
+---device_policies:unbind / unbind_all result.
+---@class koodrive.PolicyUnbindResult
+---@field policy_id string
+---@field target_type string
+---@field success_targets string[]
+---@field failure_targets koodrive.FailureTarget[]
+---@field calls? integer unbind_all: how many calls were made.
+
+---client.device_policies
+---@class koodrive.DevicePoliciesService
+local DevicePoliciesService = {}
+---@param policy_id string
+---@param targets koodrive.PolicyTargets
+---@param opts? koodrive.CallOptions
+---@return koodrive.PolicyUnbindResult|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:unbind(policy_id, targets, opts) end
+---@param policy_id string
+---@param targets koodrive.PolicyTargets Any number of ids; sent 20 per call.
+---@param opts? koodrive.BatchOptions
+---@return koodrive.PolicyUnbindResult|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:unbind_all(policy_id, targets, opts) end
+
+---An IoTDA client (koodrive.iotda.new).
+---@class koodrive.IotdaClient: koodrive.BaseClient
+---@field project_id string
+---@field region? string
+---@field derived? boolean
+---@field instance_id? string
+---@field device_policies koodrive.DevicePoliciesService
