@@ -1,4 +1,5 @@
-/* core.h - entry points of the C files; each adds its functions to the table on top of the stack. */
+/* core.h - entry points of the C files; each adds its functions to the table on top of the stack.
+ */
 #ifndef KOODRIVE_CORE_H
 #define KOODRIVE_CORE_H
 #include <lua.h>

@@ -35,7 +35,8 @@ static int is_long_integer(const char *p, const char *e)
     return 1;
 }
 
-/* Counts the long integer literals outside strings; with out, also writes the text with them quoted. */
+/* Counts the long integer literals outside strings; with out, also writes the text with them
+ * quoted. */
 static size_t each_long_integer(const char *s, size_t len, luaL_Buffer *out)
 {
     const char *p = s, *end = s + len, *copied = s;

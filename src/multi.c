@@ -246,12 +246,8 @@ static int global_multi(lua_State *L)
 void kd_multi_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "add", meth_add },
-        { "perform", meth_perform },
-        { "take", meth_take },
-        { "pending", meth_pending },
-        { "close", meth_close },
-        { NULL, NULL },
+        { "add", meth_add },         { "perform", meth_perform }, { "take", meth_take },
+        { "pending", meth_pending }, { "close", meth_close },     { NULL, NULL },
     };
     static const luaL_Reg functions[] = {
         { "multi", global_multi },

@@ -36,10 +36,10 @@
  * when an error unwinds the call. */
 
 #define KD_CTX_MT "koodrive.sign.ctx"
-#define KD_LOCAL_PAIRS 16 /* pairs kept on the C stack before spilling into a userdata */
-#define KD_HEX_LEN 64     /* hex length of a SHA-256 digest */
-#define KD_KEY_CACHE 128  /* HMAC keys up to this size are remembered (kd_hmac_raw) */
-#define KD_V11_CACHE 256  /* same for SK + AK + info of the V11 derivation (kd_v11_key) */
+#define KD_LOCAL_PAIRS 16     /* pairs kept on the C stack before spilling into a userdata */
+#define KD_HEX_LEN 64         /* hex length of a SHA-256 digest */
+#define KD_KEY_CACHE 128      /* HMAC keys up to this size are remembered (kd_hmac_raw) */
+#define KD_V11_CACHE 256      /* same for SK + AK + info of the V11 derivation (kd_v11_key) */
 #define KD_SCOPE_PART_MAX 500 /* longest V11 region or service: the info stays <= 1024 bytes */
 
 /* Documented constant (signing.md): the payload hash of an empty body, saves one digest. */
@@ -57,7 +57,7 @@ typedef struct {
     int mac_keyed;    /* whether mac holds last_key */
     size_t last_klen;
     unsigned char last_key[KD_KEY_CACHE];
-    int v11_valid;    /* last V11 derivation: input lengths, inputs back to back, key */
+    int v11_valid; /* last V11 derivation: input lengths, inputs back to back, key */
     size_t v11_len[3];
     unsigned char v11_in[KD_V11_CACHE];
     char v11_key[KD_HEX_LEN + 1];
@@ -73,7 +73,8 @@ typedef struct {
 
 enum { KD_APP, KD_SDK, KD_V11 };
 
-static const char *const kd_scheme_names[] = {"HMAC-SHA256", "SDK-HMAC-SHA256", "V11-HMAC-SHA256"};
+static const char *const kd_scheme_names[] = { "HMAC-SHA256", "SDK-HMAC-SHA256",
+                                               "V11-HMAC-SHA256" };
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -105,15 +106,18 @@ static int kd_is_token(const char *s, size_t n)
 /* The unreserved set of signing.md; every other byte is percent-encoded. */
 static int kd_is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
 }
 
 static int kd_hexval(unsigned char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -203,19 +207,17 @@ static kd_ctx *kd_getctx(lua_State *L)
 }
 
 /* SHA-256 of one buffer; the context is only re-initialised, never re-created. */
-static void kd_sha256_raw(lua_State *L, kd_ctx *cx, const void *p, size_t n,
-                          unsigned char out[32])
+static void kd_sha256_raw(lua_State *L, kd_ctx *cx, const void *p, size_t n, unsigned char out[32])
 {
     unsigned int len = 0;
-    if (EVP_DigestInit_ex2(cx->md, kd_sha256, NULL) != 1 ||
-        EVP_DigestUpdate(cx->md, p, n) != 1 ||
+    if (EVP_DigestInit_ex2(cx->md, kd_sha256, NULL) != 1 || EVP_DigestUpdate(cx->md, p, n) != 1 ||
         EVP_DigestFinal_ex(cx->md, out, &len) != 1 || len != 32)
         luaL_error(L, "koodrive: SHA-256 failed");
 }
 
 /* HMAC-SHA256; init only loads the key since the digest was set on the context. */
-static void kd_hmac_raw(lua_State *L, kd_ctx *cx, const char *key, size_t klen,
-                        const void *p, size_t n, unsigned char out[32])
+static void kd_hmac_raw(lua_State *L, kd_ctx *cx, const char *key, size_t klen, const void *p,
+                        size_t n, unsigned char out[32])
 {
     size_t len = 0;
     int ok;
@@ -244,9 +246,8 @@ static void kd_hmac_raw(lua_State *L, kd_ctx *cx, const char *key, size_t klen,
 
 /* V11 signing key: lowercase hex of HKDF-SHA256(IKM = SK, salt = AK, info, 32 bytes).
  * The inputs change once a day (info starts with the date), so the last key is reused. */
-static void kd_v11_key(lua_State *L, kd_ctx *cx, const char *sk, size_t sklen,
-                       const char *ak, size_t aklen, const char *info, size_t infolen,
-                       char hex[KD_HEX_LEN + 1])
+static void kd_v11_key(lua_State *L, kd_ctx *cx, const char *sk, size_t sklen, const char *ak,
+                       size_t aklen, const char *info, size_t infolen, char hex[KD_HEX_LEN + 1])
 {
     unsigned char out[32];
     OSSL_PARAM params[4];
@@ -359,8 +360,9 @@ static kd_pair *kd_collect_query(lua_State *L, int arg, int idx, kd_pair *local,
     for (i = 0; i < n; i++) {
         lua_rawgeti(L, idx, (lua_Integer)(i + 1));
         if (lua_type(L, -1) != LUA_TTABLE)
-            luaL_argerror(L, arg, lua_pushfstring(L, "query entry %d must be a {name, value} pair",
-                                                  (int)(i + 1)));
+            luaL_argerror(
+                L, arg,
+                lua_pushfstring(L, "query entry %d must be a {name, value} pair", (int)(i + 1)));
         for (k = 1; k <= 2; k++) {
             const char *s;
             size_t len;
@@ -368,8 +370,9 @@ static kd_pair *kd_collect_query(lua_State *L, int arg, int idx, kd_pair *local,
             lua_rawgeti(L, -1, k);
             t = lua_type(L, -1);
             if (t != LUA_TSTRING && t != LUA_TNUMBER)
-                luaL_argerror(L, arg, lua_pushfstring(L, "query entry %d: %s must be a string",
-                                                      (int)(i + 1), k == 1 ? "name" : "value"));
+                luaL_argerror(L, arg,
+                              lua_pushfstring(L, "query entry %d: %s must be a string",
+                                              (int)(i + 1), k == 1 ? "name" : "value"));
             s = lua_tolstring(L, -1, &len); /* a number is converted in this stack slot */
             if (t == LUA_TNUMBER) {
                 if (!lua_istable(L, anchor)) {
@@ -437,8 +440,9 @@ static kd_pair *kd_collect_headers(lua_State *L, int idx, kd_pair *local, size_t
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_argerror(L, 1, "header names must be strings");
         if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_argerror(L, 1, lua_pushfstring(L, "header '%s' must have a string value",
-                                                lua_tostring(L, -2)));
+            luaL_argerror(
+                L, 1,
+                lua_pushfstring(L, "header '%s' must have a string value", lua_tostring(L, -2)));
         if (i < n) { /* the table cannot grow between the passes; still, never overrun */
             h[i].name = lua_tolstring(L, -2, &h[i].nlen);
             h[i].val = lua_tolstring(L, -1, &h[i].vlen);
@@ -534,8 +538,8 @@ static void kd_field_printable(lua_State *L, const char *name, kd_str *out)
     kd_field_string(L, name, out);
     for (i = 0; i < out->n; i++)
         if ((unsigned char)out->p[i] < 0x20 || (unsigned char)out->p[i] == 0x7f)
-            luaL_argerror(L, 1, lua_pushfstring(L, "field '%s' contains a control character",
-                                                name));
+            luaL_argerror(L, 1,
+                          lua_pushfstring(L, "field '%s' contains a control character", name));
 }
 
 /* Reads and type-checks the request table at index 1; raises on misuse. */
@@ -581,8 +585,9 @@ static void kd_read_req(lua_State *L, kd_req *r, kd_pair *hlocal, kd_pair *qloca
  * outside the program. Returns 0 with the message pushed. */
 static int kd_check_req(lua_State *L, kd_req *r)
 {
-    static const char *const app_need[3][2] = {
-        {"host", "Host"}, {"x-date", "X-Date"}, {"x-user-id", "X-User-Id"}};
+    static const char *const app_need[3][2] = { { "host", "Host" },
+                                                { "x-date", "X-Date" },
+                                                { "x-user-id", "X-User-Id" } };
     size_t i;
     if (!kd_check_headers(L, r->hdr, r->nhdr))
         return 0;
@@ -684,12 +689,13 @@ static void kd_push_canonical(lua_State *L, kd_ctx *cx, const kd_req *r, int pat
 /* core.sign(req) -> result | nil, message: the one signing routine for all three schemes. */
 static int l_sign(lua_State *L)
 {
-    static const char *const fields[] = {"path", "query", "signed_headers", "canonical_request",
-                                         "string_to_sign", "authorization"};
+    static const char *const fields[] = { "path",           "query",
+                                          "signed_headers", "canonical_request",
+                                          "string_to_sign", "authorization" };
     kd_ctx *cx = kd_getctx(L);
     kd_pair hlocal[KD_LOCAL_PAIRS], qlocal[KD_LOCAL_PAIRS];
     kd_req r;
-    kd_str key, info = {NULL, 0};
+    kd_str key, info = { NULL, 0 };
     unsigned char digest[32];
     char hex[KD_HEX_LEN + 1], v11_key[KD_HEX_LEN + 1];
     size_t n;
@@ -730,8 +736,7 @@ static int l_sign(lua_State *L)
         info.p = lua_tolstring(L, -1, &info.n);
         lua_insert(L, first); /* kept below the results, anchored */
         first++;
-        kd_v11_key(L, cx, r.secret.p, r.secret.n, r.key_id.p, r.key_id.n, info.p, info.n,
-                   v11_key);
+        kd_v11_key(L, cx, r.secret.p, r.secret.n, r.key_id.p, r.key_id.n, info.p, info.n, v11_key);
         key.p = v11_key;
         key.n = KD_HEX_LEN;
     }
@@ -863,14 +868,13 @@ static int kd_ctx_gc(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg kd_sign_funcs[] = {
-    {"sign", l_sign},
-    {"encode_path", l_encode_path},
-    {"encode_query", l_encode_query},
-    {"utc_stamp", l_utc_stamp},
-    {"sha256_hex", l_sha256_hex},
-    {"hmac_sha256_hex", l_hmac_sha256_hex},
-    {NULL, NULL}};
+static const luaL_Reg kd_sign_funcs[] = { { "sign", l_sign },
+                                          { "encode_path", l_encode_path },
+                                          { "encode_query", l_encode_query },
+                                          { "utc_stamp", l_utc_stamp },
+                                          { "sha256_hex", l_sha256_hex },
+                                          { "hmac_sha256_hex", l_hmac_sha256_hex },
+                                          { NULL, NULL } };
 
 /* Adds the signing functions to the module table on top of the stack. */
 void kd_sign_open(lua_State *L)

@@ -284,7 +284,8 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     if (body != NULL && copy_body) {
         buffer_reset(&t->request_body, (size_t)-1);
         if (body_len > 0 && !buffer_append(&t->request_body, body, body_len))
-            return push_failure(L, "transport", "out of memory copying the request body", CURLE_OUT_OF_MEMORY);
+            return push_failure(L, "transport", "out of memory copying the request body",
+                                CURLE_OUT_OF_MEMORY);
         body = t->request_body.data ? t->request_body.data : "";
     }
     if (strcmp(method, "GET") == 0 && body == NULL) {
@@ -302,8 +303,9 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     return 0;
 }
 
-/* Pushes the final response's headers as { [lowercase name] = value }; repeats are joined with ", ".
- * Not static only so that the fuzz target (fuzz/headers.lua) can reach it; hidden in the module. */
+/* Pushes the final response's headers as { [lowercase name] = value }; repeats are joined with ",
+ * ". Not static only so that the fuzz target (fuzz/headers.lua) can reach it; hidden in the module.
+ */
 void kd_transfer_push_headers(lua_State *L, const kd_buffer *head)
 {
     /* A buffer that never received a byte has no data: NULL + 0 would be undefined. */
@@ -313,8 +315,7 @@ void kd_transfer_push_headers(lua_State *L, const kd_buffer *head)
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = eol ? eol : end;
         const char *colon = memchr(p, ':', (size_t)(line_end - p));
-        if (colon != NULL && colon > p &&
-            !(line_end - p >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
+        if (colon != NULL && colon > p && !(line_end - p >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
             const char *v = colon + 1, *ve = line_end;
             luaL_Buffer name;
             const char *q;

@@ -19,9 +19,10 @@ typedef struct {
     struct curl_slist *headers; /* request headers, alive until the transfer ends */
     kd_buffer body;             /* response body */
     kd_buffer head;             /* response header block */
-    kd_buffer request_body;     /* private copy of the request body (multi transfers outlive the call) */
+    kd_buffer
+        request_body; /* private copy of the request body (multi transfers outlive the call) */
     long max_body;
-    long long id;               /* multi: the id handed to Lua */
+    long long id; /* multi: the id handed to Lua */
     char errbuf[CURL_ERROR_SIZE];
 } kd_transfer;
 
