@@ -5,7 +5,7 @@
 -- * lua-cjson 2.1 writes numbers with 14 significant digits and reads them through a double.
 --   Ids such as 3432423464657862424 would lose digits either way. So:
 --   - to write an exact integer, wrap its digits with `json.int64(id)`; `json.encode` also
---     turns any Lua integer beyond 2^53 found in a table into an exact literal (Lua 5.3+);
+--     writes every whole number of 15 digits or more found in a table digit for digit;
 --   - on reading, integer literals of 16 digits or more arrive as strings, digit for digit.
 -- * JSON null decodes to `json.null` (cjson's null sentinel), not to nil.
 -- @module koodrive.json
@@ -22,7 +22,9 @@ local MARK_ENCODED = '"\\u0000kd%-int64%-' .. nonce .. ':(%-?%d+)"'
 local MARK_ARRAY = '"\\u0000kd%-int64%-' .. nonce .. ':%[%]"'
 
 local has_integers = math.type ~= nil
-local EXACT_LIMIT = 2 ^ 53
+local EXACT_FROM = 1e14
+local INT64_BOUND = 2 ^ 63
+local floor = math.floor
 
 --- Marks an integer (decimal digit string, or a Lua integer) to be written exactly.
 -- The caller has validated the digits.
@@ -33,8 +35,9 @@ function json.int64(id)
   return MARK .. id
 end
 
---- Marks a table as a JSON array, so that an empty one is written as [] (cjson writes {}).
 local EMPTY_ARRAY = MARK .. "[]"
+
+--- Marks a table as a JSON array, so that an empty one is written as [] (cjson writes {}).
 ---@generic T: table
 ---@param t T
 ---@return T|string array
@@ -43,12 +46,17 @@ function json.array(t)
   return t
 end
 
--- Copies `v`, replacing integers too large for cjson's 14-digit output with exact marks.
+-- Copies `v`, replacing whole numbers too long for cjson's 14 significant digits (10^14 and
+-- beyond: 123456789012345 would go out as 1.2345678901234e+14) with exact marks.
 local function protect(v, depth)
   local t = type(v)
   if t == "number" then
-    if has_integers and math.type(v) == "integer" and (v > EXACT_LIMIT or v < -EXACT_LIMIT) then
-      return json.int64(v)
+    if v >= EXACT_FROM or v <= -EXACT_FROM then
+      if has_integers and math.type(v) == "integer" then return json.int64(v) end
+      -- A float (every number on 5.1/LuaJIT): exact digits while it is whole and fits int64.
+      if v == floor(v) and v < INT64_BOUND and v >= -INT64_BOUND then
+        return MARK .. string.format("%.0f", v)
+      end
     end
     return v
   elseif t ~= "table" or depth > 100 then
