@@ -3,10 +3,11 @@
 --   local timing = require "support.timing"
 --   assert.is_true(elapsed < timing.limit(1.8))
 --
--- `make check-asan` and `make check-valgrind` set KOODRIVE_SPEC_SLOW=1: everything runs many
--- times slower there, so an upper bound on elapsed time says nothing about koodrive. With the
--- switch set, limit(s) returns s * 20 (or s * N with KOODRIVE_SPEC_SLOW=N, N > 1); without it,
--- s unchanged. Only upper bounds go through it: lower bounds (a delay really happened) and
+-- `make check-asan` sets KOODRIVE_SPEC_SLOW=1 and `make check-valgrind` KOODRIVE_SPEC_SLOW=50:
+-- everything runs many times slower there, so an upper bound on elapsed time says nothing
+-- about koodrive. With the switch set, limit(s) returns s * 20 (KOODRIVE_SPEC_SLOW=1, or any
+-- value that is not a number above 1) or s * N (KOODRIVE_SPEC_SLOW=N, N > 1); without it, s.
+-- Only upper bounds go through it: lower bounds (a delay really happened) and
 -- every functional assertion stay as they are.
 local M = {}
 
