@@ -14,13 +14,17 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-struct buf { char data[65536]; size_t n; };
+struct buf {
+    char data[65536];
+    size_t n;
+};
 
 static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 {
     struct buf *b = ud;
     size_t n = sz * nm;
-    if (b->n + n > sizeof b->data) return 0;
+    if (b->n + n > sizeof b->data)
+        return 0;
     memcpy(b->data + b->n, p, n);
     b->n += n;
     return n;
@@ -28,7 +32,8 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 
 static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
 {
-    (void)p; (void)ud;
+    (void)p;
+    (void)ud;
     return sz * nm;
 }
 
@@ -70,15 +75,24 @@ int main(int argc, char **argv)
     /* warm-up: connect once */
     for (int i = 0; i < 200; i++) {
         b.n = 0;
-        if (curl_easy_perform(e) != CURLE_OK) { fprintf(stderr, "raw_curl: request failed\n"); return 1; }
+        if (curl_easy_perform(e) != CURLE_OK) {
+            fprintf(stderr, "raw_curl: request failed\n");
+            return 1;
+        }
     }
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200 || b.n == 0) { fprintf(stderr, "raw_curl: HTTP %ld\n", status); return 1; }
+    if (status != 200 || b.n == 0) {
+        fprintf(stderr, "raw_curl: HTTP %ld\n", status);
+        return 1;
+    }
     t0 = now();
     do {
         for (int i = 0; i < 100; i++) {
             b.n = 0;
-            if (curl_easy_perform(e) != CURLE_OK) { fprintf(stderr, "raw_curl: request failed\n"); return 1; }
+            if (curl_easy_perform(e) != CURLE_OK) {
+                fprintf(stderr, "raw_curl: request failed\n");
+                return 1;
+            }
             calls++;
         }
         t = now();

@@ -29,7 +29,10 @@ static double now(void)
 static void hex(const unsigned char *in, size_t n, char *out)
 {
     static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) { out[2 * i] = d[in[i] >> 4]; out[2 * i + 1] = d[in[i] & 15]; }
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[in[i] >> 4];
+        out[2 * i + 1] = d[in[i] & 15];
+    }
     out[2 * n] = 0;
 }
 
@@ -60,10 +63,12 @@ static size_t sign(int scheme, char *auth, size_t authcap)
     const char *method, *path, *key_id, *secret;
     char headers[1024], signed_list[256];
     const char *date = "20251103T070140Z";
-    const char *body = "{\"target_type\":\"device\",\"target_ids\":[\"64a7ba7ef9cb063d27e16b97_123456\"]}";
+    const char *body =
+        "{\"target_type\":\"device\",\"target_ids\":[\"64a7ba7ef9cb063d27e16b97_123456\"]}";
     int n;
     if (scheme == 0) {
-        method = "GET"; path = "/koodrive/ose/v1/backup/device/";
+        method = "GET";
+        path = "/koodrive/ose/v1/backup/device/";
         key_id = "a378331eca141163119eb602adb67b7802cc79cd33ba44c7d2fe61d1586c96a1";
         secret = "ExampleAppSecret";
         snprintf(headers, sizeof headers, "host:%s\nx-date:%s\nx-user-id:%s\n",
@@ -72,15 +77,19 @@ static size_t sign(int scheme, char *auth, size_t authcap)
         strcpy(body_hash, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     } else {
         method = "POST";
-        path = "/v5/iot/0a1b2c3d4e5f60718293a4b5c6d7e8f9/device-policies/5c90fa7d3c4e4405e8525079/unbind/";
-        key_id = "AccessKey"; secret = "SecretKey";
+        path = "/v5/iot/0a1b2c3d4e5f60718293a4b5c6d7e8f9/device-policies/5c90fa7d3c4e4405e8525079/"
+               "unbind/";
+        key_id = "AccessKey";
+        secret = "SecretKey";
         snprintf(headers, sizeof headers,
                  "content-type:application/json\nhost:%s\ninstance-id:%s\nx-sdk-date:%s\n",
-                 "iotda.cn-north-4.myhuaweicloud.com", "1a7ffc5c-d89c-44dd-8265-b1653d951ce0", date);
+                 "iotda.cn-north-4.myhuaweicloud.com", "1a7ffc5c-d89c-44dd-8265-b1653d951ce0",
+                 date);
         strcpy(signed_list, "content-type;host;instance-id;x-sdk-date");
         sha256hex(body, strlen(body), body_hash);
     }
-    n = snprintf(canon, sizeof canon, "%s\n%s\n\n%s\n%s\n%s", method, path, headers, signed_list, body_hash);
+    n = snprintf(canon, sizeof canon, "%s\n%s\n\n%s\n%s\n%s", method, path, headers, signed_list,
+                 body_hash);
     sha256hex(canon, (size_t)n, h1);
     if (scheme == 0) {
         n = snprintf(sts, sizeof sts, "HMAC-SHA256\n%s", h1);
@@ -91,8 +100,9 @@ static size_t sign(int scheme, char *auth, size_t authcap)
     if (scheme == 1) {
         n = snprintf(sts, sizeof sts, "SDK-HMAC-SHA256\n%s\n%s", date, h1);
         hmachex(secret, strlen(secret), sts, (size_t)n, h2);
-        return (size_t)snprintf(auth, authcap, "SDK-HMAC-SHA256 Access=%s, SignedHeaders=%s, Signature=%s",
-                                key_id, signed_list, h2);
+        return (size_t)snprintf(auth, authcap,
+                                "SDK-HMAC-SHA256 Access=%s, SignedHeaders=%s, Signature=%s", key_id,
+                                signed_list, h2);
     }
     {
         /* V11: key = hex(HKDF-SHA256(IKM=SK, salt=AK, info=scope)), derived on every call here
@@ -107,26 +117,32 @@ static size_t sign(int scheme, char *auth, size_t authcap)
             memcpy(key, cached_key, 65);
             goto keyed;
         }
-        p[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, strlen(secret));
-        p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)key_id, strlen(key_id));
+        p[0] =
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, strlen(secret));
+        p[1] =
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)key_id, strlen(key_id));
         p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, scope, (size_t)sn);
         p[3] = OSSL_PARAM_construct_end();
-        if (EVP_KDF_derive(kdfctx, out, sizeof out, p) != 1) { fprintf(stderr, "HKDF failed\n"); exit(1); }
+        if (EVP_KDF_derive(kdfctx, out, sizeof out, p) != 1) {
+            fprintf(stderr, "HKDF failed\n");
+            exit(1);
+        }
         hex(out, 32, key);
         memcpy(cached_key, key, 65);
         strcpy(cached_scope, scope);
     keyed:
         n = snprintf(sts, sizeof sts, "V11-HMAC-SHA256\n%s\n%s\n%s", date, scope, h1);
         hmachex(key, 64, sts, (size_t)n, h2);
-        return (size_t)snprintf(auth, authcap, "V11-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+        return (size_t)snprintf(auth, authcap,
+                                "V11-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
                                 key_id, scope, signed_list, h2);
     }
 }
 
 int main(int argc, char **argv)
 {
-    static const char *names[] = {"HMAC-SHA256", "SDK-HMAC-SHA256", "V11-HMAC-SHA256",
-                                  "V11-HMAC-SHA256-derive-each-call"};
+    static const char *names[] = { "HMAC-SHA256", "SDK-HMAC-SHA256", "V11-HMAC-SHA256",
+                                   "V11-HMAC-SHA256-derive-each-call" };
     long iters = argc > 1 ? atol(argv[1]) : 200000;
     char auth[1024];
     OSSL_PARAM dp[2];
@@ -141,7 +157,10 @@ int main(int argc, char **argv)
     EVP_MAC_CTX_set_params(macctx, dp);
     EVP_KDF_CTX_set_params(kdfctx, dp);
     if (argc > 2) { /* print one signature per scheme (cross-check against core.sign) */
-        for (int s = 0; s < 3; s++) { sign(s, auth, sizeof auth); printf("%s\n", auth); }
+        for (int s = 0; s < 3; s++) {
+            sign(s, auth, sizeof auth);
+            printf("%s\n", auth);
+        }
         return 0;
     }
     for (int k = 0; k < 4; k++) {
@@ -150,9 +169,11 @@ int main(int argc, char **argv)
         double best = 1e9;
         for (int rep = 0; rep < 3; rep++) {
             double t0 = now();
-            for (long i = 0; i < iters; i++) sink += (unsigned)sign(s, auth, sizeof auth);
+            for (long i = 0; i < iters; i++)
+                sink += (unsigned)sign(s, auth, sizeof auth);
             double us = (now() - t0) / iters * 1e6;
-            if (us < best) best = us;
+            if (us < best)
+                best = us;
         }
         printf("%s %.3f\n", names[k], best);
     }

@@ -100,7 +100,7 @@ end
 -- @field attempts after retries: how many attempts were made
 -- @field history after retries: one entry per attempt
 
---- Error kinds (`err.kind`).
+--- Error kinds (`err.kind`): the set of names, each mapped to true.
 -- @table kinds
 -- @field config a client option is missing or invalid (from `koodrive.new` and friends)
 -- @field validation an argument broke a rule; nothing was sent
@@ -109,5 +109,9 @@ end
 -- @field http an HTTP error status without a service error body
 -- @field api the service answered with its own error code (`code`, `msg`)
 -- @field decode the answer could not be read (not JSON, or not the expected shape)
+
+-- A copy: changing it changes nothing inside.
+errors.kinds = {}
+for kind in pairs(KINDS) do errors.kinds[kind] = true end
 
 return errors

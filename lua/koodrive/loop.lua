@@ -37,6 +37,7 @@ local owner = setmetatable({}, { __mode = "k" }) -- coroutine -> loop
 local WAIT = setmetatable({}, { __tostring = function() return "koodrive.loop wait" end })
 
 --- The loop running the current coroutine, if any.
+---@return koodrive.Loop|nil loop
 function loop.current()
   local co = coroutine.running()
   return co and owner[co] or nil
@@ -123,6 +124,9 @@ end
 --- Used by the pipeline from inside a task: queues the request for the multi handle and
 -- waits for its answer. poll starts queued requests a few at a time (`starts_per_poll`),
 -- so that opening many connections at once never lands on a single frame.
+---@param request koodrive.Request
+---@return koodrive.Response|nil response
+---@return koodrive.Error|nil err
 function Loop:send(request)
   local q = self.queued
   q.last = q.last + 1
@@ -236,6 +240,7 @@ function Loop:poll(timeout, budget)
 end
 
 --- Polls until every task has ended (blocking, a second at most per wait).
+---@return nil
 function Loop:run()
   while self:poll(1) > 0 do end
 end
@@ -245,6 +250,7 @@ end
 function Loop:pending() return self.tasks end
 
 --- Aborts transfers still in flight and frees the multi handle.
+---@return nil
 function Loop:close() self.multi:close() end
 Loop.__close = Loop.close
 

@@ -17,6 +17,9 @@ local LIMITS = {
 }
 
 --- Checks the `retries` client option: false (off), nil (defaults) or a table of overrides.
+---@param option false|koodrive.RetryOptions|nil
+---@return false|koodrive.RetryOptions|nil policy
+---@return koodrive.Error|nil err
 function retry.policy(option)
   if option == false then return false end
   if option == nil then option = {} end
@@ -56,6 +59,8 @@ local function days_from_civil(y, m, d)
 end
 
 --- Unix seconds of an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT"), or nil.
+---@param s string|nil
+---@return integer|nil seconds
 function retry.http_date(s)
   if type(s) ~= "string" then return nil end
   local d, mon, y, h, mi, sec = s:match("^%a%a%a, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
@@ -65,6 +70,9 @@ function retry.http_date(s)
 end
 
 --- Seconds to wait from a Retry-After header (delta seconds or an HTTP date), or nil.
+---@param value string|nil
+---@param now number Unix seconds
+---@return number|nil seconds
 function retry.after(value, now)
   if type(value) ~= "string" then return nil end
   local n = tonumber(value:match("^%s*(%d+)%s*$"))
@@ -76,6 +84,10 @@ end
 
 --- The wait before attempt `attempt + 1`: exponential backoff with full jitter, at least
 -- what Retry-After asks.
+---@param policy koodrive.RetryOptions
+---@param attempt integer the attempt that just failed (1 = first)
+---@param retry_after number|nil seconds the service asked for
+---@return number seconds
 function retry.delay(policy, attempt, retry_after)
   local cap = math.min(policy.max_delay, policy.base_delay * 2 ^ (attempt - 1))
   local d = math.random() * cap
@@ -86,6 +98,10 @@ end
 --- True when a refusal is about the request's date: an auth refusal whose response Date is
 -- more than 14 minutes after the date we signed with, or before it (KooDrive refuses dates
 -- older than 15 minutes or in the future; APIG allows 15 minutes of skew).
+---@param err koodrive.Error
+---@param response koodrive.Response|nil
+---@param signed_at integer|nil Unix seconds of the X-Date / X-Sdk-Date sent
+---@return integer|nil server_time the service's clock when the refusal is about the date
 function retry.clock_refusal(err, response, signed_at)
   if not response or not signed_at then return nil end
   if err.status ~= 401 and err.status ~= 403 then return nil end
