@@ -52,6 +52,10 @@ end
 local seq54 = need "5.4_seq"
 row("  vs LuaSocket socket.http + cjson (Lua 5.4)", seq54, "calls/s", need "5.4_luasocket", "LuaSocket", "rate")
 row("  vs curl command per call", seq54, "calls/s", need "curl_cmd", "curl cmd", "rate")
+for _, n in ipairs { 16, 64 } do
+  row(("raw libcurl C multi, %d in flight (the limit)"):format(n), need("multi" .. n .. "_calls_per_s"),
+    "calls/s", c_seq, "raw C seq", "rate")
+end
 for _, v in ipairs { "5.4", "luajit" } do
   local name = v == "luajit" and "LuaJIT" or "Lua " .. v
   local seq = need(v .. "_seq")
@@ -59,6 +63,7 @@ for _, v in ipairs { "5.4", "luajit" } do
     local val = need(v .. "_loop" .. n)
     row(("%d in flight, koodrive.loop(), %s"):format(n, name), val, "calls/s", seq, "sequential", "rate",
       n == 16 and "≥ 5× sequential" or nil, (n == 16 or nil) and val / seq >= 5)
+    row("  vs raw libcurl C multi", val, "calls/s", need("multi" .. n .. "_calls_per_s"), "raw C multi", "rate")
   end
 end
 for _, scheme in ipairs { "HMAC-SHA256", "SDK-HMAC-SHA256", "V11-HMAC-SHA256" } do

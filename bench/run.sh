@@ -25,6 +25,8 @@ for v in 5.4 luajit; do
 done
 cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -o "$OUT/raw_curl" bench/raw_curl.c \
   $(pkg-config --cflags --libs libcurl) || fail "building bench/raw_curl.c"
+cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -o "$OUT/raw_multi" bench/raw_multi.c \
+  $(pkg-config --cflags --libs libcurl) || fail "building bench/raw_multi.c"
 cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -o "$OUT/sign_openssl" bench/sign_openssl.c \
   $(pkg-config --cflags --libs libcrypto) || fail "building bench/sign_openssl.c"
 cc -O2 -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -o "$OUT/dlopen" bench/dlopen.c -ldl \
@@ -142,6 +144,9 @@ while [ $n -lt "$CURL_CALLS" ]; do
 done
 t1=$(date +%s.%N)
 echo "curl_cmd $(echo "$CURL_CALLS $t0 $t1" | awk '{ printf "%.1f", $1 / ($3 - $2) }')" | record ""
+for n in 16 64; do
+  measure "" "raw libcurl multi, $n in flight" "$OUT/raw_multi" "$URL" "$SECS" "127.0.0.1:$PORT" $n
+done
 for v in 5.4 luajit; do
   for n in 16 64; do
     measure "${v}_" "koodrive.loop $n in flight ($v)" run_lua $v bench/calls.lua loop "$PORT" "$SECS" $n

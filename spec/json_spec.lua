@@ -37,6 +37,24 @@ describe("koodrive.json", function()
     it("reads whole numbers as integers (Lua 5.3+)", function()
       assert.are.equal("integer", math.type(json.decode('{"code":0}').code))
     end)
+    it("reads whole numbers as integers at every depth, fractions and huge values as floats", function()
+      local v = json.decode('{"a":[1,2.5,{"b":[-3,1e3,1e300,-0.0]}],"c":9007199254740993}')
+      assert.are.equal("integer", math.type(v.a[1]))
+      assert.are.equal("float", math.type(v.a[2]))
+      assert.are.equal("integer", math.type(v.a[3].b[1]))
+      assert.are.equal(-3, v.a[3].b[1])
+      assert.are.equal("integer", math.type(v.a[3].b[2]))
+      assert.are.equal(1000, v.a[3].b[2])
+      assert.are.equal("float", math.type(v.a[3].b[3])) -- beyond the integer range
+      assert.are.equal("string", type(v.c))           -- 16 digits: kept exact as a string
+    end)
+    it("stops converting below 200 levels without failing on deeper text", function()
+      local deep = json.decode(("["):rep(500) .. "1" .. ("]"):rep(500))
+      assert.is_table(deep)
+      local shallow = json.decode(("["):rep(50) .. "7" .. ("]"):rep(50))
+      for _ = 1, 50 do shallow = shallow[1] end
+      assert.are.equal("integer", math.type(shallow))
+    end)
   end
 
   it("leaves the host's global cjson settings alone", function()

@@ -87,10 +87,53 @@ static int global_quote_long_integers(lua_State *L)
     return 1;
 }
 
+#if LUA_VERSION_NUM >= 503
+/* Deeper tables are left as they are (cjson's own nesting limit is 1000). */
+#define INTEGERS_MAX_DEPTH 200
+
+/* Turns every whole float value of the table at idx (and of tables inside it) into an integer.
+ * Only values are rewritten, which lua_next allows while it traverses. */
+static void integers(lua_State *L, int idx, int depth)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int t = lua_type(L, -1);
+        if (t == LUA_TNUMBER) {
+            if (!lua_isinteger(L, -1)) {
+                lua_Number n = lua_tonumber(L, -1);
+                lua_Integer i;
+                if (lua_numbertointeger(n, &i) && (lua_Number)i == n) {
+                    lua_pushvalue(L, -2);
+                    lua_pushinteger(L, i);
+                    lua_rawset(L, idx);
+                }
+            }
+        } else if (t == LUA_TTABLE && depth < INTEGERS_MAX_DEPTH) {
+            luaL_checkstack(L, 4, "nested too deep");
+            integers(L, lua_gettop(L), depth + 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* core.integers(value) -> value, with whole floats in tables turned into integers in place:
+ * lua-cjson 2.1 reads every number as a float, so a code of 0 would print as 0.0 (Lua 5.3+). */
+static int global_integers(lua_State *L)
+{
+    lua_settop(L, 1);
+    if (lua_type(L, 1) == LUA_TTABLE)
+        integers(L, 1, 0);
+    return 1;
+}
+#endif
+
 void kd_json_open(lua_State *L)
 {
     static const luaL_Reg functions[] = {
         { "quote_long_integers", global_quote_long_integers },
+#if LUA_VERSION_NUM >= 503
+        { "integers", global_integers },
+#endif
         { NULL, NULL },
     };
     luaL_setfuncs(L, functions, 0);

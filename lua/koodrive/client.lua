@@ -1,7 +1,6 @@
 --- The KooDrive client: bearer-token or app-signature auth over the shared pipeline.
 -- @module koodrive.client
 local batch = require "koodrive.batch"
-local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 local operations = require "koodrive.operations"
 local pipeline = require "koodrive.pipeline"
@@ -30,7 +29,7 @@ end
 
 -- Token mode: Authorization: Bearer; app mode: HMAC-SHA256 signed in C.
 function profile.authorize(client, secret, request, now)
-  request.headers["X-Date"] = core.utc_stamp(now)
+  request.headers["X-Date"] = pipeline.utc_stamp(now)
   if secret.token then
     request.headers.Authorization = secret.token
     return pipeline.encode_or_sign(request, nil)

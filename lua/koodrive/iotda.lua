@@ -5,7 +5,6 @@
 -- SDK-HMAC-SHA256, every other host derived signing.
 -- @module koodrive.iotda
 local batch = require "koodrive.batch"
-local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 local operations = require "koodrive.operations"
 local pipeline = require "koodrive.pipeline"
@@ -29,7 +28,7 @@ function profile.authorize(client, secret, request, now)
     headers["X-Auth-Token"] = secret.token
     return pipeline.encode_or_sign(request, nil)
   end
-  headers["X-Sdk-Date"] = core.utc_stamp(now)
+  headers["X-Sdk-Date"] = pipeline.utc_stamp(now)
   if secret.security_token then headers["X-Security-Token"] = secret.security_token end
   -- Accept and User-Agent are not signed: proxies may rewrite them.
   local accept, agent = headers.Accept, headers["User-Agent"]

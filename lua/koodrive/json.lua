@@ -80,23 +80,10 @@ function json.encode(value)
   return text
 end
 
--- cjson 2.1 reads every number as a float; on Lua 5.3+ whole numbers become integers again,
--- so a code of 0 prints as 0, not 0.0.
+-- cjson 2.1 reads every number as a float; on Lua 5.3+ whole numbers become integers again
+-- (core.integers, in C), so a code of 0 prints as 0, not 0.0.
 local tointeger = math.tointeger
-local function integers(v, depth)
-  if type(v) == "table" and depth < 200 then
-    for k, item in pairs(v) do
-      local t = type(item)
-      if t == "number" then
-        local i = tointeger(item)
-        if i then v[k] = i end
-      elseif t == "table" then
-        integers(item, depth + 1)
-      end
-    end
-  end
-  return v
-end
+local integers = core.integers
 
 --- Decodes JSON text; returns the value, or nil and a message. Long integers become strings.
 ---@param text string
@@ -107,7 +94,7 @@ function json.decode(text)
   if not ok then return nil, value end
   if tointeger then
     if type(value) == "number" then return tointeger(value) or value end
-    integers(value, 0)
+    integers(value)
   end
   return value
 end

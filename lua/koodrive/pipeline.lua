@@ -136,8 +136,11 @@ end
 local CALL_OPTIONS = { trace_id = true, language = true, timeout = true, connect_timeout = true,
   retry = true }
 
+-- Options of a call given none; never written to.
+local NO_OPTIONS = setmetatable({}, { __newindex = function() error("NO_OPTIONS is read-only", 2) end })
+
 local function check_call_options(opts)
-  if opts == nil then return {} end
+  if opts == nil then return NO_OPTIONS end
   if type(opts) ~= "table" then
     return nil, errors.validation("options", "type", "must be a table of per-call options")
   end
@@ -265,16 +268,40 @@ local function build(client, spec, opts)
   if not path then return nil, query end
   local url = ep.origin .. path
   if query ~= "" then url = url .. "?" .. query end
-  return {
-    method = spec.method, url = url, headers = headers, body = spec.body,
-  }, trace_id, now
+  -- What is sent: { method, url, headers, body }.
+  request.url, request.path, request.query = url, nil, nil
+  return request, trace_id, now
 end
 pipeline.build = build
+
+-- Date stamps change once a second; calls within that second share one.
+local utc_stamp, stamp_second, stamp_text = core.utc_stamp, nil, nil
+
+--- core.utc_stamp(seconds), "YYYYMMDDTHHMMSSZ", remembered for the last second asked.
+function pipeline.utc_stamp(seconds)
+  if seconds ~= stamp_second then stamp_second, stamp_text = seconds, utc_stamp(seconds) end
+  return stamp_text
+end
+
+-- Encoded forms of the paths last sent: most programs call a handful of paths again and
+-- again. Bounded: emptied when it reaches PATH_CACHE_MAX entries.
+local encode_path, encoded_paths, encoded_count = core.encode_path, {}, 0
+local PATH_CACHE_MAX = 256
+
+local function encoded_path(path)
+  local e = encoded_paths[path]
+  if e then return e end
+  e = encode_path(path)
+  if encoded_count >= PATH_CACHE_MAX then encoded_paths, encoded_count = {}, 0 end
+  encoded_paths[path], encoded_count = e, encoded_count + 1
+  return e
+end
 
 --- Signs with the C core, or only encodes when `sign` is nil (token modes).
 function pipeline.encode_or_sign(request, sign)
   if sign == nil then
-    return core.encode_path(request.path), core.encode_query(request.query)
+    local query = request.query
+    return encoded_path(request.path), (query == nil or query[1] == nil) and "" or core.encode_query(query)
   end
   sign.method, sign.path, sign.query = request.method, request.path, request.query
   sign.headers, sign.body = request.headers, request.body
@@ -315,6 +342,14 @@ local function snippet(body)
   return s
 end
 
+-- The error for a response that arrived but is not a success; returns nil, error, response.
+local function response_failure(client, ctx, res, kind, message, code, msg)
+  local headers = res.headers or {}
+  return nil, errors.new { kind = kind, message = redact(client, message), operation = ctx.operation,
+    status = res.status, request_id = headers["x-request-id"], trace_id = ctx.trace_id,
+    code = code, msg = msg }, res
+end
+
 --- Sends a built request once; returns the decoded body table and the response, or nil, an
 -- error and the response (when one arrived).
 local function send(client, request, opts, ctx)
@@ -344,41 +379,32 @@ local function send(client, request, opts, ctx)
     e.operation, e.trace_id = ctx.operation, ctx.trace_id
     return nil, e
   end
-  local status = res.status
-  local headers = res.headers or {}
-  local base = { operation = ctx.operation, status = status,
-    request_id = headers["x-request-id"], trace_id = ctx.trace_id }
-  local function fail(kind, message, extra)
-    base.kind, base.message = kind, redact(client, message)
-    if extra then
-      for k, v in pairs(extra) do base[k] = v end
-    end
-    return nil, errors.new(base), res
+  local status, body = res.status, res.body
+  if type(status) ~= "number" or type(body) ~= "string" then
+    return response_failure(client, ctx, res, "transport",
+      "transport returned a response without a numeric status and a string body")
   end
-  if type(status) ~= "number" or type(res.body) ~= "string" then
-    return fail("transport", "transport returned a response without a numeric status and a string body")
-  end
-  local body = res.body
   local decoded, derr
   if body ~= "" then decoded, derr = json.decode(body) end
   if type(decoded) ~= "table" then
     local what = body == "" and "an empty body"
-      or ("a non-JSON body (" .. (headers["content-type"] or "no content type") .. "): " .. snippet(body))
+      or ("a non-JSON body (" .. ((res.headers or {})["content-type"] or "no content type") .. "): " ..
+        snippet(body))
     if status >= 300 or status < 200 then
-      return fail("http", "HTTP " .. status .. " with " .. what)
+      return response_failure(client, ctx, res, "http", "HTTP " .. status .. " with " .. what)
     end
-    return fail("decode", "HTTP " .. status .. " with " .. what ..
+    return response_failure(client, ctx, res, "decode", "HTTP " .. status .. " with " .. what ..
       (derr and (" [" .. tostring(derr) .. "]") or ""))
   end
   local code, msg, envelope_err = client._profile.envelope(decoded, status)
-  if envelope_err then return fail("decode", envelope_err) end
+  if envelope_err then return response_failure(client, ctx, res, "decode", envelope_err) end
   if code ~= nil then
     local text = msg ~= nil and tostring(msg) or "no message"
-    return fail("api", "service error " .. tostring(code) .. ": " .. text,
-      { code = code, msg = msg })
+    return response_failure(client, ctx, res, "api", "service error " .. tostring(code) .. ": " .. text,
+      code, msg)
   end
   if status < 200 or status >= 300 then
-    return fail("http", "HTTP " .. status .. ": " .. snippet(body))
+    return response_failure(client, ctx, res, "http", "HTTP " .. status .. ": " .. snippet(body))
   end
   return decoded, nil, res
 end
@@ -480,7 +506,7 @@ local function execute(client, spec, opts, ctx)
   local max_attempts = (policy and allowed) and policy.max_attempts or 1
   ctx.repeatable = allowed
   local started = retry.now()
-  local history, attempt, extra = {}, 0, 0
+  local history, attempt, extra = nil, 0, 0
   local skew_learned, token_refreshed = false, false
   while true do
     attempt = attempt + 1
@@ -492,10 +518,11 @@ local function execute(client, spec, opts, ctx)
     ctx.trace_id = trace_id
     local t0 = retry.now()
     local decoded, err, res = send(client, request, opts, ctx)
-    emit(client, log_record(client, request, ctx, attempt, t0, res, err))
+    if cfg.logger then emit(client, log_record(client, request, ctx, attempt, t0, res, err)) end
     if decoded then return decoded, nil, res end
     local entry = { attempt = attempt, kind = err.kind, status = err.status, code = err.code,
       reason = err.reason, message = err.message }
+    history = history or {}
     history[#history + 1] = entry
     local again = false
     local server_time = not skew_learned and retry.clock_refusal(err, res, signed_at)
@@ -533,8 +560,14 @@ end
 -- Operations, call and prepare
 --------------------------------------------------------------------------------------------
 
-local function fill_template(template, values)
-  return (template:gsub("{([%w_]+)}", function(name) return values[name] end))
+-- Fills {name} from the call's arguments, else from the client's path values (project_id).
+local function fill_template(template, args, client_values)
+  if not template:find("{", 1, true) then return template end
+  return (template:gsub("{([%w_]+)}", function(name)
+    local v = args[name]
+    if v == nil then v = client_values[name] end
+    return v
+  end))
 end
 
 --- Checks the caller's positional arguments against an operation's declaration; returns
@@ -560,12 +593,12 @@ local function check_args(op, ...)
 end
 pipeline.check_args = check_args
 
+local NO_QUERY = {}
+
 --- Runs a declared operation with the caller's positional arguments.
 local function run(client, op, ...)
   local args, opts = check_args(op, ...)
   if not args then return nil, opts end
-  local values = setmetatable({}, { __index = function(_, k) return client._path_values[k] end })
-  for k, v in pairs(args) do values[k] = v end
   local body
   if op.body then
     local berr
@@ -576,7 +609,7 @@ local function run(client, op, ...)
   end
   local ctx = { operation = op.name, idempotent = op.idempotent ~= false }
   local decoded, err, res = execute(client, {
-    method = op.method, path = fill_template(op.path, values), query = {}, body = body,
+    method = op.method, path = fill_template(op.path, args, client._path_values), query = NO_QUERY, body = body,
   }, opts, ctx)
   if not decoded then return nil, err end
   local result, serr = op.result(decoded, args)
