@@ -7,7 +7,7 @@ LUA_VERSION ?= 5.4
 lua_cmd   = $(if $(filter luajit,$(1)),luajit,lua$(1))
 LUA       ?= $(call lua_cmd,$(LUA_VERSION))
 BUILD     := build/$(LUA_VERSION)
-CORE      := $(BUILD)/koodrive/core.so
+CORE      := $(BUILD)/koodrive/core.so $(BUILD)/koodrive/sign.so $(BUILD)/koodrive/curl.so
 
 # The interpreters `make test` runs the whole suite on, in this order: INTERPRETERS="5.4 luajit".
 INTERPRETERS ?= 5.4 5.3 5.2 5.1 luajit
@@ -27,10 +27,16 @@ CFLAGS   ?= -O2 -g
 KD_CFLAGS = $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden \
             -Wall -Wextra -Wshadow -Wstrict-prototypes
 KD_LDFLAGS = $(LDFLAGS) -shared -Wl,-z,nodelete
-KD_LIBS    = $(shell pkg-config --libs libcurl libcrypto)
 
 SRCS := $(wildcard src/*.c)
 HDRS := $(wildcard src/*.h)
+# Three C modules, so that `require "koodrive"` loads no library (see src/core.c):
+#   koodrive.core  URL encoders, JSON helpers, clocks       (no library)
+#   koodrive.sign  signing, with the encoders               (libcrypto)
+#   koodrive.curl  blocking and multi HTTP handles          (libcurl)
+CORE_SRCS := src/core.c src/clock.c src/json.c src/encode.c
+SIGN_SRCS := src/sign.c src/encode.c
+CURL_SRCS := src/curl_core.c src/http.c src/multi.c src/transfer.c
 
 export LUA_PATH  := lua/?.lua;lua/?/init.lua;spec/?.lua;server/?.lua;;
 export LUA_CPATH := $(BUILD)/?.so;;
@@ -43,10 +49,24 @@ all: build
 
 build: $(CORE)
 
-build/%/koodrive/core.so: $(SRCS) $(HDRS)
+# core.so lists the other two so that making build/V/koodrive/core.so (as the targets below
+# and the scripts do) always makes all three modules.
+build/%/koodrive/core.so: $(CORE_SRCS) $(HDRS) build/%/koodrive/sign.so build/%/koodrive/curl.so
 	@mkdir -p $(dir $@)
-	$(CC) $(KD_CFLAGS) $(shell pkg-config --cflags $(call lua_cmd,$*) $(PKGS)) -o $@ $(SRCS) \
-	  $(KD_LDFLAGS) $(KD_LIBS)
+	$(CC) $(KD_CFLAGS) $(shell pkg-config --cflags $(call lua_cmd,$*)) -o $@ $(CORE_SRCS) $(KD_LDFLAGS)
+
+# Made through core.so's rule, so make would count them as intermediate and delete them.
+.PRECIOUS: build/%/koodrive/sign.so build/%/koodrive/curl.so
+
+build/%/koodrive/sign.so: $(SIGN_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(KD_CFLAGS) $(shell pkg-config --cflags $(call lua_cmd,$*) libcrypto) -o $@ $(SIGN_SRCS) \
+	  $(KD_LDFLAGS) $(shell pkg-config --libs libcrypto)
+
+build/%/koodrive/curl.so: $(CURL_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(KD_CFLAGS) $(shell pkg-config --cflags $(call lua_cmd,$*) libcurl) -o $@ $(CURL_SRCS) \
+	  $(KD_LDFLAGS) $(shell pkg-config --libs libcurl)
 
 # Idempotent: installs only the packages of $(1) that dpkg does not report as installed.
 define install_missing
@@ -167,10 +187,22 @@ FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stat
 check-deps:
 	$(call install_missing,$(CHECK_DEPS),check-deps)
 
-$(ASAN_DIR)/koodrive/core.so: $(SRCS) $(HDRS)
+$(ASAN_DIR)/koodrive/core.so: $(CORE_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(SAN_CC) $(SAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) \
-	  $(shell pkg-config --cflags lua5.4 $(PKGS)) -o $@ $(SRCS) $(SAN_FLAGS) $(KD_LDFLAGS) $(KD_LIBS)
+	  $(shell pkg-config --cflags lua5.4) -o $@ $(CORE_SRCS) $(SAN_FLAGS) $(KD_LDFLAGS)
+
+$(ASAN_DIR)/koodrive/sign.so: $(SIGN_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) $(SAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) \
+	  $(shell pkg-config --cflags lua5.4 libcrypto) -o $@ $(SIGN_SRCS) $(SAN_FLAGS) $(KD_LDFLAGS) \
+	  $(shell pkg-config --libs libcrypto)
+
+$(ASAN_DIR)/koodrive/curl.so: $(CURL_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) $(SAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) \
+	  $(shell pkg-config --cflags lua5.4 libcurl) -o $@ $(CURL_SRCS) $(SAN_FLAGS) $(KD_LDFLAGS) \
+	  $(shell pkg-config --libs libcurl)
 
 $(ASAN_DIR)/lua5.4: spec/support/sanitized_lua.c
 	@mkdir -p $(dir $@)
@@ -178,7 +210,8 @@ $(ASAN_DIR)/lua5.4: spec/support/sanitized_lua.c
 	  $(shell pkg-config --libs lua5.4)
 
 check-asan: deps check-deps
-	@$(MAKE) --no-print-directory $(ASAN_DIR)/koodrive/core.so $(ASAN_DIR)/lua5.4 \
+	@$(MAKE) --no-print-directory $(ASAN_DIR)/koodrive/core.so $(ASAN_DIR)/koodrive/sign.so \
+	  $(ASAN_DIR)/koodrive/curl.so $(ASAN_DIR)/lua5.4 \
 	  build/luajit/koodrive/core.so
 	@$(ASAN_ENV) sh spec/support/check_suite.sh asan $(ASAN_DIR)/reports $(CHECK_TIMEOUT) \
 	  $(ASAN_DIR)/lua5.4 /usr/bin/busted

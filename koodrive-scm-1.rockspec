@@ -32,13 +32,25 @@ external_dependencies = {
 build = {
   type = "builtin",
   modules = {
+    -- Three C modules, so that require "koodrive" loads neither libcrypto nor libcurl:
+    -- signing and HTTP load on first use (see src/core.c).
     ["koodrive.core"] = {
-      sources = { "src/clock.c", "src/core.c", "src/http.c", "src/json.c", "src/multi.c", "src/sign.c",
-        "src/transfer.c" },
+      sources = { "src/clock.c", "src/core.c", "src/encode.c", "src/json.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
-      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
-      libraries = { "curl", "crypto" },
+    },
+    ["koodrive.sign"] = {
+      sources = { "src/encode.c", "src/sign.c" },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(OPENSSL_LIBDIR)" },
+      libraries = { "crypto" },
+    },
+    ["koodrive.curl"] = {
+      sources = { "src/curl_core.c", "src/http.c", "src/multi.c", "src/transfer.c" },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl" },
     },
     ["koodrive"] = "lua/koodrive/init.lua",
     ["koodrive.batch"] = "lua/koodrive/batch.lua",

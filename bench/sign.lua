@@ -2,7 +2,7 @@
 -- bench/sign.py and bench/sign_openssl.c), plus the whole build+sign step of the pipeline
 -- (client:prepare, app mode) per call. Prints "key value" lines.
 -- usage: LUA_PATH=... LUA_CPATH=... lua5.4 bench/sign.lua [iterations] [--check]
-local core = require "koodrive.core"
+local core = require "koodrive.sign" -- the signing module also has the encoders
 local koodrive = require "koodrive"
 
 local iters = tonumber(arg[1]) or 200000

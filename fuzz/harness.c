@@ -3,7 +3,7 @@
  * Built once per target by `make fuzz-build` (clang 14, -fsanitize=fuzzer,address,undefined)
  * with the C sources of src/ linked in: KD_FUZZ_TARGET names fuzz/<target>.lua and KD_FUZZ_ROOT
  * is the repository. One Lua 5.4 state lives for the whole run:
- *   - koodrive.core opened through luaopen_koodrive_core and preloaded under its name, so the
+ *   - koodrive.core and koodrive.sign opened through their luaopen_* and preloaded, so the
  *     Lua layer (lua/ is on package.path) uses the instrumented C code;
  *   - `kd_fuzz`, a table of helpers the scripts cannot have otherwise: independent one-shot
  *     OpenSSL SHA-256 / HMAC / HKDF to check core.sign against, and push_headers, which runs
@@ -45,6 +45,7 @@
 #endif
 
 int luaopen_koodrive_core(lua_State *L);
+int luaopen_koodrive_sign(lua_State *L);
 
 static lua_State *state;
 
@@ -186,6 +187,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     lua_setfield(L, -2, "path");
     lua_pop(L, 1);
     luaL_requiref(L, "koodrive.core", luaopen_koodrive_core, 0);
+    lua_pop(L, 1);
+    luaL_requiref(L, "koodrive.sign", luaopen_koodrive_sign, 0);
     lua_pop(L, 1);
     luaL_newlib(L, helpers);
     lua_setglobal(L, "kd_fuzz");

@@ -12,7 +12,7 @@
 --   * otherwise every field equals a plain Lua reference built from signing.md's rules, with
 --     digests from independent one-shot OpenSSL calls (kd_fuzz.*, not sign.c's cached
 --     contexts), so the key caches of sign.c are checked across inputs too.
-local core = require "koodrive.core"
+local core = require "koodrive.sign" -- the signing module also has the encoders
 local support = require "support"
 local check, show = support.check, support.show
 

@@ -2,6 +2,7 @@
 -- through the public API on every interpreter. The fuzz inputs themselves are also kept as seeds
 -- (fuzz/corpus/<target>/regression-*), so every fuzz run replays them first.
 local core = require "koodrive.core"
+local sign = require "koodrive.sign"
 local json = require "koodrive.json"
 local cjson = require("cjson").new()
 
@@ -54,7 +55,7 @@ describe("regression: core.sign V11 scope (fuzz target sign)", function()
 
   it("refuses a region or service over 500 bytes as a bad argument", function()
     for _, req in ipairs { v11(("r"):rep(33000)), v11(("r"):rep(501)), v11("cn-north-4", ("s"):rep(501)) } do
-      local ok, err = pcall(core.sign, req)
+      local ok, err = pcall(sign.sign, req)
       assert.is_false(ok)
       assert.matches("bad argument #1", err, 1, true)
       assert.matches("at most 500 bytes", err, 1, true)
@@ -62,7 +63,7 @@ describe("regression: core.sign V11 scope (fuzz target sign)", function()
   end)
 
   it("signs with 500 bytes each", function()
-    local r = assert(core.sign(v11(("r"):rep(500), ("s"):rep(500))))
+    local r = assert(sign.sign(v11(("r"):rep(500), ("s"):rep(500))))
     assert.matches("^V11%-HMAC%-SHA256 Credential=AK/20251217/" .. ("r"):rep(500) .. "/", r.authorization)
   end)
 end)
@@ -99,7 +100,7 @@ end
   it("gives no headers for a response with only a status line", function()
     local port, done = serve_once("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
     assert.is_number(port)
-    local h = core.http()
+    local h = require("koodrive.curl").http()
     local res, kind, msg = h:perform { method = "GET", url = "http://127.0.0.1:" .. port .. "/", timeout = 10 }
     h:close()
     done()
@@ -111,7 +112,7 @@ end
   it("gives an empty table when the block has no header line at all", function()
     local port, done = serve_once("HTTP/1.0 204 No Content\r\n\r\n")
     assert.is_number(port)
-    local h = core.http()
+    local h = require("koodrive.curl").http()
     local res, kind, msg = h:perform { method = "GET", url = "http://127.0.0.1:" .. port .. "/", timeout = 10 }
     h:close()
     done()

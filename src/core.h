@@ -8,7 +8,6 @@
 #define KOODRIVE_VERSION "scm-1"
 #endif
 
-void kd_sign_open(lua_State *L);
 void kd_http_open(lua_State *L);
 void kd_json_open(lua_State *L);
 void kd_multi_open(lua_State *L);

@@ -7,8 +7,9 @@
  *   "V11-HMAC-SHA256"  Huawei Cloud AK/SK with an HKDF-derived key.
  * The schemes differ only in the signed headers, the string to sign, the HMAC key and the
  * Authorization layout, so a single routine (l_sign) builds everything and switches on the
- * scheme at those points. The path and query encoders are exported too, so that the URL that
- * is sent is byte-identical to the one that was signed, whichever auth mode is in use.
+ * scheme at those points. The path and query encoders live in encode.c, shared with
+ * koodrive.core, so that the URL that is sent is byte-identical to the one that was signed,
+ * whichever auth mode is in use.
  *
  * Crypto is OpenSSL 3 libcrypto only. The algorithms are fetched once per process and kept in
  * statics (never freed: the module is linked with -z nodelete). The EVP contexts live in a
@@ -27,6 +28,7 @@
 
 #include "compat.h"
 #include "core.h"
+#include "encode.h"
 
 #if OPENSSL_VERSION_NUMBER < 0x30000000L
 #error "koodrive needs OpenSSL 3 (EVP_MD_fetch, EVP_MAC, EVP_KDF)"
@@ -36,7 +38,6 @@
  * when an error unwinds the call. */
 
 #define KD_CTX_MT "koodrive.sign.ctx"
-#define KD_LOCAL_PAIRS 16     /* pairs kept on the C stack before spilling into a userdata */
 #define KD_HEX_LEN 64         /* hex length of a SHA-256 digest */
 #define KD_KEY_CACHE 128      /* HMAC keys up to this size are remembered (kd_hmac_raw) */
 #define KD_V11_CACHE 256      /* same for SK + AK + info of the V11 derivation (kd_v11_key) */
@@ -55,6 +56,7 @@ typedef struct {
     EVP_MAC_CTX *mac; /* HMAC, digest set once at creation */
     EVP_KDF_CTX *kdf; /* HKDF, digest set once at creation */
     int mac_keyed;    /* whether mac holds last_key */
+    int ready;        /* contexts set up (kd_ctx_setup, on first use) */
     size_t last_klen;
     unsigned char last_key[KD_KEY_CACHE];
     int v11_valid; /* last V11 derivation: input lengths, inputs back to back, key */
@@ -63,26 +65,12 @@ typedef struct {
     char v11_key[KD_HEX_LEN + 1];
 } kd_ctx;
 
-/* A header (name, value) or a query parameter (name, value); strings owned by Lua. */
-typedef struct {
-    const char *name;
-    size_t nlen;
-    const char *val;
-    size_t vlen;
-} kd_pair;
-
 enum { KD_APP, KD_SDK, KD_V11 };
 
 static const char *const kd_scheme_names[] = { "HMAC-SHA256", "SDK-HMAC-SHA256",
                                                "V11-HMAC-SHA256" };
 
 /* ---------------------------------------------------------------- small helpers */
-
-/* ASCII-only lower case: header names must not depend on the C locale. */
-static unsigned char kd_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
 
 /* RFC 9110 tchar: what header names and methods may be made of. */
 static int kd_is_tchar(unsigned char c)
@@ -103,24 +91,6 @@ static int kd_is_token(const char *s, size_t n)
     return 1;
 }
 
-/* The unreserved set of signing.md; every other byte is percent-encoded. */
-static int kd_is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~';
-}
-
-static int kd_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Lowercase hex of n bytes into out (2n chars plus NUL). */
 static void kd_tohex(const unsigned char *in, size_t n, char *out)
 {
@@ -131,20 +101,6 @@ static void kd_tohex(const unsigned char *in, size_t n, char *out)
         out[2 * i + 1] = digits[in[i] & 15];
     }
     out[2 * n] = '\0';
-}
-
-/* Byte-wise order, a proper prefix first: what memcmp gives, never locale collation. */
-static int kd_cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
-{
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c != 0 ? c : (an > bn) - (an < bn);
-}
-
-static int kd_cmp_query(const void *va, const void *vb)
-{
-    const kd_pair *a = va, *b = vb;
-    int c = kd_cmp_bytes(a->name, a->nlen, b->name, b->nlen);
-    return c != 0 ? c : kd_cmp_bytes(a->val, a->vlen, b->val, b->vlen);
 }
 
 /* Header names compare as their lowercase forms, which is what gets signed. */
@@ -158,24 +114,6 @@ static int kd_cmp_header(const void *va, const void *vb)
             return c;
     }
     return (a->nlen > b->nlen) - (a->nlen < b->nlen);
-}
-
-/* Stable insertion sort for the usual handful of pairs; qsort beyond that, where
- * stability cannot matter: pairs that compare equal are byte-identical (query) or
- * rejected as duplicates (headers). */
-static void kd_sort(kd_pair *a, size_t n, int (*cmp)(const void *, const void *))
-{
-    size_t i, j;
-    if (n > KD_LOCAL_PAIRS) {
-        qsort(a, n, sizeof *a, cmp);
-        return;
-    }
-    for (i = 1; i < n; i++) {
-        kd_pair t = a[i];
-        for (j = i; j > 0 && cmp(&a[j - 1], &t) > 0; j--)
-            a[j] = a[j - 1];
-        a[j] = t;
-    }
 }
 
 /* Whether a header's name is `lit` (given in lowercase), ignoring case. */
@@ -201,9 +139,17 @@ static const kd_pair *kd_find(const kd_pair *h, size_t n, const char *lit)
 
 /* ---------------------------------------------------------------- crypto */
 
+static void kd_ctx_setup(lua_State *L, kd_ctx *cx);
+
+/* The contexts of the functions' shared upvalue, set up on the first call that hashes:
+ * `require "koodrive"` does not pay for OpenSSL's provider start-up, and token-mode clients,
+ * which never sign, not at all. */
 static kd_ctx *kd_getctx(lua_State *L)
 {
-    return (kd_ctx *)lua_touserdata(L, lua_upvalueindex(1));
+    kd_ctx *cx = (kd_ctx *)lua_touserdata(L, lua_upvalueindex(1));
+    if (!cx->ready)
+        kd_ctx_setup(L, cx);
+    return cx;
 }
 
 /* SHA-256 of one buffer; the context is only re-initialised, never re-created. */
@@ -284,135 +230,6 @@ static void kd_v11_key(lua_State *L, kd_ctx *cx, const char *sk, size_t sklen, c
 }
 
 /* ---------------------------------------------------------------- encoders */
-
-static void kd_add_encoded_byte(luaL_Buffer *b, unsigned char c)
-{
-    static const char digits[] = "0123456789ABCDEF";
-    if (kd_is_unreserved(c)) {
-        luaL_addchar(b, (char)c);
-    } else {
-        luaL_addchar(b, '%');
-        luaL_addchar(b, digits[c >> 4]);
-        luaL_addchar(b, digits[c & 15]);
-    }
-}
-
-static void kd_add_encoded(luaL_Buffer *b, const char *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        kd_add_encoded_byte(b, (unsigned char)s[i]);
-}
-
-/* Pushes the path to send: each '/'-separated segment percent-decoded and re-encoded.
- * Splitting happens before decoding, so an encoded "%2F" stays inside its segment.
- * A '%' not followed by two hex digits is taken literally (and becomes "%25"). */
-static void kd_push_path(lua_State *L, const char *p, size_t n)
-{
-    luaL_Buffer b;
-    size_t i;
-    luaL_buffinit(L, &b);
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '/') {
-            luaL_addchar(&b, '/');
-        } else if (c == '%' && i + 2 < n && kd_hexval((unsigned char)p[i + 1]) >= 0 &&
-                   kd_hexval((unsigned char)p[i + 2]) >= 0) {
-            kd_add_encoded_byte(&b, (unsigned char)(kd_hexval((unsigned char)p[i + 1]) * 16 +
-                                                    kd_hexval((unsigned char)p[i + 2])));
-            i += 2;
-        } else {
-            kd_add_encoded_byte(&b, c);
-        }
-    }
-    luaL_pushresult(&b);
-}
-
-static const char *kd_check_path(lua_State *L, int arg, int idx, const char *what, size_t *n)
-{
-    const char *p;
-    if (lua_type(L, idx) != LUA_TSTRING)
-        luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a string", what));
-    p = lua_tolstring(L, idx, n);
-    if (*n == 0 || p[0] != '/')
-        luaL_argerror(L, arg, lua_pushfstring(L, "%s must begin with '/'", what));
-    return p;
-}
-
-/* Reads the array of {name, value} pairs at idx (nil = none). Numbers are accepted and
- * converted like tostring; the converted strings are anchored in a table pushed on the
- * stack, as is the userdata holding more than `local` can take. */
-static kd_pair *kd_collect_query(lua_State *L, int arg, int idx, kd_pair *local, size_t *count)
-{
-    kd_pair *q = local;
-    size_t n, i;
-    int anchor, anchored = 0, k;
-    *count = 0;
-    if (lua_isnoneornil(L, idx))
-        return q;
-    if (lua_type(L, idx) != LUA_TTABLE)
-        luaL_argerror(L, arg, "query must be an array of {name, value} pairs or nil");
-    n = (size_t)lua_rawlen(L, idx);
-    lua_pushnil(L); /* placeholder for the anchor table, created on the first number */
-    anchor = lua_gettop(L);
-    if (n > KD_LOCAL_PAIRS)
-        q = kd_newuserdata(L, n * sizeof *q);
-    for (i = 0; i < n; i++) {
-        lua_rawgeti(L, idx, (lua_Integer)(i + 1));
-        if (lua_type(L, -1) != LUA_TTABLE)
-            luaL_argerror(
-                L, arg,
-                lua_pushfstring(L, "query entry %d must be a {name, value} pair", (int)(i + 1)));
-        for (k = 1; k <= 2; k++) {
-            const char *s;
-            size_t len;
-            int t;
-            lua_rawgeti(L, -1, k);
-            t = lua_type(L, -1);
-            if (t != LUA_TSTRING && t != LUA_TNUMBER)
-                luaL_argerror(L, arg,
-                              lua_pushfstring(L, "query entry %d: %s must be a string",
-                                              (int)(i + 1), k == 1 ? "name" : "value"));
-            s = lua_tolstring(L, -1, &len); /* a number is converted in this stack slot */
-            if (t == LUA_TNUMBER) {
-                if (!lua_istable(L, anchor)) {
-                    lua_newtable(L);
-                    lua_replace(L, anchor);
-                }
-                lua_pushvalue(L, -1);
-                lua_rawseti(L, anchor, ++anchored);
-            }
-            if (k == 1) {
-                q[i].name = s;
-                q[i].nlen = len;
-            } else {
-                q[i].val = s;
-                q[i].vlen = len;
-            }
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    *count = n;
-    return q;
-}
-
-/* Pushes the canonical query: pairs sorted by raw name then raw value, then encoded. */
-static void kd_push_query(lua_State *L, kd_pair *q, size_t n)
-{
-    luaL_Buffer b;
-    size_t i;
-    kd_sort(q, n, kd_cmp_query);
-    luaL_buffinit(L, &b);
-    for (i = 0; i < n; i++) {
-        if (i > 0)
-            luaL_addchar(&b, '&');
-        kd_add_encoded(&b, q[i].name, q[i].nlen);
-        luaL_addchar(&b, '=');
-        kd_add_encoded(&b, q[i].val, q[i].vlen);
-    }
-    luaL_pushresult(&b);
-}
 
 /* ---------------------------------------------------------------- headers */
 
@@ -784,44 +601,6 @@ static int l_sign(lua_State *L)
     return 1;
 }
 
-/* core.encode_path(path) -> the path to send (segments decoded and re-encoded). */
-static int l_encode_path(lua_State *L)
-{
-    size_t n;
-    const char *p = kd_check_path(L, 1, 1, "path", &n);
-    kd_push_path(L, p, n);
-    return 1;
-}
-
-/* core.encode_query(pairs) -> the canonical query string ("" for nil or {}). */
-static int l_encode_query(lua_State *L)
-{
-    kd_pair local[KD_LOCAL_PAIRS];
-    kd_pair *q;
-    size_t n;
-    lua_settop(L, 1);
-    q = kd_collect_query(L, 1, 1, local, &n);
-    kd_push_query(L, q, n);
-    return 1;
-}
-
-/* core.utc_stamp(seconds) -> "YYYYMMDDTHHMMSSZ" for a Unix time (floored). */
-static int l_utc_stamp(lua_State *L)
-{
-    lua_Number t = luaL_checknumber(L, 1);
-    time_t tt;
-    struct tm tm;
-    char out[32];
-    /* Four-digit years only (up to 9999-12-31T23:59:59Z); NaN fails the first test. */
-    if (!(t >= 0 && t < 253402300800.0) || (sizeof(time_t) < 8 && t > 2147483647.0))
-        return luaL_argerror(L, 1, "time out of range");
-    tt = (time_t)t; /* truncation is floor for non-negative values */
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, sizeof out, "%Y%m%dT%H%M%SZ", &tm) != 16)
-        return luaL_argerror(L, 1, "time out of range");
-    lua_pushlstring(L, out, 16);
-    return 1;
-}
-
 /* core.sha256_hex(s) -> lowercase hex SHA-256 of s. */
 static int l_sha256_hex(lua_State *L)
 {
@@ -862,6 +641,7 @@ static int kd_ctx_gc(lua_State *L)
     OPENSSL_cleanse(cx->v11_key, sizeof cx->v11_key);
     cx->mac_keyed = 0;
     cx->v11_valid = 0;
+    cx->ready = 0;
     cx->md = NULL;
     cx->mac = NULL;
     cx->kdf = NULL;
@@ -869,17 +649,15 @@ static int kd_ctx_gc(lua_State *L)
 }
 
 static const luaL_Reg kd_sign_funcs[] = { { "sign", l_sign },
-                                          { "encode_path", l_encode_path },
-                                          { "encode_query", l_encode_query },
-                                          { "utc_stamp", l_utc_stamp },
                                           { "sha256_hex", l_sha256_hex },
                                           { "hmac_sha256_hex", l_hmac_sha256_hex },
                                           { NULL, NULL } };
 
-/* Adds the signing functions to the module table on top of the stack. */
-void kd_sign_open(lua_State *L)
+/* Fetches the algorithms (once per process) and creates the contexts (once per module
+ * instance). After a failure nothing is half set: the next call tries again, and __gc frees
+ * whatever was created. */
+static void kd_ctx_setup(lua_State *L, kd_ctx *cx)
 {
-    kd_ctx *cx;
     OSSL_PARAM params[2];
 
     /* Fetched once per process; fetching per call costs more than the hashing itself. */
@@ -892,14 +670,10 @@ void kd_sign_open(lua_State *L)
     if (kd_sha256 == NULL || kd_hmac == NULL || kd_hkdf == NULL)
         luaL_error(L, "koodrive: OpenSSL does not provide SHA256, HMAC and HKDF");
 
-    cx = (kd_ctx *)kd_newuserdata(L, sizeof *cx);
-    memset(cx, 0, sizeof *cx);
-    /* The metatable goes on first, so a failure below still frees what was created. */
-    if (luaL_newmetatable(L, KD_CTX_MT)) {
-        lua_pushcfunction(L, kd_ctx_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    EVP_MD_CTX_free(cx->md);
+    EVP_MAC_CTX_free(cx->mac);
+    EVP_KDF_CTX_free(cx->kdf);
+    cx->mac_keyed = 0;
     cx->md = EVP_MD_CTX_new();
     cx->mac = EVP_MAC_CTX_new(kd_hmac);
     cx->kdf = EVP_KDF_CTX_new(kd_hkdf);
@@ -914,6 +688,26 @@ void kd_sign_open(lua_State *L)
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
     if (EVP_KDF_CTX_set_params(cx->kdf, params) != 1)
         luaL_error(L, "koodrive: cannot set up HKDF-SHA256");
+    cx->ready = 1;
+}
 
+/* luaopen_koodrive_sign: the signing module, the only one linked with libcrypto. It has the
+ * encoders of koodrive.core too, so that the canonical request and the URL sent can be checked
+ * against each other from one table. Loaded on the first signature (koodrive.pipeline). */
+KD_EXPORT int luaopen_koodrive_sign(lua_State *L)
+{
+    kd_ctx *cx;
+    lua_newtable(L);
+    kd_encode_open(L);
+    lua_pushliteral(L, KOODRIVE_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    cx = (kd_ctx *)kd_newuserdata(L, sizeof *cx);
+    memset(cx, 0, sizeof *cx);
+    if (luaL_newmetatable(L, KD_CTX_MT)) {
+        lua_pushcfunction(L, kd_ctx_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
     luaL_setfuncs(L, kd_sign_funcs, 1); /* the context userdata is every function's upvalue */
+    return 1;
 }

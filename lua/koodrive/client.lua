@@ -1,9 +1,9 @@
 --- The KooDrive client: bearer-token or app-signature auth over the shared pipeline.
 -- @module koodrive.client
-local batch = require "koodrive.batch"
 local errors = require "koodrive.errors"
 local operations = require "koodrive.operations"
 local pipeline = require "koodrive.pipeline"
+local lazy_batch = pipeline.lazy_batch
 local validate = require "koodrive.validate"
 
 -- "Bearer <token>" with one space, unless the token already carries the prefix.
@@ -13,8 +13,8 @@ local function bearer(token)
 end
 
 local profile = { name = "koodrive", operations = operations.koodrive, bulk = {
-  devices = { unbind_many = batch.unbind_devices },
-  usergroups = { delete_members_many = batch.delete_members },
+  devices = { unbind_many = lazy_batch "unbind_devices" },
+  usergroups = { delete_members_many = lazy_batch "delete_members" },
 } }
 
 -- Headers every KooDrive request carries (besides Host, User-Agent, Accept, Content-Type).

@@ -23,14 +23,15 @@ local pipeline = require "koodrive.pipeline"
 local koodrive = {
   _VERSION = pipeline.VERSION,
   new = client.new,
-  iotda = { new = require("koodrive.iotda").new },
+  -- IoTDA and the bulk helpers load on first use: `require "koodrive"` stays short.
+  iotda = { new = function(config) return require("koodrive.iotda").new(config) end },
   transport = require "koodrive.transport",
   errors = errors,
   loop = loop.new,          -- koodrive.loop(): many calls in flight, driven by loop:poll(timeout)
   run = loop.run,           -- koodrive.run(fn, ...): fn's calls read sequentially, run non-blocking
   spawn = loop.spawn,       -- inside run: start another task
   wait = loop.wait,         -- inside run: wait for spawned tasks
-  batch = require("koodrive.batch").map,
+  batch = function(...) return require("koodrive.batch").map(...) end,
   null = json.null,
   array = json.array,      -- koodrive.array(t): t is written as a JSON array, [] when empty
   int64 = json.int64,      -- koodrive.int64(id): id written as an exact JSON integer

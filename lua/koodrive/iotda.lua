@@ -4,16 +4,16 @@
 -- official SDKs' rule: regional hosts `<service>.<region>.myhuaweicloud.com` use
 -- SDK-HMAC-SHA256, every other host derived signing.
 -- @module koodrive.iotda
-local batch = require "koodrive.batch"
 local errors = require "koodrive.errors"
 local operations = require "koodrive.operations"
 local pipeline = require "koodrive.pipeline"
+local lazy_batch = pipeline.lazy_batch
 local validate = require "koodrive.validate"
 
 local SERVICE = "iotdm"
 
 local profile = { name = "iotda", operations = operations.iotda, bulk = {
-  device_policies = { unbind_all = batch.unbind_policy_targets },
+  device_policies = { unbind_all = lazy_batch "unbind_policy_targets" },
 } }
 
 function profile.headers(client, headers)

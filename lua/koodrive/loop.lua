@@ -52,7 +52,7 @@ function loop.new(opts)
   local starts = opts and opts.starts_per_poll or DEFAULT_STARTS
   assert(type(starts) == "number" and starts >= 1 and starts % 1 == 0,
     "starts_per_poll must be a whole number >= 1")
-  return setmetatable({ multi = core.multi(), waiting = {}, handles = {}, tasks = 0,
+  return setmetatable({ multi = require("koodrive.curl").multi(), waiting = {}, handles = {}, tasks = 0,
     raised = {}, ready = { first = 1, last = 0 }, queued = { first = 1, last = 0 },
     timers = {}, starts_per_poll = starts }, Loop)
 end

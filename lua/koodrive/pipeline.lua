@@ -11,6 +11,11 @@ local current_loop = require("koodrive.loop").current
 
 local pipeline = {}
 
+--- A bulk helper of koodrive.batch by name, loaded on its first call (not by require).
+function pipeline.lazy_batch(name)
+  return function(...) return require("koodrive.batch")[name](...) end
+end
+
 pipeline.VERSION = core._VERSION
 pipeline.USER_AGENT = "koodrive-lua/" .. core._VERSION .. " (" .. _VERSION .. ")"
 
@@ -305,7 +310,8 @@ function pipeline.encode_or_sign(request, sign)
   end
   sign.method, sign.path, sign.query = request.method, request.path, request.query
   sign.headers, sign.body = request.headers, request.body
-  local signed, err = core.sign(sign)
+  -- libcrypto is loaded on the first signature, not by require "koodrive" (src/core.c).
+  local signed, err = require("koodrive.sign").sign(sign)
   if not signed then
     return nil, errors.validation("headers", "header_value", err)
   end

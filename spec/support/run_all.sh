@@ -31,8 +31,9 @@ for v in "$@"; do
   esac
   echo "== $lua"
   rm -f "$log.status"
-  if [ ! -f "build/$v/koodrive/core.so" ]; then
-    echo "missing build/$v/koodrive/core.so (make build/$v/koodrive/core.so)" >"$log"
+  if [ ! -f "build/$v/koodrive/core.so" ] || [ ! -f "build/$v/koodrive/sign.so" ] ||
+     [ ! -f "build/$v/koodrive/curl.so" ]; then
+    echo "missing a module in build/$v/koodrive/ (make build/$v/koodrive/core.so)" >"$log"
     echo 127 >"$log.status"
   else
     # The status goes through a file: sh has no pipefail, and the output is shown as it comes.

@@ -2,7 +2,6 @@
 -- It blocks the calling thread for the length of each transfer, except inside a
 -- koodrive.loop task, where the loop runs the request on its multi handle instead
 -- (`multi = true` says the loop may do so).
-local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 
 local curl = {}
@@ -113,7 +112,8 @@ Curl.__close = Curl.close
 function Curl.__tostring() return "koodrive.transport.curl" end
 
 function curl.new()
-  return setmetatable({ handle = core.http() }, Curl)
+  -- libcurl is loaded here, on first use, not by require "koodrive" (src/curl_core.c).
+  return setmetatable({ handle = require("koodrive.curl").http() }, Curl)
 end
 
 return curl
