@@ -6,7 +6,7 @@ local core = require "koodrive.sign" -- the signing module also has the encoders
 local koodrive = require "koodrive"
 
 local iters = tonumber(arg[1]) or 200000
-local now = core.monotonic
+local now = require("koodrive.core").monotonic
 
 local app = {
   scheme = "HMAC-SHA256", method = "GET", path = "/koodrive/ose/v1/backup/device",
