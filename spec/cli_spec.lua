@@ -6,6 +6,7 @@ local koodrive = require "koodrive"
 local local_service = require "local_service"
 local creds = require "local_credentials"
 local socket = require "socket"
+local sys = require "support.sys"
 
 local LUA = arg and arg[-1] or "lua5.4"
 local ak, sk = next(creds.iotda.aksk)
@@ -17,21 +18,14 @@ local TARGETS = creds.iotda.policy_targets.device
 
 local server, tmp
 
-local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
+local q = sys.quote
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+-- A captured stream's text ("" when the command left none).
+local function read_file(path) return sys.read(path) or "" end
 
 local function write_file(path, text, mode)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  if mode then assert(os.execute("chmod " .. mode .. " " .. q(path))) end
+  sys.write(path, text)
+  if mode then sys.run("chmod " .. mode .. " " .. q(path)) end
 end
 
 local ENV_NAMES = { "KOODRIVE_ENDPOINT", "KOODRIVE_USER_ID", "KOODRIVE_TOKEN", "KOODRIVE_APP_ID",
@@ -122,7 +116,7 @@ setup(function()
   server = local_service.start()
   tmp = os.tmpname()
   os.remove(tmp)
-  assert(os.execute("mkdir -p " .. q(tmp .. "/home")))
+  sys.run("mkdir -p " .. q(tmp .. "/home"))
 end)
 
 teardown(function()
@@ -545,7 +539,7 @@ describe("koodrive configuration", function()
     local path = profile(text)
     local r = run({ "devices", "list", "--config", path }, { bare = true })
     assert.are.equal(0, r.code, r.err)
-    assert(os.execute("mkdir -p " .. q(tmp .. "/home/.config/koodrive")))
+    sys.run("mkdir -p " .. q(tmp .. "/home/.config/koodrive"))
     write_file(tmp .. "/home/.config/koodrive/config", text, "400")
     r = run({ "devices", "list", "--json" }, { bare = true })
     os.remove(tmp .. "/home/.config/koodrive/config")

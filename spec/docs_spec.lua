@@ -5,12 +5,9 @@
 local errors = require "koodrive.errors"
 local koodrive = require "koodrive"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local sys = require "support.sys"
+
+local function read(path) return (assert(sys.read(path), path)) end
 
 local function lines_of(path)
   local t = {}
@@ -103,7 +100,7 @@ describe("API reference sources", function()
 end)
 
 local LDOC = "/usr/bin/ldoc"
-local have_ldoc = io.open(LDOC) ~= nil and os.execute("command -v lua5.1 >/dev/null 2>&1")
+local have_ldoc = io.open(LDOC) ~= nil and sys.succeeds("command -v lua5.1 >/dev/null 2>&1")
 
 describe("make docs (LDoc)", function()
   if not have_ldoc then
@@ -114,9 +111,9 @@ describe("make docs (LDoc)", function()
   local dir, html = os.tmpname(), {}
   setup(function()
     os.remove(dir)
-    assert.is_truthy(os.execute("mkdir -p " .. dir))
-    local ok = os.execute("lua5.1 " .. LDOC .. " -d " .. dir .. " . >" .. dir .. "/ldoc.log 2>&1")
-    assert.is_truthy(ok, read(dir .. "/ldoc.log"))
+    sys.run("mkdir -p " .. sys.quote(dir))
+    local ok = sys.succeeds("lua5.1 " .. LDOC .. " -d " .. sys.quote(dir) .. " . >" .. sys.quote(dir .. "/ldoc.log") .. " 2>&1")
+    assert.is_true(ok, read(dir .. "/ldoc.log"))
     for _, path in ipairs(FILES) do
       local module = read(path):match("@module ([%w_.]+)")
       html[path] = read(dir .. "/modules/" .. module .. ".html")
@@ -124,7 +121,7 @@ describe("make docs (LDoc)", function()
     html.all = table.concat(html, "")
     for _, page in pairs(html) do html.all = html.all .. page end
   end)
-  teardown(function() os.execute("rm -rf " .. dir) end)
+  teardown(function() os.execute("rm -rf " .. sys.quote(dir)) end)
 
   it("writes no warning", function()
     local log = read(dir .. "/ldoc.log")

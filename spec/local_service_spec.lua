@@ -25,12 +25,9 @@ end
 
 local creds = dofile("server/local_credentials.lua")
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local sys = require "support.sys"
+
+local function read_file(path) return (assert(sys.read(path), path)) end
 
 local vectors = cjson.decode(read_file("spec/fixtures/vectors.json"))
 

@@ -20,9 +20,7 @@ local creds = require "local_credentials"
 
 local ROCKSPEC = "koodrive-scm-1.rockspec"
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
+local q = require("support.sys").quote
 
 -- Debian keeps curl/curl.h under the multiarch include directory, where LuaRocks does not look:
 -- /usr/include/x86_64-linux-gnu on amd64.

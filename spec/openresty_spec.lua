@@ -12,6 +12,7 @@ local socket = require "socket"
 local cjson = require "cjson"
 local nginx = require "support.nginx"
 local timing = require "support.timing"
+local sys = require "support.sys"
 local local_service = require "local_service"
 local creds = require "local_credentials"
 
@@ -253,7 +254,7 @@ http {
 local function make_certificates(dir)
   local q = " >/dev/null 2>&1"
   local ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-  local function run(cmd) assert(os.execute(cmd), cmd) end
+  local run = sys.run
   local function ca(name)
     run("openssl req -x509" .. ec .. " -keyout " .. dir .. "/" .. name .. ".key -out " .. dir .. "/" ..
       name .. ".pem -days 2 -subj '/CN=koodrive-lua " .. name .. "' -addext basicConstraints=critical,CA:TRUE" ..
@@ -319,7 +320,7 @@ setup(function()
   service = local_service.start()
   local dir = os.tmpname()
   os.remove(dir)
-  assert(os.execute("mkdir -p " .. dir))
+  sys.run("mkdir -p " .. dir)
   certs = dir
   make_certificates(dir)
   local files = { ["lua/kd_test.lua"] = HANDLERS }

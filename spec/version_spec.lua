@@ -4,12 +4,9 @@ local koodrive = require "koodrive"
 local core = require "koodrive.core"
 local fixtures = require "support.fixtures"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local sys = require "support.sys"
+
+local function read(path) return (assert(sys.read(path), path)) end
 
 describe("version", function()
   it("is the same in the C core, the Lua module and the rockspec", function()

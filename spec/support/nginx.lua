@@ -21,39 +21,14 @@
 -- server/ and build/luajit/, the prefix's lua/, and nginx's defaults), @TEMP_PATHS@ (temp
 -- directories inside the prefix) and any in `vars`.
 local socket = require "socket"
+local sys = require "support.sys"
 
 local M = {}
 
 M.NGINX = "/usr/sbin/nginx"
 M.MODULE_DIR = "/usr/lib/nginx/modules"
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function run(cmd)
-  local ok = os.execute(cmd)
-  if ok ~= true and ok ~= 0 then error("command failed: " .. cmd, 2) end
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local shell_quote, read, write, run, capture = sys.quote, sys.read, sys.write, sys.run, sys.capture
 
 -- The repository root: two directories above this file (spec/support/), made absolute.
 local function find_root()
@@ -95,17 +70,7 @@ end
 
 local function is_root() return capture("id -u"):match("^%s*0%s*$") ~= nil end
 
--- Whether the process runs (a zombie counts as gone).
-local function alive(pid)
-  local stat = read("/proc/" .. pid .. "/stat")
-  if stat then
-    local state = stat:match("^%d+ %b() (%a)")
-    return state ~= "Z" and state ~= "X"
-  end
-  if read("/proc/self/stat") then return false end
-  local ok = os.execute("kill -0 " .. pid .. " 2>/dev/null")
-  return ok == true or ok == 0
-end
+local alive = sys.alive
 M.alive = alive
 
 -- Pids whose parent is `pid` (nginx's workers).

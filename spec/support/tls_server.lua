@@ -9,29 +9,16 @@
 -- start() -> { url (= urls.ca), urls = { ca, self_signed, expired, wrong_host, plain },
 --              ca_file, dir, stop }.
 local socket = require "socket"
+local sys = require "support.sys"
 
 local M = {}
 
 local SERVERS = { "ca", "self_signed", "expired", "wrong_host", "plain" }
 
-local function run(cmd)
-  local ok = os.execute(cmd)
-  if ok ~= true and ok ~= 0 then error("command failed: " .. cmd) end
-end
+local run, write = sys.run, sys.write
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+-- A log file's text, "" when there is none yet.
+local function read(path) return sys.read(path) or "" end
 
 -- `openssl ca` configuration: the only way the OpenSSL 3.0 command line sets a validity
 -- period in the past (-startdate/-enddate); `x509 -req` has only -days.
@@ -142,11 +129,7 @@ local function config(dir, ports)
   return (CONF:gsub("DIR", dir):gsub("SERVERS", table.concat(blocks)))
 end
 
--- os.execute gives true|nil on Lua 5.2+, the exit status (0 on success) on 5.1 and LuaJIT.
-local function alive(pid)
-  local ok = os.execute("kill -0 " .. pid .. " 2>/dev/null")
-  return ok == true or ok == 0
-end
+local alive = sys.alive
 
 local function all_listening(ports)
   for _, name in ipairs(SERVERS) do
