@@ -87,17 +87,6 @@ void kd_http_open(lua_State *L)
         { NULL, NULL },
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (luaL_newmetatable(L, HTTP_MT)) {
-        lua_newtable(L);
-        luaL_setfuncs(L, methods, 0);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, meth_close);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, meth_close);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, meth_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_pop(L, 1);
+    kd_handle_class(L, HTTP_MT, methods, meth_close, meth_tostring);
     luaL_setfuncs(L, functions, 0);
 }

@@ -253,17 +253,6 @@ void kd_multi_open(lua_State *L)
         { "multi", global_multi },
         { NULL, NULL },
     };
-    if (luaL_newmetatable(L, MULTI_MT)) {
-        lua_newtable(L);
-        luaL_setfuncs(L, methods, 0);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, meth_close);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, meth_close);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, meth_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_pop(L, 1);
+    kd_handle_class(L, MULTI_MT, methods, meth_close, meth_tostring);
     luaL_setfuncs(L, functions, 0);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <curl/curl.h>
 #include <lua.h>
+#include <lauxlib.h>
 
 typedef struct {
     char *data;
@@ -40,5 +41,10 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc);
 /* Pushes the header block in head (as captured from libcurl) as a Lua table; used by
  * kd_transfer_result, exposed for fuzz/headers.lua. */
 void kd_transfer_push_headers(lua_State *L, const kd_buffer *head);
+/* Registers the metatable `name` of a handle userdata (http.c, multi.c): `methods` as its
+ * __index, `close` as __gc and __close (so no handle outlives an unwinding error), and
+ * `tostring` as __tostring. Leaves the stack as it was. */
+void kd_handle_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
+                     lua_CFunction tostring);
 
 #endif
