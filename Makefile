@@ -104,7 +104,7 @@ tool-deps:
 	$(call install_missing,$(TOOL_DEPS),tool-deps)
 
 # Every C file must already be as .clang-format writes it (fix: clang-format -i FILE).
-C_FILES := $(SRCS) $(HDRS) $(wildcard fuzz/*.c spec/support/*.c bench/*.c)
+C_FILES := $(SRCS) $(HDRS) $(wildcard fuzz/*.c spec/support/*.c bench/*.c bench/*.h)
 lint: tool-deps
 	luacheck --no-color lua bin spec server bench fuzz
 	clang-format --dry-run --Werror $(C_FILES)

@@ -164,37 +164,34 @@ measure c_sign_ "signing: C loop on OpenSSL" "$OUT/sign_openssl" 200000
 measure py_sign_ "signing: Python hashlib/hmac" python3 bench/sign.py 20000
 
 # ---------------------------------------------------------------- require
+# The smallest of five runs of a command printing milliseconds (each run a fresh process).
+best_of_5() {
+  best=""
+  for _ in 1 2 3 4 5; do
+    ms=$("$@") || return 1
+    best=$(echo "$best $ms" | awk '{ m = $1; for (i = 2; i <= NF; i++) if ($i < m) m = $i; print m }')
+  done
+  echo "$best"
+}
+# Milliseconds for the Lua code given, from just before it to just after it, in a fresh $1.
+load_ms() {
+  run_lua "$1" -e "
+    local socket = require 'socket'
+    local t0 = socket.gettime()
+    $2
+    io.write(string.format('%.3f', (socket.gettime() - t0) * 1000))"
+}
 note "require time (best of 5 fresh processes)"
 for v in 5.4 luajit; do
-  best=""
-  for _ in 1 2 3 4 5; do
-    ms=$(run_lua $v -e '
-      local socket = require "socket"
-      local t0 = socket.gettime()
-      require "koodrive"
-      io.write(string.format("%.3f", (socket.gettime() - t0) * 1000))') || fail "require on $v"
-    best=$(echo "$best $ms" | awk '{ m = $1; for (i = 2; i <= NF; i++) if ($i < m) m = $i; print m }')
-  done
+  best=$(best_of_5 load_ms $v 'require "koodrive"') || fail "require on $v"
   echo "require_ms $best" | record "${v}_"
   # What the first signed call over libcurl adds: koodrive.sign (libcrypto) and koodrive.curl.
-  best=""
-  for _ in 1 2 3 4 5; do
-    ms=$(run_lua $v -e '
-      local socket = require "socket"
-      local t0 = socket.gettime()
-      require "koodrive"
-      require "koodrive.sign"
-      require("koodrive.transport").curl():close()
-      io.write(string.format("%.3f", (socket.gettime() - t0) * 1000))') || fail "full load on $v"
-    best=$(echo "$best $ms" | awk '{ m = $1; for (i = 2; i <= NF; i++) if ($i < m) m = $i; print m }')
-  done
+  best=$(best_of_5 load_ms $v 'require "koodrive"; require "koodrive.sign"
+    require("koodrive.transport").curl():close()') || fail "full load on $v"
   echo "full_load_ms $best" | record "${v}_"
 done
-best=""
-for _ in 1 2 3 4 5; do
-  ms=$("$OUT/dlopen" | awk '{ print $2 }') || fail "dlopen floor"
-  best=$(echo "$best $ms" | awk '{ m = $1; for (i = 2; i <= NF; i++) if ($i < m) m = $i; print m }')
-done
+dlopen_ms() { "$OUT/dlopen" | awk '{ print $2 }'; }
+best=$(best_of_5 dlopen_ms) || fail "dlopen floor"
 echo "dlopen_ms $best" | record ""
 
 cleanup
