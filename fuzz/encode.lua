@@ -41,15 +41,7 @@ local function ref_encode(s)
   return (s:gsub(".", function(c) return encode_byte(c:byte()) end))
 end
 
--- Bytewise order, a proper prefix first (what memcmp gives), independent of the locale.
-local function bytes_less(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = a:byte(i), b:byte(i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
+local bytes_less = support.bytes_less
 
 local function ref_query(pairs_)
   local list = {}

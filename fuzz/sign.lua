@@ -35,14 +35,7 @@ local function trim(s) return (s:gsub("^[ \t]+", ""):gsub("[ \t]+$", "")) end
 local function ascii_lower(s) return (s:gsub("%u", string.lower)) end
 local function ascii_upper(s) return (s:gsub("%l", string.upper)) end
 
-local function bytes_less(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = a:byte(i), b:byte(i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
+local bytes_less = support.bytes_less
 
 local function header_value(r)
   local k = r:byte() % 4

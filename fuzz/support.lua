@@ -62,6 +62,17 @@ function Reader:rest()
   return s
 end
 
+--- Bytewise order, a proper prefix first (what memcmp gives), independent of the locale:
+-- Lua's own < on strings follows strcoll.
+function M.bytes_less(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = a:byte(i), b:byte(i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
 -- Fails with a message naming the input (as a quoted Lua string) when `ok` is false.
 function M.check(ok, what, ...)
   if not ok then

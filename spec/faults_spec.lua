@@ -169,88 +169,72 @@ describe("fault: connection reset", function()
 end)
 
 ---------------------------------------------------------------------------------------------
-describe("fault: stall past the timeout", function()
-  it("times out within the configured timeout with retries = false", function()
-    local c = client { retries = false, timeout = 0.5 }
-    faults.arm(server, "stall")
-    local n0 = faults.count(server)
-    local elapsed, devices, err = faults.timed(c.devices.list, c.devices)
-    assert_error({ kind = "timeout", retryable = true }, devices, err)
-    assert_attempts(1, err)
-    assert.is_true(elapsed >= 0.45 and elapsed < 2, "took " .. elapsed .. " s")
-    assert.are.equal(1, requests_since(n0))
-    assert_next_call_ok(c)
-  end)
+-- A stall (no answer) and a trickle (a head, then the body a byte at a time) both end in the
+-- timeout; each fault has the same two cases, the stall a few more.
+for _, fault in ipairs {
+  { name = "stall", title = "stall past the timeout", first = "times out within the configured timeout" },
+  { name = "trickle", title = "slow trickle body", first = "times out mid-body within the configured timeout" },
+} do
+  describe("fault: " .. fault.title, function()
+    it(fault.first .. " with retries = false", function()
+      local c = client { retries = false, timeout = 0.5 }
+      faults.arm(server, fault.name)
+      local n0 = faults.count(server)
+      local elapsed, devices, err = faults.timed(c.devices.list, c.devices)
+      assert_error({ kind = "timeout", retryable = true }, devices, err)
+      assert_attempts(1, err)
+      assert.is_true(elapsed >= 0.45 and elapsed < 2, "took " .. elapsed .. " s")
+      assert.are.equal(1, requests_since(n0))
+      assert_next_call_ok(c)
+    end)
 
-  it("is retried for devices:list and the second attempt succeeds", function()
-    local c = client { timeout = 0.5 }
-    faults.arm(server, "stall")
-    local n0 = faults.count(server)
-    local elapsed = faults.timed(function() assert(c.devices:list()) end)
-    assert.is_true(elapsed < 2.5, "took " .. elapsed .. " s")
-    assert.are.equal(2, requests_since(n0))
-    assert_next_call_ok(c)
-  end)
+    it("is retried for devices:list and the second attempt succeeds", function()
+      local c = client { timeout = 0.5 }
+      faults.arm(server, fault.name)
+      local n0 = faults.count(server)
+      local elapsed = faults.timed(function() assert(c.devices:list()) end)
+      assert.is_true(elapsed < 2.5, "took " .. elapsed .. " s")
+      assert.are.equal(2, requests_since(n0))
+      assert_next_call_ok(c)
+    end)
 
-  it("bounds the whole call by max_attempts x timeout when every attempt stalls", function()
-    local c = client { timeout = 0.5 }
-    faults.arm(server, "stall", { count = 3 })
-    local n0 = faults.count(server)
-    local elapsed, devices, err = faults.timed(c.devices.list, c.devices)
-    assert_error({ kind = "timeout" }, devices, err)
-    assert_attempts(3, err)
-    assert.is_true(elapsed < 3 * 0.5 + 2, "took " .. elapsed .. " s")
-    assert.are.equal(3, requests_since(n0))
-    assert_next_call_ok(c)
-  end)
+    if fault.name ~= "stall" then return end
 
-  it("is not retried for devices:bind", function()
-    local c = client { timeout = 0.5 }
-    faults.arm(server, "stall", { count = 3 })
-    local n0 = faults.count(server)
-    local elapsed, device, err = faults.timed(c.devices.bind, c.devices, { machineCode = "STALL_BIND" })
-    assert_error({ kind = "timeout" }, device, err)
-    assert_attempts(1, err)
-    assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
-    assert.are.equal(1, requests_since(n0))
-    server.control("/_local/reset")
-    assert_next_call_ok(c)
-  end)
+    it("bounds the whole call by max_attempts x timeout when every attempt stalls", function()
+      local c = client { timeout = 0.5 }
+      faults.arm(server, "stall", { count = 3 })
+      local n0 = faults.count(server)
+      local elapsed, devices, err = faults.timed(c.devices.list, c.devices)
+      assert_error({ kind = "timeout" }, devices, err)
+      assert_attempts(3, err)
+      assert.is_true(elapsed < 3 * 0.5 + 2, "took " .. elapsed .. " s")
+      assert.are.equal(3, requests_since(n0))
+      assert_next_call_ok(c)
+    end)
 
-  it("honours a per-call timeout", function()
-    local c = client { retries = false, timeout = 10 }
-    faults.arm(server, "stall")
-    local elapsed, devices, err = faults.timed(c.devices.list, c.devices, { timeout = 0.3 })
-    assert_error({ kind = "timeout" }, devices, err)
-    assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
-    assert_next_call_ok(c)
-  end)
-end)
+    it("is not retried for devices:bind", function()
+      local c = client { timeout = 0.5 }
+      faults.arm(server, "stall", { count = 3 })
+      local n0 = faults.count(server)
+      local elapsed, device, err = faults.timed(c.devices.bind, c.devices, { machineCode = "STALL_BIND" })
+      assert_error({ kind = "timeout" }, device, err)
+      assert_attempts(1, err)
+      assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
+      assert.are.equal(1, requests_since(n0))
+      server.control("/_local/reset")
+      assert_next_call_ok(c)
+    end)
 
----------------------------------------------------------------------------------------------
-describe("fault: slow trickle body", function()
-  it("times out mid-body within the configured timeout with retries = false", function()
-    local c = client { retries = false, timeout = 0.5 }
-    faults.arm(server, "trickle")
-    local n0 = faults.count(server)
-    local elapsed, devices, err = faults.timed(c.devices.list, c.devices)
-    assert_error({ kind = "timeout" }, devices, err)
-    assert_attempts(1, err)
-    assert.is_true(elapsed >= 0.45 and elapsed < 2, "took " .. elapsed .. " s")
-    assert.are.equal(1, requests_since(n0))
-    assert_next_call_ok(c)
+    it("honours a per-call timeout", function()
+      local c = client { retries = false, timeout = 10 }
+      faults.arm(server, "stall")
+      local elapsed, devices, err = faults.timed(c.devices.list, c.devices, { timeout = 0.3 })
+      assert_error({ kind = "timeout" }, devices, err)
+      assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
+      assert_next_call_ok(c)
+    end)
   end)
-
-  it("is retried for devices:list and the second attempt succeeds", function()
-    local c = client { timeout = 0.5 }
-    faults.arm(server, "trickle")
-    local n0 = faults.count(server)
-    local elapsed = faults.timed(function() assert(c.devices:list()) end)
-    assert.is_true(elapsed < 2.5, "took " .. elapsed .. " s")
-    assert.are.equal(2, requests_since(n0))
-    assert_next_call_ok(c)
-  end)
-end)
+end
 
 ---------------------------------------------------------------------------------------------
 describe("fault: HTTP 500 with code 13000201", function()
