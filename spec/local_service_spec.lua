@@ -437,21 +437,17 @@ describe_in_server_lua("local service over HTTP", function()
       assert.truthy(r.body:find('"failure_targets":[]', 1, true))
     end)
 
-    it("unbinds with an SDK-HMAC-SHA256 signature", function()
-      call("POST", POLICY_PATH .. "/bind", token_headers(), body_of({ "sdk_1" }))
-      local body = body_of({ "sdk_1" })
-      local r = call("POST", POLICY_PATH .. "/unbind", aksk_headers("sdk", "POST", POLICY_PATH .. "/unbind", body), body)
-      assert.are.equal(200, r.status)
-      assert.are.same({ "sdk_1" }, r.json.success_targets)
-    end)
-
-    it("unbinds with a V11-HMAC-SHA256 signature", function()
-      call("POST", POLICY_PATH .. "/bind", token_headers(), body_of({ "v11_1" }))
-      local body = body_of({ "v11_1" })
-      local r = call("POST", POLICY_PATH .. "/unbind", aksk_headers("v11", "POST", POLICY_PATH .. "/unbind", body), body)
-      assert.are.equal(200, r.status)
-      assert.are.same({ "v11_1" }, r.json.success_targets)
-    end)
+    for _, scheme in ipairs { { "sdk", "an SDK-HMAC-SHA256" }, { "v11", "a V11-HMAC-SHA256" } } do
+      it("unbinds with " .. scheme[2] .. " signature", function()
+        local target = scheme[1] .. "_1"
+        call("POST", POLICY_PATH .. "/bind", token_headers(), body_of({ target }))
+        local body = body_of({ target })
+        local r = call("POST", POLICY_PATH .. "/unbind", aksk_headers(scheme[1], "POST", POLICY_PATH .. "/unbind", body),
+          body)
+        assert.are.equal(200, r.status)
+        assert.are.same({ target }, r.json.success_targets)
+      end)
+    end
 
     it("refuses bad AK/SK signatures, stale dates and unknown tokens", function()
       local path = POLICY_PATH .. "/unbind"

@@ -84,12 +84,7 @@ local function children(pid)
 end
 M.children = children
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local free_port = sys.free_port
 M.free_port = free_port
 
 local function substitute(text, vars)

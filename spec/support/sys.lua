@@ -5,6 +5,8 @@
 --
 -- os.execute gives true|nil on Lua 5.2+ and the exit status (0 on success) on 5.1 and LuaJIT;
 -- everything here works on both.
+local socket = require "socket"
+
 local M = {}
 
 --- s as one single-quoted shell word.
@@ -57,6 +59,14 @@ function M.alive(pid)
   end
   if M.read("/proc/self/stat") then return false end -- /proc works, so it is gone
   return M.succeeds("kill -0 " .. pid .. " 2>/dev/null")
+end
+
+--- A TCP port on 127.0.0.1 that was free a moment ago (for a server about to start).
+function M.free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
 end
 
 return M

@@ -79,12 +79,7 @@ local function make_certificates(dir)
     " -startdate 20200101000000Z -enddate 20200102000000Z -extensions leaf" .. quiet)
 end
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local free_port = sys.free_port
 
 local CONF = [[
 daemon off;
