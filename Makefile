@@ -27,6 +27,9 @@ CFLAGS   ?= -O2 -g
 KD_CFLAGS = $(CFLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden \
             -Wall -Wextra -Wshadow -Wstrict-prototypes
 KD_LDFLAGS = $(LDFLAGS) -shared -Wl,-z,nodelete
+# sign.so and curl.so do their process-wide initialisation under pthread_once (several
+# lua_States may load them on several threads at once): they compile and link with -pthread.
+KD_PTHREAD = -pthread
 
 SRCS := $(wildcard src/*.c)
 HDRS := $(wildcard src/*.h)
@@ -60,13 +63,13 @@ build/%/koodrive/core.so: $(CORE_SRCS) $(HDRS) build/%/koodrive/sign.so build/%/
 
 build/%/koodrive/sign.so: $(SIGN_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(KD_CFLAGS) $(shell pkg-config --cflags $(call lua_cmd,$*) libcrypto) -o $@ $(SIGN_SRCS) \
-	  $(KD_LDFLAGS) $(shell pkg-config --libs libcrypto)
+	$(CC) $(KD_CFLAGS) $(KD_PTHREAD) $(shell pkg-config --cflags $(call lua_cmd,$*) libcrypto) \
+	  -o $@ $(SIGN_SRCS) $(KD_LDFLAGS) $(shell pkg-config --libs libcrypto)
 
 build/%/koodrive/curl.so: $(CURL_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(KD_CFLAGS) $(shell pkg-config --cflags $(call lua_cmd,$*) libcurl) -o $@ $(CURL_SRCS) \
-	  $(KD_LDFLAGS) $(shell pkg-config --libs libcurl)
+	$(CC) $(KD_CFLAGS) $(KD_PTHREAD) $(shell pkg-config --cflags $(call lua_cmd,$*) libcurl) \
+	  -o $@ $(CURL_SRCS) $(KD_LDFLAGS) $(shell pkg-config --libs libcurl)
 
 # Idempotent: installs only the packages of $(1) that dpkg does not report as installed.
 define install_missing
@@ -128,6 +131,8 @@ clean:
 #                          build/asan-5.4/, and the whole suite on Lua 5.4 with it
 #   make check-valgrind    the normal build/5.4 module (-O2 -g), whole suite on lua5.4 under valgrind
 #   make fuzz              each libFuzzer target (clang 14) for FUZZ_TIME seconds (default 60)
+#   make check-tsan        the C core with ThreadSanitizer (clang 14), in build/tsan/: four
+#                          lua_States on four threads signing at once (spec/support/threads_harness.c)
 #
 # Both checks set KOODRIVE_SPEC_SLOW (1 for ASan: x20, 50 for valgrind): spec/support/timing.lua
 # then widens the upper wall-clock bounds of the timing specs; functional assertions are
@@ -167,6 +172,20 @@ VALGRIND_FLAGS := --leak-check=full --show-leak-kinds=definite,indirect \
 # x50 for the timing bounds: a poll step of the 50-call loop spec takes ~100 ms under valgrind.
 VALGRIND_ENV    = KOODRIVE_SPEC_SLOW=50 LUA_CPATH='build/5.4/?.so;;'
 
+# -- ThreadSanitizer. spec/support/threads_harness.c (built with -fsanitize=thread, so the runtime
+# is in the program) runs four Lua 5.4 states on four threads, released together from a barrier
+# so that their first require, module load and signature race, then TSAN_CALLS rounds of signed
+# calls each against a local service that spec/support/threads.lua starts and stops. The first
+# report stops the harness with exit status 66. libcurl, libcrypto and liblua are not
+# instrumented (TSan sees their locks, not their memory accesses): what it checks is our code
+# and the process-wide state it shares between threads. spec/support/tsan.supp may only name
+# third-party code. ~20 s here with the build.
+TSAN_CC    ?= clang-14
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -g -O1
+TSAN_DIR   := build/tsan
+TSAN_CALLS ?= 20
+TSAN_ENV    = TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/spec/support/tsan.supp
+
 # -- libFuzzer. Targets are fuzz/<name>.lua, run by fuzz/harness.c in a Lua 5.4 state with the
 # C sources linked in; seeds in fuzz/corpus/<name>/ (read only: new inputs go to build/fuzz/).
 FUZZ_CC      ?= clang-14
@@ -177,12 +196,12 @@ FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefi
                 -fno-omit-frame-pointer -g -O1
 FUZZ_CPPFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -Isrc \
                 $(shell pkg-config --cflags lua5.4 $(PKGS))
-FUZZ_LIBS     = $(shell pkg-config --libs lua5.4 $(PKGS))
+FUZZ_LIBS     = $(shell pkg-config --libs lua5.4 $(PKGS)) -pthread
 FUZZ_OBJS     = $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(SRCS))
 # libFuzzer flags of every run; seconds per target come from FUZZ_TIME.
 FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1
 
-.PHONY: check-deps check-asan check-valgrind fuzz fuzz-build
+.PHONY: check-deps check-asan check-valgrind check-tsan fuzz fuzz-build
 
 check-deps:
 	$(call install_missing,$(CHECK_DEPS),check-deps)
@@ -194,13 +213,13 @@ $(ASAN_DIR)/koodrive/core.so: $(CORE_SRCS) $(HDRS)
 
 $(ASAN_DIR)/koodrive/sign.so: $(SIGN_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(SAN_CC) $(SAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) \
+	$(SAN_CC) $(SAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) $(KD_PTHREAD) \
 	  $(shell pkg-config --cflags lua5.4 libcrypto) -o $@ $(SIGN_SRCS) $(SAN_FLAGS) $(KD_LDFLAGS) \
 	  $(shell pkg-config --libs libcrypto)
 
 $(ASAN_DIR)/koodrive/curl.so: $(CURL_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(SAN_CC) $(SAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) \
+	$(SAN_CC) $(SAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) $(KD_PTHREAD) \
 	  $(shell pkg-config --cflags lua5.4 libcurl) -o $@ $(CURL_SRCS) $(SAN_FLAGS) $(KD_LDFLAGS) \
 	  $(shell pkg-config --libs libcurl)
 
@@ -220,6 +239,35 @@ check-valgrind: deps check-deps
 	@$(MAKE) --no-print-directory build/5.4/koodrive/core.so build/luajit/koodrive/core.so
 	@$(VALGRIND_ENV) sh spec/support/check_suite.sh valgrind $(VALGRIND_DIR)/reports \
 	  $(CHECK_TIMEOUT) valgrind $(VALGRIND_FLAGS) lua5.4 /usr/bin/busted
+
+$(TSAN_DIR)/koodrive/core.so: $(CORE_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(TSAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) \
+	  $(shell pkg-config --cflags lua5.4) -o $@ $(CORE_SRCS) $(TSAN_FLAGS) $(KD_LDFLAGS)
+
+$(TSAN_DIR)/koodrive/sign.so: $(SIGN_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(TSAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) $(KD_PTHREAD) \
+	  $(shell pkg-config --cflags lua5.4 libcrypto) -o $@ $(SIGN_SRCS) $(TSAN_FLAGS) $(KD_LDFLAGS) \
+	  $(shell pkg-config --libs libcrypto)
+
+$(TSAN_DIR)/koodrive/curl.so: $(CURL_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(TSAN_FLAGS) $(filter-out $(CFLAGS),$(KD_CFLAGS)) $(KD_PTHREAD) \
+	  $(shell pkg-config --cflags lua5.4 libcurl) -o $@ $(CURL_SRCS) $(TSAN_FLAGS) $(KD_LDFLAGS) \
+	  $(shell pkg-config --libs libcurl)
+
+$(TSAN_DIR)/threads_harness: spec/support/threads_harness.c
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(TSAN_FLAGS) -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -pthread \
+	  $(shell pkg-config --cflags lua5.4) -o $@ $< $(shell pkg-config --libs lua5.4)
+
+# The harness is bounded inside (100 s); timeout here catches a hung service or start-up too.
+check-tsan: deps check-deps
+	@$(MAKE) --no-print-directory $(TSAN_DIR)/koodrive/core.so $(TSAN_DIR)/koodrive/sign.so \
+	  $(TSAN_DIR)/koodrive/curl.so $(TSAN_DIR)/threads_harness
+	@$(TSAN_ENV) timeout --kill-after=10 115 lua5.4 spec/support/threads.lua \
+	  $(TSAN_DIR)/threads_harness $(TSAN_DIR) $(TSAN_CALLS)
 
 $(FUZZ_DIR)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)

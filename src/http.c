@@ -6,6 +6,8 @@
  *
  * Caveat: perform() blocks the calling thread for the length of the transfer; hosts that
  * cannot block use the multi handle (multi.c) or nginx's own I/O. */
+#include <pthread.h>
+
 #include "compat.h"
 #include "core.h"
 #include "transfer.h"
@@ -74,6 +76,18 @@ static int global_curl_version(lua_State *L)
     return 1;
 }
 
+/* curl_global_init is not thread-safe in every libcurl (only builds with the "threadsafe"
+ * feature, 7.84 and later, make it so), and each lua_State that loads this module opens it:
+ * the first call of the process is made under pthread_once, and every later open (in any
+ * thread) reads the result it left. Never cleaned up, like the module (-z nodelete). */
+static pthread_once_t kd_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode kd_curl_init_rc = CURLE_FAILED_INIT;
+
+static void kd_curl_global_init(void)
+{
+    kd_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 void kd_http_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -86,7 +100,8 @@ void kd_http_open(lua_State *L)
         { "curl_version", global_curl_version },
         { NULL, NULL },
     };
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (pthread_once(&kd_curl_once, kd_curl_global_init) != 0 || kd_curl_init_rc != CURLE_OK)
+        luaL_error(L, "koodrive: curl_global_init failed");
     kd_handle_class(L, HTTP_MT, methods, meth_close, meth_tostring);
     luaL_setfuncs(L, functions, 0);
 }

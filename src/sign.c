@@ -11,11 +11,14 @@
  * koodrive.core, so that the URL that is sent is byte-identical to the one that was signed,
  * whichever auth mode is in use.
  *
- * Crypto is OpenSSL 3 libcrypto only. The algorithms are fetched once per process and kept in
- * statics (never freed: the module is linked with -z nodelete). The EVP contexts live in a
+ * Crypto is OpenSSL 3 libcrypto only. The algorithms are fetched once per process, under
+ * pthread_once, and kept in statics (never freed: the module is linked with -z nodelete):
+ * several lua_States on several threads may sign for the first time at the same moment, and
+ * an unguarded "fetch if NULL" was a data race on those statics. The EVP contexts live in a
  * userdata shared as upvalue by the module functions: each lua_State has its own, they are
  * re-initialised rather than re-created per call, and no Lua code runs while one is in use.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +50,8 @@
 static const char KD_EMPTY_SHA256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+/* Written only by kd_fetch_algorithms, inside pthread_once; read only after it returned. */
+static pthread_once_t kd_algorithms_once = PTHREAD_ONCE_INIT;
 static EVP_MD *kd_sha256;
 static EVP_MAC *kd_hmac;
 static EVP_KDF *kd_hkdf;
@@ -653,21 +658,25 @@ static const luaL_Reg kd_sign_funcs[] = { { "sign", l_sign },
                                           { "hmac_sha256_hex", l_hmac_sha256_hex },
                                           { NULL, NULL } };
 
+/* Once per process, whichever thread signs first; the others wait in pthread_once until it
+ * is done. Fetching per call would cost more than the hashing itself. A failed fetch is not
+ * retried: a provider that lacks SHA256, HMAC or HKDF at start-up does not gain it later. */
+static void kd_fetch_algorithms(void)
+{
+    kd_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    kd_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    kd_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+}
+
 /* Fetches the algorithms (once per process) and creates the contexts (once per module
- * instance). After a failure nothing is half set: the next call tries again, and __gc frees
- * whatever was created. */
+ * instance). After a failure to create the contexts nothing is half set: the next call tries
+ * again, and __gc frees whatever was created. */
 static void kd_ctx_setup(lua_State *L, kd_ctx *cx)
 {
     OSSL_PARAM params[2];
 
-    /* Fetched once per process; fetching per call costs more than the hashing itself. */
-    if (kd_sha256 == NULL)
-        kd_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (kd_hmac == NULL)
-        kd_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (kd_hkdf == NULL)
-        kd_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    if (kd_sha256 == NULL || kd_hmac == NULL || kd_hkdf == NULL)
+    if (pthread_once(&kd_algorithms_once, kd_fetch_algorithms) != 0 || kd_sha256 == NULL ||
+        kd_hmac == NULL || kd_hkdf == NULL)
         luaL_error(L, "koodrive: OpenSSL does not provide SHA256, HMAC and HKDF");
 
     EVP_MD_CTX_free(cx->md);

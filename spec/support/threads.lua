@@ -1,0 +1,101 @@
+-- support.threads: builds and runs spec/support/threads_harness.c (several lua_States on
+-- several threads signing at once) against a local service it starts and stops itself.
+-- Used by spec/threads_spec.lua and, as a script, by `make check-tsan`:
+--
+--   lua5.4 spec/support/threads.lua HARNESS MODULE_DIR CALLS
+--
+-- runs HARNESS (built with -fsanitize=thread by the Makefile) on the modules of MODULE_DIR
+-- and exits 0 only when it exited 0, printed a correct line for each thread, no
+-- ThreadSanitizer warning showed up and the service saw exactly the calls the threads made.
+-- TSAN_OPTIONS comes from the environment (the Makefile sets halt_on_error and exitcode=66).
+local script_args = { ... }
+local as_script = script_args[1] ~= "support.threads" -- require passes the module's name
+if as_script then package.path = "spec/?.lua;server/?.lua;" .. package.path end
+local sys = require "support.sys"
+local local_service = require "local_service"
+
+local M = {}
+
+M.THREADS = 4
+M.SOURCE = "spec/support/threads_harness.c"
+
+--- The shell command that builds the harness with cc (or $CC) and Lua 5.4 from pkg-config.
+function M.build_command(out, cc)
+  return string.format("%s -std=c99 -D_POSIX_C_SOURCE=200809L -O1 -g -Wall -Wextra -pthread " ..
+    "$(pkg-config --cflags lua5.4) -o %s %s $(pkg-config --libs lua5.4) 2>&1",
+    cc or os.getenv("CC") or "cc", sys.quote(out), M.SOURCE)
+end
+
+--- Runs the harness for `calls` rounds per thread with a fresh local service, killed after
+-- `seconds`. Returns { status = exit status, output = stdout and stderr, served = the number of
+-- API requests the service saw }.
+function M.run(harness, module_dir, calls, seconds)
+  local server = local_service.start()
+  local ok, result = pcall(function()
+    local out = sys.capture(string.format("timeout --kill-after=5 %d %s . %s %s %d %d 2>&1; echo \"exit:$?\"",
+      seconds, sys.quote(harness), sys.quote(module_dir), sys.quote(server.url), calls, M.THREADS))
+    local status = tonumber(out:match("exit:(%d+)%s*$"))
+    local log = server.get("/_local/requests")
+    return { status = status, output = out:gsub("exit:%d+%s*$", ""),
+      served = tonumber(log:match('"count":(%d+)')) }
+  end)
+  server.stop()
+  if not ok then error(result, 0) end
+  return result
+end
+
+--- The calls each thread reported: { [index] = { koodrive = n, iotda = n } }, for the lines
+-- that say "thread N: N koodrive calls ok, N iotda calls ok".
+function M.counts(output)
+  local counts = {}
+  for i, kd, iot in output:gmatch("thread (%d+): (%d+) koodrive calls ok, (%d+) iotda calls ok\n") do
+    counts[tonumber(i)] = { koodrive = tonumber(kd), iotda = tonumber(iot) }
+  end
+  return counts
+end
+
+--- What one thread must report after `calls` rounds: a list before and after the rounds, and
+-- per round a bind and an unbind of a device and of a policy target.
+function M.expected(calls)
+  return { koodrive = 2 * calls + 2, iotda = 2 * calls }
+end
+
+--- Why a run is wrong, or nil when every thread made its calls and the service saw them all.
+function M.problem(result, calls)
+  if result.status ~= 0 then return "the harness exited with status " .. tostring(result.status) end
+  if result.output:find("ThreadSanitizer", 1, true) then return "ThreadSanitizer reported" end
+  local counts, want = M.counts(result.output), M.expected(calls)
+  for i = 1, M.THREADS do
+    local c = counts[i]
+    if not c or c.koodrive ~= want.koodrive or c.iotda ~= want.iotda then
+      return "thread " .. i .. " did not report its " .. want.koodrive .. " + " .. want.iotda .. " calls"
+    end
+  end
+  local total = M.THREADS * (want.koodrive + want.iotda)
+  if result.served ~= total then
+    return "the service saw " .. tostring(result.served) .. " requests, not " .. total
+  end
+  return nil
+end
+
+if as_script then
+  local harness, module_dir, calls = script_args[1], script_args[2], tonumber(script_args[3])
+  if not (harness and module_dir and calls) then
+    io.stderr:write("usage: lua5.4 spec/support/threads.lua HARNESS MODULE_DIR CALLS\n")
+    os.exit(2)
+  end
+  local started = os.time()
+  local result = M.run(harness, module_dir, calls, 100)
+  io.write(result.output)
+  local why = M.problem(result, calls)
+  local want = M.expected(calls)
+  if why then
+    print("check-tsan: FAILED: " .. why)
+    os.exit(1)
+  end
+  print(string.format("check-tsan: %d threads, %d signed calls each, no race reported (%ds)",
+    M.THREADS, want.koodrive + want.iotda, os.time() - started))
+  os.exit(0)
+end
+
+return M
