@@ -175,16 +175,15 @@ VALGRIND_ENV    = KOODRIVE_SPEC_SLOW=50 LUA_CPATH='build/5.4/?.so;;'
 # -- ThreadSanitizer. spec/support/threads_harness.c (built with -fsanitize=thread, so the runtime
 # is in the program) runs four Lua 5.4 states on four threads, released together from a barrier
 # so that their first require, module load and signature race, then TSAN_CALLS rounds of signed
-# calls each against a local service that spec/support/threads.lua starts and stops. The first
-# report stops the harness with exit status 66. libcurl, libcrypto and liblua are not
-# instrumented (TSan sees their locks, not their memory accesses): what it checks is our code
-# and the process-wide state it shares between threads. spec/support/tsan.supp may only name
-# third-party code. ~20 s here with the build.
+# calls each against a local service that spec/support/threads.lua starts and stops. That script
+# sets TSAN_OPTIONS (halt_on_error, exitcode=66, spec/support/tsan.supp: third-party code
+# only); the first report fails the run. libcurl, libcrypto and liblua are not instrumented
+# (TSan sees their locks, not their memory accesses): what it checks is our code and the
+# process-wide state it shares between threads. ~5 s here with the build.
 TSAN_CC    ?= clang-14
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -g -O1
 TSAN_DIR   := build/tsan
 TSAN_CALLS ?= 20
-TSAN_ENV    = TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/spec/support/tsan.supp
 
 # -- libFuzzer. Targets are fuzz/<name>.lua, run by fuzz/harness.c in a Lua 5.4 state with the
 # C sources linked in; seeds in fuzz/corpus/<name>/ (read only: new inputs go to build/fuzz/).
@@ -266,7 +265,7 @@ $(TSAN_DIR)/threads_harness: spec/support/threads_harness.c
 check-tsan: deps check-deps
 	@$(MAKE) --no-print-directory $(TSAN_DIR)/koodrive/core.so $(TSAN_DIR)/koodrive/sign.so \
 	  $(TSAN_DIR)/koodrive/curl.so $(TSAN_DIR)/threads_harness
-	@$(TSAN_ENV) timeout --kill-after=10 115 lua5.4 spec/support/threads.lua \
+	@timeout --kill-after=10 115 lua5.4 spec/support/threads.lua \
 	  $(TSAN_DIR)/threads_harness $(TSAN_DIR) $(TSAN_CALLS)
 
 $(FUZZ_DIR)/obj/%.o: src/%.c $(HDRS)

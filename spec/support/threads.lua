@@ -5,9 +5,9 @@
 --   lua5.4 spec/support/threads.lua HARNESS MODULE_DIR CALLS
 --
 -- runs HARNESS (built with -fsanitize=thread by the Makefile) on the modules of MODULE_DIR
--- and exits 0 only when it exited 0, printed a correct line for each thread, no
--- ThreadSanitizer warning showed up and the service saw exactly the calls the threads made.
--- TSAN_OPTIONS comes from the environment (the Makefile sets halt_on_error and exitcode=66).
+-- with M.TSAN_OPTIONS (or $TSAN_OPTIONS when set) and exits 0 only when it exited 0, printed a
+-- correct line for each thread, no ThreadSanitizer warning showed up and the service saw
+-- exactly the calls the threads made.
 local script_args = { ... }
 local as_script = script_args[1] ~= "support.threads" -- require passes the module's name
 if as_script then package.path = "spec/?.lua;server/?.lua;" .. package.path end
@@ -18,6 +18,15 @@ local M = {}
 
 M.THREADS = 4
 M.SOURCE = "spec/support/threads_harness.c"
+-- The first report ends the harness with status 66; tsan.supp may name third-party code only.
+M.TSAN_OPTIONS = "halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=%s/spec/support/tsan.supp"
+
+--- The environment assignment that runs a program under M.TSAN_OPTIONS (or $TSAN_OPTIONS).
+-- The suppressions path is absolute: TSan would look for a relative one next to the program.
+function M.tsan_env()
+  local root = sys.capture("pwd"):gsub("%s+$", "")
+  return "TSAN_OPTIONS=" .. sys.quote(os.getenv("TSAN_OPTIONS") or M.TSAN_OPTIONS:format(root))
+end
 
 --- The shell command that builds the harness with cc (or $CC) and Lua 5.4 from pkg-config.
 function M.build_command(out, cc)
@@ -27,13 +36,14 @@ function M.build_command(out, cc)
 end
 
 --- Runs the harness for `calls` rounds per thread with a fresh local service, killed after
--- `seconds`. Returns { status = exit status, output = stdout and stderr, served = the number of
--- API requests the service saw }.
-function M.run(harness, module_dir, calls, seconds)
+-- `seconds`; `env` (optional) is put before the command, e.g. "TSAN_OPTIONS=...". Returns
+-- { status = exit status, output = stdout and stderr, served = the number of API requests the
+-- service saw }.
+function M.run(harness, module_dir, calls, seconds, env)
   local server = local_service.start()
   local ok, result = pcall(function()
-    local out = sys.capture(string.format("timeout --kill-after=5 %d %s . %s %s %d %d 2>&1; echo \"exit:$?\"",
-      seconds, sys.quote(harness), sys.quote(module_dir), sys.quote(server.url), calls, M.THREADS))
+    local out = sys.capture(string.format("%s timeout --kill-after=5 %d %s . %s %s %d %d 2>&1; echo \"exit:$?\"",
+      env or "", seconds, sys.quote(harness), sys.quote(module_dir), sys.quote(server.url), calls, M.THREADS))
     local status = tonumber(out:match("exit:(%d+)%s*$"))
     local log = server.get("/_local/requests")
     return { status = status, output = out:gsub("exit:%d+%s*$", ""),
@@ -85,7 +95,7 @@ if as_script then
     os.exit(2)
   end
   local started = os.time()
-  local result = M.run(harness, module_dir, calls, 100)
+  local result = M.run(harness, module_dir, calls, 100, M.tsan_env())
   io.write(result.output)
   local why = M.problem(result, calls)
   local want = M.expected(calls)

@@ -6,8 +6,9 @@
 -- Everything signs: a KooDrive client in app mode (HMAC-SHA256) and two IoTDA clients with
 -- AK/SK (SDK-HMAC-SHA256 and V11-HMAC-SHA256 derived signing), so the first `require
 -- "koodrive"`, the first load of koodrive.sign and koodrive.curl and the first signature of
--- every thread race. Each round binds and unbinds a device of this thread's own user, and
--- binds and unbinds a policy target of its own, checking every answer: a wrong signature
+-- every thread race. Each round binds a device of this thread's own user (blocking handle) and
+-- binds and unbinds a policy target of its own; then all the devices are unbound in one
+-- batch (libcurl multi handle, four in flight). Every answer is checked: a wrong signature
 -- would be refused by the local service (401), a mixed-up answer would not match.
 local index, url, rounds = ...
 local koodrive = require "koodrive"
@@ -33,7 +34,7 @@ for _, derived in ipairs { false, true } do
     ak = ak, sk = sk, region = creds.iotda.region, derived = derived, timeout = 30 })
 end
 
-local kd_calls, iot_calls = 0, 0
+local kd_calls, iot_calls, bound = 0, 0, {}
 local before = ok("devices:list", kd.devices:list())
 kd_calls = kd_calls + 1
 for round = 1, rounds do
@@ -41,9 +42,8 @@ for round = 1, rounds do
   local device = ok("devices:bind", kd.devices:bind { machineCode = code, deviceName = "Thread " .. index,
     deviceOS = "android" })
   if device.machineCode ~= code then fail("bound %s, got %s", code, tostring(device.machineCode)) end
-  local gone = ok("devices:unbind", kd.devices:unbind(device.deviceId))
-  if gone.deviceId ~= device.deviceId then fail("unbound %s, got %s", device.deviceId, tostring(gone.deviceId)) end
-  kd_calls = kd_calls + 2
+  bound[round] = device.deviceId
+  kd_calls = kd_calls + 1
 
   local iot = iots[round % 2 + 1] -- SDK and V11 in turn
   local target, never = "thread_target_" .. code, "never_bound_" .. code
@@ -58,6 +58,13 @@ for round = 1, rounds do
   end
   iot_calls = iot_calls + 2
 end
+-- The unbinds go through the libcurl multi handle of a loop, four in flight at a time.
+local unbound = ok("devices:unbind_many", kd.devices:unbind_many(bound, { concurrency = 4 }))
+if #unbound.failed > 0 then fail("unbind_many: %s", tostring(unbound.failed[1].error)) end
+for i, d in ipairs(unbound.done) do
+  if d.deviceId ~= bound[i] or d.device.deviceId ~= bound[i] then fail("unbind_many mixed up %s", bound[i]) end
+end
+kd_calls = kd_calls + #unbound.done
 local after = ok("devices:list", kd.devices:list())
 kd_calls = kd_calls + 1
 if #after ~= #before then fail("%d devices before the rounds, %d after", #before, #after) end
