@@ -8,14 +8,16 @@
 -- `requests` lists every request received, so a spec can check what was (not) sent.
 local core = require "koodrive.core"
 local json = require "koodrive.json"
+local vault = require "koodrive.secrets"
 
 local Replay = {}
 Replay.__index = Replay
 Replay.__name = "koodrive.transport.replay"
 
--- Headers whose recorded value is not comparable: secrets, the signing time, per-run values.
-local UNCOMPARED = { authorization = true, ["x-auth-token"] = true, ["x-security-token"] = true,
-  ["x-date"] = true, ["x-sdk-date"] = true, ["user-agent"] = true, ["x-traceid"] = true }
+-- Headers whose recorded value is not comparable: secrets (koodrive.secrets), the signing
+-- time, per-run values.
+local UNCOMPARED = { ["x-date"] = true, ["x-sdk-date"] = true, ["user-agent"] = true, ["x-traceid"] = true }
+for name in pairs(vault.HEADERS) do UNCOMPARED[name] = true end
 
 local function load(cassette)
   if type(cassette) == "string" then
@@ -93,8 +95,10 @@ function Replay:send(req)
       why[#why + 1] = string.format("'%s' differs in %s", it.name or ("#" .. i), diff)
     end
   end
-  error(string.format("replay: no recorded interaction for %s %s%s (%s)", req.method, path,
-    query ~= "" and ("?" .. query) or "",
+  -- The message quotes the request: its secrets (a token in the query) stay out.
+  local values = vault.values(nil, req)
+  error(string.format("replay: no recorded interaction for %s %s%s (%s)", req.method,
+    vault.redact(path, values), query ~= "" and ("?" .. vault.redact(query, values)) or "",
     #why > 0 and table.concat(why, "; ") or "every recording has been used"), 2)
 end
 
