@@ -48,26 +48,29 @@ function M.bind(request, owner)
   owners[request] = owner
 end
 
+-- The secret part of a credential: a bearer token without "Bearer ", a signature without
+-- the scheme, key id and signed header names around it (those are not secret, and words
+-- like "x-sdk-date" in a message must stay).
+local function add_credential(list, v)
+  if type(v) ~= "string" then return end
+  local sig = v:match("[Ss]ignature=([^,%s]+)")
+  if sig then v = sig else v = v:match("^[Bb][Ee][Aa][Rr][Ee][Rr]%s+(.*)$") or v end
+  if #v >= M.MIN_LENGTH then list[#list + 1] = v end
+end
+
 --- The secret values to take out of text about `request` (either may be nil): the owner's
--- stored secrets, then the request's own credential headers and the signature in them.
+-- stored secrets, then the request's own credential headers (a token, a signature).
 function M.values(owner, request)
   local list = {}
   if owner == nil and request ~= nil then owner = owners[request] end
   local stored = owner ~= nil and M.store[owner]
   if type(stored) == "table" then
-    for _, v in pairs(stored) do
-      if type(v) == "string" and #v >= M.MIN_LENGTH then list[#list + 1] = v end
-    end
+    for _, v in pairs(stored) do add_credential(list, v) end
   end
   local headers = type(request) == "table" and request.headers
   if type(headers) == "table" then
     for k, v in pairs(headers) do
-      if type(v) == "string" and M.header(k) then
-        if #v >= M.MIN_LENGTH then list[#list + 1] = v end
-        for sig in v:gmatch("[Ss]ignature=([^,%s]+)") do
-          if #sig >= M.MIN_LENGTH then list[#list + 1] = sig end
-        end
-      end
+      if M.header(k) then add_credential(list, v) end
     end
   end
   return list
