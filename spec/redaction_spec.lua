@@ -93,6 +93,23 @@ describe("transport.record", function()
     assert.matches('password\\":\\"<redacted>', text, 1, true)
   end)
 
+  it("a scrubbed cassette plays back: <redacted> matches what is sent", function()
+    local path = dir .. "/roundtrip.json"
+    local function call(transport)
+      local client = assert(koodrive.new { endpoint = server.url, user_id = "1", token = TOKEN, retries = false,
+        transport = transport })
+      local _, err = client:call { method = "POST", path = "/echo/msg", query = { api_key = "Qk9/Api+Key=Zx12Cv34" },
+        body = '{"password":"pa\\/ss-Secret-Val1"}' }
+      client:close()
+      return err
+    end
+    local live = call(koodrive.transport.record(koodrive.transport.curl(), path))
+    local replayed = call(koodrive.transport.replay(path))
+    assert.are.equal(live.kind, replayed.kind)
+    assert.are.equal(400, replayed.status)
+    assert.are.equal(live.message, replayed.message)
+  end)
+
   it("replay's error for an unmatched request keeps its secrets out", function()
     local client = assert(koodrive.new { endpoint = server.url, user_id = "1", token = TOKEN, retries = false,
       transport = koodrive.transport.replay { interactions = {} } })
