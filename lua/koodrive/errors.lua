@@ -9,7 +9,11 @@
 --   trace_id    the X-Traceid that was sent, if any
 --   field, rule for validation and config errors: which input and which rule it broke
 --   retryable   whether sending the same request again may succeed
--- Errors never carry secrets: they are built from names, codes and service messages only.
+-- Errors never carry secrets: every field that comes from a server (message, code, msg,
+-- request_id) has the client's secrets taken out in any form the server may echo them
+-- (koodrive.secrets), before any cut. `message` and `request_id` are also made printable
+-- (errors.printable); `code` and `msg` keep the service's bytes otherwise, and tostring
+-- shows every field printable, so server text cannot forge log lines.
 -- @module koodrive.errors
 local errors = {}
 
@@ -142,7 +146,7 @@ end
 -- @field operation e.g. "devices.unbind", or "call" / "prepare"
 -- @field status HTTP status, when a response arrived
 -- @field code the service's error code (KooDrive `code`, IoTDA `error_code`)
--- @field msg the service's error message
+-- @field msg the service's error message (secrets of the client redacted)
 -- @field request_id the X-Request-Id response header
 -- @field trace_id the X-Traceid that was sent
 -- @field field validation and config errors: the input at fault
