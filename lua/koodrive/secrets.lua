@@ -198,19 +198,6 @@ local function decode(s)
   return table.concat(out), first, last
 end
 
--- Runs of FRAGMENT characters of each value, as a set (values lower case).
-local gram_cache = setmetatable({}, { __mode = "k" })
-local function grams_of(values)
-  local set = gram_cache[values]
-  if set then return set end
-  set = {}
-  for _, v in ipairs(values) do
-    for k = 1, #v - M.FRAGMENT + 1 do set[v:sub(k, k + M.FRAGMENT - 1)] = true end
-  end
-  gram_cache[values] = set
-  return set
-end
-
 --------------------------------------------------------------------------------------------
 -- Credential-like pieces, whatever the value
 --------------------------------------------------------------------------------------------
@@ -276,21 +263,23 @@ end
 -- redact
 --------------------------------------------------------------------------------------------
 
--- Per list of values: the lower-case values and the forms searched for in raw text.
-local forms_cache = setmetatable({}, { __mode = "k" })
-local function prepared(values)
-  local p = forms_cache[values]
+-- Per value: its lower case, the forms searched for in raw text, and its runs of FRAGMENT
+-- characters as a set. Built once per value (an IAM token has thousands of runs); the
+-- cache is emptied when it holds CACHE_MAX values (tokens are refreshed).
+local CACHE_MAX = 64
+local cache, cached = {}, 0
+
+local function prepared(v)
+  local p = cache[v]
   if p then return p end
-  p = { lower = {}, forms = {} }
-  for _, v in ipairs(values) do
-    local lower = v:lower()
-    p.lower[#p.lower + 1] = lower
-    p.forms[#p.forms + 1] = lower
-    for _, f in ipairs { json_escaped(v):lower(), percent(v), base64(v):lower() } do
-      if #f >= M.MIN_LENGTH and f ~= lower then p.forms[#p.forms + 1] = f end
-    end
+  local lower = v:lower()
+  p = { lower = lower, forms = { lower }, grams = {} }
+  for _, f in ipairs { json_escaped(v):lower(), percent(v), base64(v):lower() } do
+    if #f >= M.MIN_LENGTH and f ~= lower then p.forms[#p.forms + 1] = f end
   end
-  forms_cache[values] = p
+  for k = 1, #lower - M.FRAGMENT + 1 do p.grams[lower:sub(k, k + M.FRAGMENT - 1)] = true end
+  if cached >= CACHE_MAX then cache, cached = {}, 0 end
+  cache[v], cached = p, cached + 1
   return p
 end
 
@@ -301,18 +290,22 @@ function M.redact(text, values)
   local ranges = {}
   values = values or {}
   if #values > 0 then
-    local p = prepared(values)
-    plain_ranges(text:lower(), p.forms, ranges)
+    local list = {}
+    for i, v in ipairs(values) do list[i] = prepared(v) end
+    local lower = text:lower()
+    for _, p in ipairs(list) do plain_ranges(lower, p.forms, ranges) end
     text = replace_ranges(text, ranges)
     if #text <= DECODE_LIMIT then
       -- The same values once the text is decoded, and runs of FRAGMENT of their characters.
       local decoded, first, last = decode(text)
-      local lower = decoded:lower()
-      local found = {}
-      plain_ranges(lower, p.lower, found)
-      local grams, f = grams_of(p.lower), M.FRAGMENT
+      lower = decoded:lower()
+      local found, f = {}, M.FRAGMENT
+      for _, p in ipairs(list) do plain_ranges(lower, { p.lower }, found) end
       for k = 1, #lower - f + 1 do
-        if grams[lower:sub(k, k + f - 1)] then found[#found + 1] = { k, k + f - 1 } end
+        local run = lower:sub(k, k + f - 1)
+        for _, p in ipairs(list) do
+          if p.grams[run] then found[#found + 1] = { k, k + f - 1 }; break end
+        end
       end
       ranges = {}
       for _, r in ipairs(found) do ranges[#ranges + 1] = { first[r[1]], last[r[2]] } end
