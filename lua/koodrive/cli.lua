@@ -1009,7 +1009,7 @@ function cli.main(argv, io_ctx)
     ctx.err("koodrive: " .. errors_printable(result.message) .. "\n")
     return result.code
   end
-  ctx.err("koodrive: internal error: " .. tostring(result) .. "\n")
+  ctx.err("koodrive: internal error: " .. errors_printable(vault.redact(tostring(result), ctx.secret_values)) .. "\n")
   return EXIT.service
 end
 
