@@ -47,6 +47,17 @@ describe("koodrive.secrets.redact", function()
       secrets.redact("missing x-sdk-date for SDK-HMAC-SHA256: abcdef0123456789, miiIAM0123456789", values))
   end)
 
+  it("redact_value copies a decoded value with every string redacted, keys and deep levels too", function()
+    local deep = {}
+    local cur = deep
+    for _ = 1, 20 do cur.n = {}; cur = cur.n end
+    cur.v = TOKEN
+    local out = secrets.redact_value({ msg = "x " .. TOKEN, [TOKEN] = { 1, TOKEN }, deep = deep }, { TOKEN })
+    assert.are.equal("x <redacted>", out.msg)
+    assert.are.same({ 1, "<redacted>" }, out["<redacted>"])
+    assert.is_nil(require("cjson").encode(out):find("Lm3Nb7Vc", 1, true))
+  end)
+
   it("takes out credential-like pieces whatever their value", function()
     local out = redact('Bearer abcDEF123456ghiJKL and ?x=1&access_token=q1w2e3r4&y=2 ' ..
       '{"pass\\u0077ord": "pa\\/ss-value", "sk": 12345678, "name": "kept"} X-Auth-Token: MIIxyz0123456789abc')

@@ -317,14 +317,19 @@ function M.redact(text, values)
   return replace_ranges(text, ranges)
 end
 
---- Redacts every string inside a decoded JSON value (a copy; keys too), at most 16 deep.
+--- Redacts every string inside a decoded JSON value (a copy; keys too). Deeper than 16
+-- levels, a table is replaced by "<redacted>" as a whole: nothing unread is passed on.
 function M.redact_value(v, values, depth)
+  depth = depth or 0
   if type(v) == "string" then return M.redact(v, values) end
-  if type(v) ~= "table" or getmetatable(v) ~= nil or (depth or 0) > 16 then return v end
+  if type(v) ~= "table" then return v end
+  if depth > 16 then return M.MARK end
   local out = {}
   for k, x in pairs(v) do
-    out[M.redact_value(k, values, 17)] = M.redact_value(x, values, (depth or 0) + 1)
+    out[M.redact_value(k, values, depth + 1)] = M.redact_value(x, values, depth + 1)
   end
+  local mt = getmetatable(v)
+  if type(mt) == "table" then setmetatable(out, mt) end
   return out
 end
 
