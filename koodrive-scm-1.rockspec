@@ -62,6 +62,7 @@ build = {
     ["koodrive.loop"] = "lua/koodrive/loop.lua",
     ["koodrive.operations"] = "lua/koodrive/operations.lua",
     ["koodrive.retry"] = "lua/koodrive/retry.lua",
+    ["koodrive.secrets"] = "lua/koodrive/secrets.lua",
     ["koodrive.pipeline"] = "lua/koodrive/pipeline.lua",
     ["koodrive.shape"] = "lua/koodrive/shape.lua",
     ["koodrive.validate"] = "lua/koodrive/validate.lua",

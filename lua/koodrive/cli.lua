@@ -13,6 +13,8 @@
 local koodrive = require "koodrive"
 local json = require "koodrive.json"
 local pipeline = require "koodrive.pipeline"
+local vault = require "koodrive.secrets"
+local errors_printable = require("koodrive.errors").printable
 
 local cli = {}
 
@@ -521,7 +523,11 @@ local function cell(v)
 end
 
 -- Rows of cells written with aligned columns (the last column is not padded).
+-- Cells come from the service: shown printable, so no text of its can drive the terminal.
 local function table_text(rows)
+  for _, row in ipairs(rows) do
+    for i, c in ipairs(row) do row[i] = errors_printable(c) end
+  end
   local widths = {}
   for _, row in ipairs(rows) do
     for i, c in ipairs(row) do
@@ -582,35 +588,24 @@ end
 -- Dry run: signed requests, secrets redacted
 --------------------------------------------------------------------------------------------
 
-local REDACT_HEADERS = { authorization = true, ["x-auth-token"] = true, ["x-security-token"] = true }
-
+-- The values of the configured secrets, taken out of everything a dry run prints in every
+-- form koodrive.secrets knows (raw, percent-encoded in a URL, JSON-escaped in a body).
 local function redactor(cfg)
   local secrets = {}
   for _, key in ipairs(SECRET_KEYS) do
     local v = cfg[key]
-    if v and #v >= 4 then secrets[#secrets + 1] = v end
+    if type(v) == "string" and #v >= vault.MIN_LENGTH then secrets[#secrets + 1] = v end
   end
-  return function(s)
+  return secrets, function(s)
     if type(s) ~= "string" then return s end
-    for _, secret in ipairs(secrets) do
-      local out, start = {}, 1
-      while true do
-        local i, j = s:find(secret, start, true)
-        if not i then break end
-        out[#out + 1] = s:sub(start, i - 1) .. "<redacted>"
-        start = j + 1
-      end
-      out[#out + 1] = s:sub(start)
-      s = table.concat(out)
-    end
-    return s
+    return vault.redact(s, secrets)
   end
 end
 
 local function redacted_request(request, redact)
   local headers = {}
   for name, value in pairs(request.headers) do
-    headers[name] = REDACT_HEADERS[name:lower()] and "<redacted>" or redact(value)
+    headers[name] = vault.header(name) and vault.MARK or redact(value)
   end
   return { method = request.method, url = redact(request.url), headers = headers,
     body = redact(request.body or "") }
@@ -734,7 +729,8 @@ local function finish_bulk(ctx, results, header)
     for i, r in ipairs(results) do
       local item = { id = r.id, ok = r.ok }
       for k, v in pairs(r.extra or {}) do item[k] = v end
-      if r.error then item.error = r.error end
+      -- Per-target failures quote the service (IoTDA error_msg): no secret of ours in them.
+      if r.error then item.error = vault.redact_value(r.error, ctx.secret_values) end
       items[i] = item
     end
     doc.results = array(items)
@@ -742,7 +738,7 @@ local function finish_bulk(ctx, results, header)
   else
     local rows = {}
     for i, r in ipairs(results) do
-      rows[i] = { r.id, r.ok and "ok" or ("failed: " .. r.reason) }
+      rows[i] = { r.id, r.ok and "ok" or ("failed: " .. vault.redact(r.reason, ctx.secret_values)) }
     end
     ctx.out(table_text(rows))
     ctx.out(ok_count .. " ok, " .. failed_count .. " failed\n")
@@ -985,7 +981,7 @@ local function run(ctx, argv)
   ctx.config = function()
     if not cfg then
       cfg = resolve_config(ctx, flags)
-      ctx.redact = redactor(cfg)
+      ctx.secret_values, ctx.redact = redactor(cfg)
     end
     return cfg
   end
@@ -1010,10 +1006,10 @@ function cli.main(argv, io_ctx)
     return result
   end
   if getmetatable(result) == Failure then
-    ctx.err("koodrive: " .. result.message .. "\n")
+    ctx.err("koodrive: " .. errors_printable(result.message) .. "\n")
     return result.code
   end
-  ctx.err("koodrive: internal error: " .. tostring(result) .. "\n")
+  ctx.err("koodrive: internal error: " .. errors_printable(vault.redact(tostring(result), ctx.secret_values)) .. "\n")
   return EXIT.service
 end
 

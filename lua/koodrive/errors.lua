@@ -9,7 +9,11 @@
 --   trace_id    the X-Traceid that was sent, if any
 --   field, rule for validation and config errors: which input and which rule it broke
 --   retryable   whether sending the same request again may succeed
--- Errors never carry secrets: they are built from names, codes and service messages only.
+-- Errors never carry secrets: every field that comes from a server (message, code, msg,
+-- request_id) has the client's secrets taken out in any form the server may echo them
+-- (koodrive.secrets), before any cut. `message` and `request_id` are also made printable
+-- (errors.printable); `code` and `msg` keep the service's bytes otherwise, and tostring
+-- shows every field printable, so server text cannot forge log lines.
 -- @module koodrive.errors
 local errors = {}
 
@@ -26,17 +30,70 @@ local KINDS = {
   http = true, api = true, decode = true,
 }
 
+-- How control characters are shown: the usual escapes, else \xHH (bytes) or \uHHHH (C1
+-- controls, line separators and bidirectional overrides written as UTF-8).
+local SHOWN = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+
+local function show_byte(c)
+  return SHOWN[c] or string.format("\\x%02x", c:byte())
+end
+
+-- UTF-8 sequences that move or split what a terminal or log viewer shows.
+local function show_sequence(seq)
+  local a, b, c = seq:byte(1, 3)
+  local cp
+  if a == 0xC2 and b >= 0x80 and b <= 0x9F then cp = b
+  elseif a == 0xE2 and b == 0x80 and c >= 0xA8 and c <= 0xAE then cp = 0x2000 + (c - 0x80)
+  elseif a == 0xE2 and b == 0x81 and c >= 0xA6 and c <= 0xA9 then cp = 0x2040 + (c - 0x80)
+  elseif a == 0xE2 and b == 0x80 and (c == 0x8E or c == 0x8F) then cp = 0x2000 + (c - 0x80) end
+  if cp then return string.format("\\u%04x", cp) end
+  return nil
+end
+
+--- Text safe to print on one line: CR, LF, TAB, ESC and every other C0 control, DEL, C1
+-- controls (raw bytes 0x80-0x9F outside a UTF-8 sequence, or U+0080-U+009F), and the
+-- Unicode line separators and bidirectional overrides are shown as escapes (\r, \n,
+-- \x1b, \u009b, \u202e ...), so text from a server can neither forge log lines nor drive
+-- a terminal. Anything but a string is first turned into one with tostring.
+---@param s any
+---@return string
+function errors.printable(s)
+  if type(s) ~= "string" then s = tostring(s) end
+  if not s:find("[%z\1-\31\127-\159\194\226]") then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local b = s:byte(i)
+    local len = b >= 0xC2 and b <= 0xDF and 2 or b >= 0xE0 and b <= 0xEF and 3
+      or b >= 0xF0 and b <= 0xF4 and 4 or 1
+    local seq = len > 1 and s:sub(i, i + len - 1)
+    if seq and (#seq < len or seq:find("[^\128-\191]", 2)) then seq, len = nil, 1 end
+    if seq then
+      -- A whole UTF-8 sequence: kept unless it is a control.
+      out[#out + 1] = show_sequence(seq) or seq
+    elseif b < 32 or (b >= 127 and b <= 159) then
+      -- C0, DEL, and stray bytes that 8-bit terminals read as C1 controls.
+      out[#out + 1] = show_byte(s:sub(i, i))
+    else
+      out[#out + 1] = s:sub(i, i)
+    end
+    i = i + len
+  end
+  return table.concat(out)
+end
+
+-- Every field is rendered through printable: messages, codes and ids may come from a server.
 function Error.__tostring(e)
+  local show = errors.printable
   local parts = { "koodrive" }
-  if e.operation then parts[#parts + 1] = e.operation end
-  parts[#parts + 1] = e.kind .. " error"
-  local line = table.concat(parts, " ") .. ": " .. tostring(e.message)
+  if e.operation then parts[#parts + 1] = show(e.operation) end
+  parts[#parts + 1] = show(e.kind) .. " error"
+  local line = table.concat(parts, " ") .. ": " .. show(e.message)
   local extra = {}
-  if e.status then extra[#extra + 1] = "status=" .. tostring(e.status) end
-  if e.code ~= nil then extra[#extra + 1] = "code=" .. tostring(e.code) end
-  if e.request_id then extra[#extra + 1] = "request_id=" .. tostring(e.request_id) end
-  if e.trace_id then extra[#extra + 1] = "trace_id=" .. tostring(e.trace_id) end
-  if e.attempts then extra[#extra + 1] = "attempts=" .. tostring(e.attempts) end
+  if e.status then extra[#extra + 1] = "status=" .. show(e.status) end
+  if e.code ~= nil then extra[#extra + 1] = "code=" .. show(e.code) end
+  if e.request_id then extra[#extra + 1] = "request_id=" .. show(e.request_id) end
+  if e.trace_id then extra[#extra + 1] = "trace_id=" .. show(e.trace_id) end
+  if e.attempts then extra[#extra + 1] = "attempts=" .. show(e.attempts) end
   if #extra > 0 then line = line .. " (" .. table.concat(extra, ", ") .. ")" end
   return line
 end
@@ -89,7 +146,7 @@ end
 -- @field operation e.g. "devices.unbind", or "call" / "prepare"
 -- @field status HTTP status, when a response arrived
 -- @field code the service's error code (KooDrive `code`, IoTDA `error_code`)
--- @field msg the service's error message
+-- @field msg the service's error message (secrets of the client redacted)
 -- @field request_id the X-Request-Id response header
 -- @field trace_id the X-Traceid that was sent
 -- @field field validation and config errors: the input at fault

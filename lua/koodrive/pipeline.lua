@@ -6,6 +6,7 @@ local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 local json = require "koodrive.json"
 local retry = require "koodrive.retry"
+local vault = require "koodrive.secrets"
 local validate = require "koodrive.validate"
 local current_loop = require("koodrive.loop").current
 
@@ -21,8 +22,9 @@ pipeline.USER_AGENT = "koodrive-lua/" .. core._VERSION .. " (" .. _VERSION .. ")
 
 local DEFAULT_MAX_BODY = 8 * 1024 * 1024
 
--- Secrets live here, keyed by client, so they are not fields a dump of the client would show.
-local secrets = setmetatable({}, { __mode = "k" })
+-- Secrets live in koodrive.secrets, keyed by client, so they are not fields a dump of the
+-- client would show.
+local secrets = vault.store
 
 --------------------------------------------------------------------------------------------
 -- Configuration shared by every client
@@ -323,37 +325,62 @@ end
 -- Send and decode
 --------------------------------------------------------------------------------------------
 
---- Replaces any of the client's secrets inside `s` (e.g. a body echoed in an error).
-local function redact(client, s)
-  local list = secrets[client]
-  if type(s) ~= "string" or not list then return s end
-  for _, secret in pairs(list) do
-    if type(secret) == "string" and #secret >= 4 then
-      local from = 1
-      while true do
-        local i, j = s:find(secret, from, true)
-        if not i then break end
-        s = s:sub(1, i - 1) .. "<redacted>" .. s:sub(j + 1)
-        from = i + #"<redacted>"
-      end
-    end
-  end
-  return s
+--- Replaces any of the client's secrets inside `s` (e.g. a body echoed in an error), in
+-- every form a server may echo them, and those of `request` (its credential headers).
+local function redact(client, s, request)
+  if type(s) ~= "string" then return s end
+  return vault.redact(s, vault.values(client, request))
 end
 pipeline.redact = redact
 
-local function snippet(body)
-  local s = body:sub(1, 200):gsub("[%c]+", " ")
-  if #body > 200 then s = s .. "..." end
+local SNIPPET = 200
+
+-- The first SNIPPET bytes of a body for a message. Redacted before it is cut, so a secret
+-- across the cut is found whole; a window past the cut is enough for any escaped secret.
+local function snippet(body, client, ctx)
+  local values = vault.values(client, ctx and ctx.request)
+  local longest = 0
+  for _, v in ipairs(values) do longest = math.max(longest, #v) end
+  local s = vault.redact(body:sub(1, SNIPPET + 6 * longest + 16), values):sub(1, SNIPPET)
+  -- A cut mark: what is left of it says nothing.
+  local cut = s:match("<[a-z]*$")
+  if cut and vault.MARK:sub(1, #cut) == cut then s = s:sub(1, -#cut - 1) .. vault.MARK end
+  s = s:gsub("[%c]+", " ")
+  if #body > SNIPPET then s = s .. "..." end
   return s
+end
+
+-- Server text for an error: secrets out, control characters shown as escapes. Codes and
+-- messages of the service (`code`, `msg`) keep their type; strings among them are redacted.
+local function server_text(client, ctx, v)
+  if type(v) == "string" then return redact(client, v, ctx.request) end
+  if type(v) == "table" then return vault.redact_value(v, vault.values(client, ctx.request)) end
+  return v
 end
 
 -- The error for a response that arrived but is not a success; returns nil, error, response.
 local function response_failure(client, ctx, res, kind, message, code, msg)
   local headers = res.headers or {}
-  return nil, errors.new { kind = kind, message = redact(client, message), operation = ctx.operation,
-    status = res.status, request_id = headers["x-request-id"], trace_id = ctx.trace_id,
-    code = code, msg = msg }, res
+  local request_id = headers["x-request-id"]
+  if request_id ~= nil then request_id = errors.printable(server_text(client, ctx, request_id)) end
+  return nil, errors.new { kind = kind, message = errors.printable(server_text(client, ctx, message)),
+    operation = ctx.operation, status = res.status, request_id = request_id, trace_id = ctx.trace_id,
+    code = server_text(client, ctx, code), msg = server_text(client, ctx, msg) }, res
+end
+
+-- A transport's error: every string in it may quote the request (its URL, its headers).
+local function transport_failure(client, ctx, terr)
+  local e = terr
+  if not errors.is(e) then
+    e = errors.new { kind = "transport", message = tostring(terr) }
+  end
+  for k, v in pairs(e) do
+    if type(v) == "string" and k ~= "kind" then
+      e[k] = errors.printable(server_text(client, ctx, v))
+    end
+  end
+  e.operation, e.trace_id = ctx.operation, ctx.trace_id
+  return nil, e
 end
 
 --- Sends a built request once; returns the decoded body table and the response, or nil, an
@@ -364,6 +391,8 @@ local function send(client, request, opts, ctx)
   request.connect_timeout = opts.connect_timeout or cfg.connect_timeout
   request.ca_file, request.insecure, request.max_body = cfg.ca_file, cfg.insecure, cfg.max_body
   request.operation = ctx.operation
+  ctx.request = request
+  vault.bind(request, client)
   -- libcurl (like the ngx transport) sends a request again by itself when a reused keep-alive
   -- connection dies before any answer; a request that may not be repeated gets a new one.
   request.fresh_connect = not ctx.repeatable or nil
@@ -376,15 +405,7 @@ local function send(client, request, opts, ctx)
   else
     res, terr = cfg.transport:send(request)
   end
-  if not res then
-    local e = terr
-    if not errors.is(e) then
-      e = errors.new { kind = "transport", message = tostring(terr) }
-    end
-    e.message = redact(client, e.message)
-    e.operation, e.trace_id = ctx.operation, ctx.trace_id
-    return nil, e
-  end
+  if not res then return transport_failure(client, ctx, terr) end
   local status, body = res.status, res.body
   if type(status) ~= "number" or type(body) ~= "string" then
     return response_failure(client, ctx, res, "transport",
@@ -395,7 +416,7 @@ local function send(client, request, opts, ctx)
   if type(decoded) ~= "table" then
     local what = body == "" and "an empty body"
       or ("a non-JSON body (" .. ((res.headers or {})["content-type"] or "no content type") .. "): " ..
-        snippet(body))
+        snippet(body, client, ctx))
     if status >= 300 or status < 200 then
       return response_failure(client, ctx, res, "http", "HTTP " .. status .. " with " .. what)
     end
@@ -410,7 +431,7 @@ local function send(client, request, opts, ctx)
       code, msg)
   end
   if status < 200 or status >= 300 then
-    return response_failure(client, ctx, res, "http", "HTTP " .. status .. ": " .. snippet(body))
+    return response_failure(client, ctx, res, "http", "HTTP " .. status .. ": " .. snippet(body, client, ctx))
   end
   return decoded, nil, res
 end
@@ -419,32 +440,36 @@ end
 -- Attempts: retries, clock skew, token refresh, logging
 --------------------------------------------------------------------------------------------
 
-local SECRET_HEADERS = { authorization = true, ["x-auth-token"] = true, ["x-security-token"] = true }
+local SECRET_HEADERS = vault.HEADERS
 
 -- Query parameters whose values are credentials.
-local function secret_param(name)
-  local n = name:lower()
-  return n:find("token", 1, true) or n:find("secret", 1, true) or n:find("password", 1, true)
-    or n:find("signature", 1, true) or n == "sk" or n == "ak" or n:find("access_?key")
+local secret_param = vault.name
+
+-- Text for a log record: secrets out (the client's and the request's), one printable line.
+local function log_text(v, values)
+  if type(v) ~= "string" then return v end
+  return errors.printable(vault.redact(v, values))
 end
 
---- A log record with every secret redacted before the hook sees it.
+--- A log record with every secret redacted before the hook sees it, and every text from
+-- the server (the request id, the error message) made printable: no forged log lines.
 local function log_record(client, request, ctx, attempt, started, res, err)
+  local values = vault.values(client, request)
   local headers = {}
   for k, v in pairs(request.headers) do
-    headers[k] = SECRET_HEADERS[k:lower()] and "<redacted>" or redact(client, v)
+    headers[k] = SECRET_HEADERS[k:lower()] and vault.MARK or log_text(v, values)
   end
   local url = request.url:gsub("([?&])([^=&]+)=([^&]*)", function(sep, name, value)
-    return sep .. name .. "=" .. (secret_param(name) and "<redacted>" or value)
+    return sep .. name .. "=" .. (secret_param(name) and vault.MARK or value)
   end)
   local response_headers = res and res.headers or {}
   return {
     level = err and "warn" or "info", event = "attempt",
-    operation = ctx.operation, method = request.method, url = redact(client, url),
+    operation = ctx.operation, method = request.method, url = log_text(url, values),
     request_headers = headers, attempt = attempt, duration = retry.now() - started,
     status = (err and err.status) or (res and res.status) or nil,
-    request_id = response_headers["x-request-id"], trace_id = ctx.trace_id,
-    error_kind = err and err.kind or nil, error_message = err and err.message or nil,
+    request_id = log_text(response_headers["x-request-id"], values), trace_id = ctx.trace_id,
+    error_kind = err and err.kind or nil, error_message = err and log_text(err.message, values) or nil,
   }
 end
 
@@ -475,7 +500,8 @@ function refresh_token(client)
   local ok, token = pcall(client._config.token_provider)
   if not ok then
     local shown, text = pcall(tostring, token)
-    return nil, "failed: " .. validate.safe_text(shown and text or "an error value", 200)
+    -- Redacted before it is cut and escaped: a provider's error may quote what it fetched.
+    return nil, "failed: " .. validate.safe_text(redact(client, shown and text or "an error value"), 200)
   end
   if type(token) ~= "string" or token == "" then return nil, "returned no token" end
   local valid, verr = validate.header_value(token, "token")
@@ -620,9 +646,8 @@ local function run(client, op, ...)
   if not decoded then return nil, err end
   local result, serr = op.result(decoded, args)
   if result == nil then
-    return nil, errors.new { kind = "decode", operation = op.name, message = serr,
-      status = res.status, request_id = res.headers and res.headers["x-request-id"],
-      trace_id = ctx.trace_id }
+    local _, e = response_failure(client, ctx, res, "decode", serr)
+    return nil, e
   end
   return result
 end

@@ -1,43 +1,34 @@
 --- The record transport: sends through another transport and writes each interaction to a
 -- cassette that `transport.replay` can play back. Secrets are scrubbed before anything is
--- written: credential headers, credential-like query parameters and JSON fields.
+-- written (koodrive.secrets): credential headers, credential-like query parameters and JSON
+-- fields (names and values compared decoded, so `pa\/ss` or `%5F` hide nothing), and the
+-- secrets of the client that sent the request wherever they appear, in any form a server
+-- may echo them (headers, path, query, bodies).
 local json = require "koodrive.json"
+local vault = require "koodrive.secrets"
 
 local Record = {}
 Record.__index = Record
 Record.__name = "koodrive.transport.record"
 
-local SECRET_HEADERS = { authorization = true, ["x-auth-token"] = true, ["x-security-token"] = true,
-  ["x-subject-token"] = true, cookie = true, ["set-cookie"] = true, ["proxy-authorization"] = true }
-
--- Names of query parameters and JSON fields whose values are credentials.
-local function secret_name(name)
-  local n = name:lower()
-  return n:find("token", 1, true) or n:find("secret", 1, true) or n:find("password", 1, true)
-    or n:find("signature", 1, true) or n == "sk" or n == "ak" or n:find("access_?key")
-end
-
-local function scrub_headers(headers)
+local function scrub_headers(headers, values)
   local out = {}
   for k, v in pairs(headers or {}) do
-    out[k] = SECRET_HEADERS[k:lower()] and "<redacted>" or v
+    out[k] = vault.header(k) and vault.MARK or vault.redact(v, values)
   end
   return out
 end
 
-local function scrub_query(query)
+local function scrub_query(query, values)
   return (query:gsub("([^&=]+)=([^&]*)", function(name, value)
-    if secret_name(name) then return name .. "=<redacted>" end
-    return name .. "=" .. value
+    if vault.name(name) then return name .. "=" .. vault.MARK end
+    return name .. "=" .. vault.redact(value, values)
   end))
 end
 
-local function scrub_body(body)
+local function scrub_body(body, values)
   if body == nil or body == "" then return "" end
-  return (body:gsub('"([^"\\]+)"(%s*:%s*)"([^"\\]*)"', function(name, sep, value)
-    if secret_name(name) then return '"' .. name .. '"' .. sep .. '"<redacted>"' end
-    return '"' .. name .. '"' .. sep .. '"' .. value .. '"'
-  end))
+  return vault.redact(body, values)
 end
 
 function Record:write()
@@ -53,13 +44,15 @@ function Record:send(req)
   local res, err = self.inner:send(req)
   if res then
     local path, query = req.url:match("^%a+://[^/]+([^?]*)%??(.*)$")
+    local values = vault.values(nil, req)
     local list = self.cassette.interactions
     list[#list + 1] = {
       name = (req.operation or "request") .. " #" .. (#list + 1),
-      request = { method = req.method, path = path, query = query ~= "" and scrub_query(query) or nil,
-        headers = scrub_headers(req.headers), body_raw = scrub_body(req.body) },
-      response = { status = res.status, headers = scrub_headers(res.headers),
-        body_raw = scrub_body(res.body) },
+      request = { method = req.method, path = vault.redact(path, values),
+        query = query ~= "" and scrub_query(query, values) or nil,
+        headers = scrub_headers(req.headers, values), body_raw = scrub_body(req.body, values) },
+      response = { status = res.status, headers = scrub_headers(res.headers, values),
+        body_raw = scrub_body(res.body, values) },
     }
     self:write()
   end

@@ -4,18 +4,21 @@
 -- table or as the path of a JSON file. Each recording answers once, in order of the file;
 -- a request with no unused matching recording raises an error that says why none matched.
 -- A recording compares method, path, query, its non-secret headers and its body (when it
--- has one: `body` as JSON compared by value, `body_raw` byte for byte).
+-- has one: `body` as JSON compared by value, `body_raw` byte for byte); "<redacted>" in a
+-- recorded path, query, header or raw body (transport.record's mark) matches any text.
 -- `requests` lists every request received, so a spec can check what was (not) sent.
 local core = require "koodrive.core"
 local json = require "koodrive.json"
+local vault = require "koodrive.secrets"
 
 local Replay = {}
 Replay.__index = Replay
 Replay.__name = "koodrive.transport.replay"
 
--- Headers whose recorded value is not comparable: secrets, the signing time, per-run values.
-local UNCOMPARED = { authorization = true, ["x-auth-token"] = true, ["x-security-token"] = true,
-  ["x-date"] = true, ["x-sdk-date"] = true, ["user-agent"] = true, ["x-traceid"] = true }
+-- Headers whose recorded value is not comparable: secrets (koodrive.secrets), the signing
+-- time, per-run values.
+local UNCOMPARED = { ["x-date"] = true, ["x-sdk-date"] = true, ["user-agent"] = true, ["x-traceid"] = true }
+for name in pairs(vault.HEADERS) do UNCOMPARED[name] = true end
 
 local function load(cassette)
   if type(cassette) == "string" then
@@ -47,19 +50,46 @@ local function header(headers, name)
   return nil
 end
 
+-- Whether recorded text matches what is sent: the same, or the same but where
+-- transport.record put "<redacted>" (any text there), so a scrubbed cassette plays back.
+local function same(recorded, sent)
+  if recorded == sent then return true end
+  if type(recorded) ~= "string" or type(sent) ~= "string" then return false end
+  if not recorded:find(vault.MARK, 1, true) then return false end
+  local parts = {}
+  local from = 1
+  while true do
+    local i, j = recorded:find(vault.MARK, from, true)
+    parts[#parts + 1] = recorded:sub(from, (i or 0) - 1):gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+    if not i then break end
+    from = j + 1
+  end
+  return sent:find("^" .. table.concat(parts, ".-") .. "$") ~= nil
+end
+
+-- A recorded path as sent (percent-encoded), its marks kept as they are.
+local function recorded_path(p)
+  if not p:find(vault.MARK, 1, true) then return core.encode_path(p) end
+  local out = {}
+  for piece in (p .. vault.MARK):gmatch("(.-)" .. vault.MARK) do
+    out[#out + 1] = piece == "" and "" or core.encode_path(piece)
+  end
+  return table.concat(out, vault.MARK)
+end
+
 -- Returns nil when `rec` answers `req`, else the first difference, in words.
 local function difference(rec, req, path, query)
   if (rec.method or "GET"):upper() ~= req.method then return "method" end
-  if core.encode_path(rec.path) ~= path then return "path" end
-  if (rec.query or "") ~= query then return "query" end
+  if not same(recorded_path(rec.path), path) then return "path" end
+  if not same(rec.query or "", query) then return "query" end
   for name, value in pairs(rec.headers or {}) do
-    if not UNCOMPARED[name:lower()] and value ~= "<redacted>" and header(req.headers, name) ~= value then
+    if not UNCOMPARED[name:lower()] and not same(value, header(req.headers, name)) then
       return "header " .. name
     end
   end
   local body = req.body or ""
   if rec.body_raw ~= nil then
-    if rec.body_raw ~= body then return "body" end
+    if not same(rec.body_raw, body) then return "body" end
   elseif type(rec.body) == "table" then
     local sent = body ~= "" and json.decode(body)
     if not deep_equal(rec.body, sent) then return "body" end
@@ -93,8 +123,10 @@ function Replay:send(req)
       why[#why + 1] = string.format("'%s' differs in %s", it.name or ("#" .. i), diff)
     end
   end
-  error(string.format("replay: no recorded interaction for %s %s%s (%s)", req.method, path,
-    query ~= "" and ("?" .. query) or "",
+  -- The message quotes the request: its secrets (a token in the query) stay out.
+  local values = vault.values(nil, req)
+  error(string.format("replay: no recorded interaction for %s %s%s (%s)", req.method,
+    vault.redact(path, values), query ~= "" and ("?" .. vault.redact(query, values)) or "",
     #why > 0 and table.concat(why, "; ") or "every recording has been used"), 2)
 end
 
