@@ -15,6 +15,7 @@ local errors = require "koodrive.errors"
 local json = require "koodrive.json"
 local loop = require "koodrive.loop"
 local pipeline = require "koodrive.pipeline"
+local scheduler = require "koodrive.scheduler"
 
 -- Editor types (LuaLS): see lua/koodrive/meta.lua.
 ---@class koodrive
@@ -28,9 +29,9 @@ local koodrive = {
   transport = require "koodrive.transport",
   errors = errors,
   loop = loop.new,          -- koodrive.loop(): many calls in flight, driven by loop:poll(timeout)
-  run = loop.run,           -- koodrive.run(fn, ...): fn's calls read sequentially, run non-blocking
-  spawn = loop.spawn,       -- inside run: start another task
-  wait = loop.wait,         -- inside run: wait for spawned tasks
+  run = scheduler.run,      -- koodrive.run(fn, ...): fn's calls read sequentially, run non-blocking
+  spawn = scheduler.spawn,  -- inside run, a loop task or an OpenResty handler: start another task
+  wait = scheduler.wait,    -- there: wait for spawned tasks
   batch = function(...) return require("koodrive.batch").map(...) end,
   null = json.null,
   array = json.array,      -- koodrive.array(t): t is written as a JSON array, [] when empty
