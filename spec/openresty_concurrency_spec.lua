@@ -10,6 +10,7 @@ local cjson = require "cjson"
 local nginx = require "support.nginx"
 local timing = require "support.timing"
 local faults = require "support.faults"
+local sys = require "support.sys"
 local local_service = require "local_service"
 
 local HANDLERS = [==[
@@ -104,7 +105,7 @@ function routes.resolve(args)
 end
 
 function M.handle()
-  local name = ngx.var.uri:match("^/kd/(%w+)$")
+  local name = ngx.var.uri:match("^/%w+/(%w+)$")
   local route = routes[name]
   if not route then return ngx.exit(404) end
   ngx.header.content_type = "application/json"
@@ -112,6 +113,29 @@ function M.handle()
 end
 
 return M
+]==]
+
+-- A DNS server that answers every A query with 127.0.0.1 (run as its own process, since
+-- this one blocks in its HTTP requests): argv[1] is the file it writes its UDP port to.
+local DNS_STUB = [==[
+local socket = require "socket"
+local u = assert(socket.udp())
+assert(u:setsockname("127.0.0.1", 0))
+local _, port = u:getsockname()
+local f = assert(io.open(arg[1], "w"))
+f:write(port)
+f:close()
+while true do
+  local q, ip, p = u:receivefrom()
+  if q and #q >= 17 then
+    local i = 13
+    while i <= #q and q:byte(i) ~= 0 do i = i + q:byte(i) + 1 end
+    local qtype = (q:byte(i + 1) or 0) * 256 + (q:byte(i + 2) or 0)
+    local answer = qtype == 1 and "\192\12\0\1\0\1\0\0\0\60\0\4\127\0\0\1" or ""
+    u:sendto(q:sub(1, 2) .. "\129\128\0\1\0" .. string.char(#answer > 0 and 1 or 0) .. "\0\0\0\0" ..
+      q:sub(13, i + 4) .. answer, ip, p)
+  end
+end
 ]==]
 
 local CONF = [[
@@ -135,11 +159,37 @@ http {
   server {
     listen 127.0.0.1:@PORT@;
     location /kd/ { content_by_lua_block { require("kd_conc").handle() } }
+    location /resolved/ {
+      resolver 127.0.0.1:@DNS_STUB_PORT@ ipv6=off;
+      content_by_lua_block { require("kd_conc").handle() }
+    }
   }
 }
 ]]
 
-local service, srv, dns
+local service, srv, dns, stub
+
+-- Starts DNS_STUB with the interpreter of the local service; returns { port, stop }.
+local function start_dns_stub()
+  local dir = os.tmpname()
+  os.remove(dir)
+  sys.run("mkdir -p " .. sys.quote(dir))
+  sys.write(dir .. "/dns.lua", DNS_STUB)
+  local lua = os.getenv("KOODRIVE_SERVER_LUA") or "lua5.4"
+  local pid = tonumber(sys.capture("sh -c " .. sys.quote(lua .. " " .. sys.quote(dir .. "/dns.lua") .. " " ..
+    sys.quote(dir .. "/port") .. " >/dev/null 2>&1 & echo $!")):match("(%d+)"))
+  local port
+  for _ = 1, 200 do
+    port = tonumber(sys.read(dir .. "/port") or "")
+    if port then break end
+    socket.sleep(0.02)
+  end
+  assert(port, "the DNS stub did not start")
+  return { port = port, stop = function()
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    os.execute("rm -rf " .. sys.quote(dir))
+  end }
+end
 
 local function timed_get(path)
   local t0 = socket.gettime()
@@ -157,14 +207,16 @@ setup(function()
   dns = assert(socket.udp())
   assert(dns:setsockname("127.0.0.1", 0))
   local _, dns_port = dns:getsockname()
+  stub = start_dns_stub()
   srv = nginx.start { conf = CONF, files = { ["lua/kd_conc.lua"] = HANDLERS },
-    vars = { SERVICE = service.url, DNS_PORT = dns_port } }
+    vars = { SERVICE = service.url, DNS_PORT = dns_port, DNS_STUB_PORT = stub.port } }
 end)
 
 teardown(function()
   if srv then srv.stop() end
   if service then service.stop() end
   if dns then dns:close() end
+  if stub then stub.stop() end
 end)
 
 after_each(function() service.control("/_local/reset") end)
@@ -235,6 +287,16 @@ describe("OpenResty retry backoff", function()
 end)
 
 describe("OpenResty name resolution", function()
+  for _, via in ipairs { "default", "cosocket" } do
+    it("a host name the resolver answers connects (twice: new, then pooled) (" .. via .. ")", function()
+      local endpoint = "http://koodrive-service.test:" .. service.port
+      for _ = 1, 2 do
+        local r = timed_get("/resolved/resolve?via=" .. via .. "&endpoint=" .. endpoint)
+        assert.is_true(r.ok, r.message)
+      end
+    end)
+  end
+
   for _, via in ipairs { "default", "cosocket" } do
     it("a host name the resolver never answers ends as a timeout within timeout = 2 (" .. via .. ")", function()
       local r, elapsed = timed_get("/kd/resolve?timeout=2&via=" .. via ..

@@ -292,7 +292,10 @@ local function connect_within(connect, is_ip, clock)
     outcome = { ok, err }
   end)
   if not spawned or not worker then return connect() end -- no light threads in this phase
-  if outcome then return outcome[1], outcome[2] end -- finished without waiting (pooled)
+  if outcome then -- finished without waiting (a pooled connection): reap the thread
+    ngx.thread.wait(worker)
+    return outcome[1], outcome[2]
+  end
   local limit = clock.connect_ms() / 1000
   local timer = ngx.thread.spawn(function() ngx.sleep(limit) end)
   ngx.thread.wait(worker, timer)
