@@ -259,11 +259,15 @@ describe("the default client", function()
 end)
 
 describe("resource ownership", function()
-  it("closes the client's libcurl handle; closing twice is harmless", function()
+  it("closes the client's libcurl handle; closing twice is harmless; later calls are refused", function()
     local c = assert(koodrive.new { endpoint = "http://127.0.0.1:9", user_id = "1", token = "t" })
     c:close()
     c:close()
-    assert.has_error(function() c.devices:list() end)
+    assert.is_true(c._config.transport.closed)
+    local devices, err = c.devices:list()
+    assert.is_nil(devices)
+    assert.are.equal("config", err.kind)
+    assert.are.equal("closed", err.rule)
   end)
 
   if _VERSION == "Lua 5.4" then

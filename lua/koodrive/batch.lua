@@ -3,8 +3,8 @@
 -- error), whatever happens to the calls, transport failures included.
 -- @module koodrive.batch
 local errors = require "koodrive.errors"
-local loop = require "koodrive.loop"
 local pipeline = require "koodrive.pipeline"
+local scheduler = require "koodrive.scheduler"
 local validate = require "koodrive.validate"
 
 local batch = {}
@@ -48,8 +48,9 @@ end
 
 --- Runs work(item) for every item, at most `concurrency` at a time, and returns a list of
 -- { result, err } in the order of `items`. progress(done, total, item, result, err) is
--- called as each item finishes. Inside a loop task the work runs on that loop; elsewhere
--- on a private loop that this call drives until everything is done.
+-- called as each item finishes. Inside a loop task the work runs on that loop, in an
+-- OpenResty handler on nginx's light threads, elsewhere on a private loop that this call
+-- drives until everything is done (`koodrive.scheduler`).
 ---@param items any[]
 ---@param work fun(item: any): any, any returns result, err
 ---@param opts? koodrive.BatchOptions
@@ -85,20 +86,12 @@ function batch.map(items, work, opts)
     end
   end
   local workers = math.min((opts and opts.concurrency) or DEFAULT_CONCURRENCY, total)
-  local current = loop.current()
-  if current then
-    local handles = {}
-    for k = 1, workers do handles[k] = current:spawn(worker) end
-    current:wait_all(handles)
-  else
-    local l = loop.new()
-    local ok, err = pcall(function()
-      for _ = 1, workers do l:spawn(worker) end
-      l:run()
-    end)
-    l:close()
-    if not ok then error(err, 0) end
-  end
+  -- Where the workers run is the scheduler's choice: the running loop's tasks, nginx's light
+  -- threads, or a private loop driven until they are done.
+  local sched = scheduler.current()
+  local handles = {}
+  for k = 1, workers do handles[k] = sched.spawn(worker) end
+  sched.wait(handles)
   return results
 end
 

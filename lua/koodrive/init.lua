@@ -15,6 +15,7 @@ local errors = require "koodrive.errors"
 local json = require "koodrive.json"
 local loop = require "koodrive.loop"
 local pipeline = require "koodrive.pipeline"
+local scheduler = require "koodrive.scheduler"
 
 -- Editor types (LuaLS): see lua/koodrive/meta.lua.
 ---@class koodrive
@@ -28,9 +29,9 @@ local koodrive = {
   transport = require "koodrive.transport",
   errors = errors,
   loop = loop.new,          -- koodrive.loop(): many calls in flight, driven by loop:poll(timeout)
-  run = loop.run,           -- koodrive.run(fn, ...): fn's calls read sequentially, run non-blocking
-  spawn = loop.spawn,       -- inside run: start another task
-  wait = loop.wait,         -- inside run: wait for spawned tasks
+  run = scheduler.run,      -- koodrive.run(fn, ...): fn's calls read sequentially, run non-blocking
+  spawn = scheduler.spawn,  -- inside run, a loop task or an OpenResty handler: start another task
+  wait = scheduler.wait,    -- there: wait for spawned tasks
   batch = function(...) return require("koodrive.batch").map(...) end,
   null = json.null,
   array = json.array,      -- koodrive.array(t): t is written as a JSON array, [] when empty
@@ -107,22 +108,27 @@ end
 
 --- A new loop: many calls in flight, driven by `loop:poll(timeout)` (`koodrive.loop.new`).
 -- @function loop
--- @tparam[opt] table opts `{ starts_per_poll = 8 }`
+-- @tparam[opt] table opts `{ starts_per_poll = 8, max_connections = n }` (max_connections:
+-- 1 to 1024, the most connections the loop's multi handle opens at once; libcurl's default
+-- when not given)
 -- @return a loop
 
---- Runs `fn(...)` as a task on a fresh loop until it ends and returns its results: calls
--- inside read sequentially and run non-blocking (`koodrive.loop.run`).
+--- Runs `fn(...)` as a task on a fresh loop until every task has ended and returns fn's
+-- results: calls inside read sequentially and run non-blocking (`koodrive.loop.run`). In an
+-- OpenResty handler fn runs right where it is called, its calls over cosockets.
 -- @function run
 -- @tparam function fn
 -- @param ... arguments for fn
 
---- Inside `koodrive.run`: starts another task; returns its handle (`koodrive.loop.spawn`).
+--- Starts another task and returns its handle: inside `koodrive.run` or a loop task on that
+-- loop, in an OpenResty handler (no `koodrive.run` needed) on an nginx light thread.
 -- @function spawn
 -- @tparam function fn
 -- @tparam[opt] function callback receives the task's results
 -- @param ... arguments for fn
 
---- Inside `koodrive.run`: waits for the given handles (`koodrive.loop.wait`).
+--- Waits for the given handles, made by `koodrive.spawn` in the same place (a handle of
+-- another loop is an error). In OpenResty an error the task raised is raised again here.
 -- @function wait
 -- @param ... handles from `koodrive.spawn`
 

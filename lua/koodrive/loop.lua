@@ -13,14 +13,22 @@
 -- the loop's libcurl multi handle and the task waits while the host goes on. Calls through
 -- other transports (replay, your own) simply run where they are.
 --
+-- Safety: a task waits by yielding its request itself, so a call made where the task cannot
+-- yield (a `table.sort` comparator, a `string.gsub` callback, a `pcall` on Lua 5.1) queues
+-- nothing: it returns a `transport` error with reason `not_yieldable` and never reaches the
+-- network. Every answer carries the token of the request it is for and is checked when it is
+-- handed to the task. A yield the loop did not make (a transport yielding to its own host:
+-- cqueues, luv, HAProxy) is passed on to the coroutine running `poll`, and the task resumed
+-- with the host's answer.
+--
 -- Errors: a Lua error raised by a task or by a callback never crosses libcurl. It is kept on
 -- the handle (`h.error`) and raised again from the spawn/poll call that ran it, so it reaches
--- the host's own error handling. Caveat on Lua 5.1 (not LuaJIT): a koodrive call inside a
--- pcall within a task cannot wait there (5.1 cannot yield across pcall).
+-- the host's own error handling.
 -- @module koodrive.loop
 local core = require "koodrive.core"
 local monotonic = core.monotonic
 local curl = require "koodrive.transport.curl"
+local errors = require "koodrive.errors"
 
 local loop = {}
 
@@ -34,8 +42,50 @@ local function pack(...) return { n = select("#", ...), ... } end
 local DEFAULT_BUDGET = 0.0015 -- seconds a poll may work (libcurl's work included, waiting not)
 local DEFAULT_STARTS = 8       -- queued calls a poll puts on the network
 
-local owner = setmetatable({}, { __mode = "k" }) -- coroutine -> loop
+-- coroutine -> loop. Weak values too: Lua 5.1 and LuaJIT have no ephemerons, so a strong
+-- value would keep a dropped loop (and, through its tasks, the key) alive for good, with its
+-- connections open. The loop is kept alive by whoever polls it; no one else needs it.
+local owner = setmetatable({}, { __mode = "kv" })
 local WAIT = setmetatable({}, { __tostring = function() return "koodrive.loop wait" end })
+local serial = 0 -- tokens of waits: each answer names the wait it is for
+
+-- try_yield(...) -> true, values the coroutine was resumed with | false when it cannot yield
+-- here. Lua 5.3+ and LuaJIT tell (coroutine.isyieldable); Lua 5.2 reports a failed yield to
+-- pcall (which it can yield across); Lua 5.1 cannot yield past any C function, so a C frame
+-- between here and the task's body means no (5.1 also cannot yield out of a metamethod, which
+-- leaves no trace on the stack: that yield raises Lua's own error, with nothing queued).
+local try_yield
+if coroutine.isyieldable then
+  local isyieldable, yield = coroutine.isyieldable, coroutine.yield
+  function try_yield(...)
+    if not isyieldable() then return false end
+    return true, yield(...)
+  end
+elseif _VERSION == "Lua 5.2" then
+  function try_yield(...) return pcall(coroutine.yield, ...) end
+else
+  function try_yield(...)
+    if not coroutine.running() then return false end
+    for level = 2, 1000 do
+      local info = debug.getinfo(level, "S")
+      if not info then break end
+      if info.what == "C" then return false end
+    end
+    return true, coroutine.yield(...)
+  end
+end
+loop.try_yield = try_yield
+
+local function not_yieldable()
+  return errors.new { kind = "transport", reason = "not_yieldable", retryable = false,
+    message = "koodrive.loop: this call was made where its task cannot wait (inside a C " ..
+      "function such as table.sort or string.gsub, or a pcall on Lua 5.1); nothing was sent: " ..
+      "make the call outside it" }
+end
+
+local function closed_client()
+  return errors.config("client", "closed", "is closed: calls after client:close() are refused")
+end
 
 --- The loop running the current coroutine, if any.
 ---@return koodrive.Loop|nil loop
@@ -45,16 +95,23 @@ function loop.current()
 end
 
 --- A new loop with its own libcurl multi handle (and connection cache).
--- opts.starts_per_poll: how many queued calls one poll puts on the network (default 8).
----@param opts? {starts_per_poll?: integer}
+-- opts.starts_per_poll: how many queued calls one poll puts on the network (default 8);
+-- opts.max_connections: most connections the multi handle opens at once, 1 to 1024 (given
+-- to libcurl only when set).
+---@param opts? {starts_per_poll?: integer, max_connections?: integer}
 ---@return koodrive.Loop
 function loop.new(opts)
   local starts = opts and opts.starts_per_poll or DEFAULT_STARTS
   assert(type(starts) == "number" and starts >= 1 and starts % 1 == 0,
     "starts_per_poll must be a whole number >= 1")
-  return setmetatable({ multi = require("koodrive.curl").multi(), waiting = {}, handles = {}, tasks = 0,
+  local max = opts and opts.max_connections
+  assert(max == nil or (type(max) == "number" and max >= 1 and max <= 1024 and max % 1 == 0),
+    "max_connections must be a whole number from 1 to 1024")
+  local curl_module = require "koodrive.curl"
+  local multi = max and curl_module.multi { max_connections = max } or curl_module.multi()
+  return setmetatable({ multi = multi, waiting = {}, handles = {}, tasks = 0,
     raised = {}, ready = { first = 1, last = 0 }, queued = { first = 1, last = 0 },
-    timers = {}, starts_per_poll = starts }, Loop)
+    timers = {}, starts_per_poll = starts, busy = 0, spawned = 0 }, Loop)
 end
 
 local step
@@ -62,6 +119,7 @@ local step
 -- Marks a task finished, runs its callback, wakes tasks waiting for it.
 local function finish(self, handle, ok, values)
   handle.done = true
+  handle.wait = nil
   self.tasks = self.tasks - 1
   self.handles[handle.co] = nil
   if not ok then
@@ -80,20 +138,51 @@ local function finish(self, handle, ok, values)
   end
   for _, waiter in ipairs(handle.waiters or {}) do
     waiter.remaining = waiter.remaining - 1
-    if waiter.remaining == 0 then step(self, self.handles[waiter.co]) end
+    local h = waiter.handle
+    if waiter.remaining == 0 and not h.done and h.wait == waiter then
+      h.wait = nil
+      step(self, h, waiter.token)
+    end
   end
 end
 
--- Resumes a task with the given values until it waits again or ends.
+local FOREIGN = "koodrive.loop: a task yielded a value the loop does not own (a transport " ..
+  "or library yielding to its own scheduler), and poll was not called from a coroutine that " ..
+  "can pass the yield on: run the loop inside that scheduler"
+
+-- Resumes a task with the given values until it waits again or ends. A wait of the loop
+-- (WAIT, entry) is registered here, after the yield happened: a yield that failed queued
+-- nothing. Any other yield goes on to the host, and its answer back into the task.
 function step(self, handle, ...)
   local co = handle.co
+  self.busy = self.busy + 1
   local res = pack(coroutine.resume(co, ...))
-  if not res[1] then
-    finish(self, handle, false, { debug.traceback(co, tostring(res[2])) })
-  elseif coroutine.status(co) == "dead" then
-    finish(self, handle, true, pack(unpack(res, 2, res.n)))
-  elseif res[2] ~= WAIT then
-    finish(self, handle, false, { "koodrive.loop: a task yielded a value the loop does not own" })
+  while true do
+    if not res[1] then
+      self.busy = self.busy - 1
+      return finish(self, handle, false, { debug.traceback(co, tostring(res[2])) })
+    elseif coroutine.status(co) == "dead" then
+      self.busy = self.busy - 1
+      return finish(self, handle, true, pack(unpack(res, 2, res.n)))
+    elseif res[2] == WAIT then
+      self.busy = self.busy - 1
+      local entry = res[3]
+      entry.handle, handle.wait = handle, entry
+      if entry.request then
+        local q = self.queued
+        q.last = q.last + 1
+        q[q.last] = entry
+      elseif entry.due then
+        self.timers[#self.timers + 1] = entry
+      end -- else a wait_all waiter, woken by finish
+      return
+    end
+    local back = pack(try_yield(unpack(res, 2, res.n)))
+    if not back[1] then
+      self.busy = self.busy - 1
+      return finish(self, handle, false, { FOREIGN })
+    end
+    res = pack(coroutine.resume(co, unpack(back, 2, back.n)))
   end
 end
 
@@ -105,71 +194,144 @@ local function raise_pending(self)
   end
 end
 
+-- "task #3 (file.lua:42)" for messages.
+local function describe(handle)
+  local info = debug.getinfo(handle.fn, "S")
+  return "task #" .. handle.id .. " (" .. info.short_src .. ":" .. tostring(info.linedefined) .. ")"
+end
+
 --- Starts fn(...) as a task; callback(results...) runs when it ends. Returns its handle:
 -- { done, result, err, values, error }.
 ---@param fn function the task
 ---@param callback? fun(...) receives the task's results
 ---@return koodrive.Handle handle
 function Loop:spawn(fn, callback, ...)
-  assert(type(fn) == "function", "spawn: fn must be a function")
-  assert(callback == nil or type(callback) == "function", "spawn: callback must be a function")
-  local handle = { done = false, callback = callback, co = coroutine.create(fn) }
-  owner[handle.co] = self
-  self.handles[handle.co] = handle
-  self.tasks = self.tasks + 1
-  step(self, handle, ...)
+  local handle = loop.start(self, fn, callback, ...)
   raise_pending(self)
   return handle
 end
 
+--- Like `Loop:spawn`, but an error the task raises at once stays on the loop (for `drive`):
+-- callers that must close the loop before raising use this, without a pcall (which Lua 5.1
+-- could not yield across).
+---@param self koodrive.Loop
+---@param fn function
+---@param callback? fun(...)
+---@return koodrive.Handle handle
+function loop.start(self, fn, callback, ...)
+  assert(type(fn) == "function", "spawn: fn must be a function")
+  assert(callback == nil or type(callback) == "function", "spawn: callback must be a function")
+  self.spawned = self.spawned + 1
+  local handle = { done = false, callback = callback, co = coroutine.create(fn), loop = self,
+    id = self.spawned, fn = fn }
+  owner[handle.co] = self
+  self.handles[handle.co] = handle
+  self.tasks = self.tasks + 1
+  step(self, handle, ...)
+  return handle
+end
+
+-- The handle of the running task of this loop, or nil.
+local function running_task(self)
+  local co = coroutine.running()
+  return co and self.handles[co] or nil
+end
+
 --- Used by the pipeline from inside a task: queues the request for the multi handle and
 -- waits for its answer. poll starts queued requests a few at a time (`starts_per_poll`),
--- so that opening many connections at once never lands on a single frame.
+-- so that opening many connections at once never lands on a single frame. `from` (the
+-- client) is checked again when the request goes out: a closed client's request never does.
+-- Where the task cannot wait, returns a `not_yieldable` transport error and sends nothing.
 ---@param request koodrive.Request
+---@param from? table the client sending it
 ---@return koodrive.Response|nil response
 ---@return koodrive.Error|nil err
-function Loop:send(request)
-  local q = self.queued
-  q.last = q.last + 1
-  q[q.last] = { request = request, co = coroutine.running() }
-  return coroutine.yield(WAIT)
+function Loop:send(request, from)
+  if not running_task(self) then
+    error("koodrive.loop: send must be called from a task of this loop", 2)
+  end
+  serial = serial + 1
+  local entry = { request = request, token = serial, from = from }
+  local ok, token, res, err = try_yield(WAIT, entry)
+  if not ok then return nil, not_yieldable() end
+  if token ~= entry.token then
+    -- Never hand over an answer that is not for this request.
+    return nil, errors.new { kind = "transport", reason = "mismatch", retryable = false,
+      message = "koodrive.loop: the task was resumed with an answer for another request" }
+  end
+  return res, err
 end
 
 --- Used from inside a task: waits `seconds` without blocking the host (retry backoff).
+-- Where the task cannot wait (see `send`) the thread sleeps instead.
 ---@param seconds number
 function Loop:sleep(seconds)
-  local timers = self.timers
-  timers[#timers + 1] = { due = core.monotonic() + seconds, co = coroutine.running() }
-  coroutine.yield(WAIT)
+  if not running_task(self) then return core.sleep(seconds) end
+  serial = serial + 1
+  local entry = { due = monotonic() + seconds, token = serial }
+  local ok, token = try_yield(WAIT, entry)
+  if not ok then return core.sleep(seconds) end
+  if token ~= entry.token then error("koodrive.loop: a sleep was woken by another task's event", 2) end
 end
 
---- Inside a task: waits until every handle in the list is done.
+--- Inside a task: waits until every handle in the list is done. Every handle must come from
+-- this loop's spawn.
 ---@param handles koodrive.Handle[]
 function Loop:wait_all(handles)
-  local co = coroutine.running()
-  assert(co and self.handles[co], "wait_all must be called from a task of this loop")
-  local waiter = { co = co, remaining = 0 }
+  local me = running_task(self)
+  if not me then error("koodrive.wait must be called from a task of this loop", 2) end
+  for i, h in ipairs(handles) do
+    if type(h) ~= "table" or h.loop ~= self then
+      error("koodrive.wait: argument " .. i .. " is not a handle of this loop" ..
+        (type(h) == "table" and h.loop and " (it belongs to another koodrive.loop)" or ""), 2)
+    end
+  end
+  serial = serial + 1
+  local waiter = { token = serial, remaining = 0, waits_for = {} }
   for _, h in ipairs(handles) do
     if not h.done then
       waiter.remaining = waiter.remaining + 1
+      waiter.waits_for[#waiter.waits_for + 1] = h
       h.waiters = h.waiters or {}
       h.waiters[#h.waiters + 1] = waiter
     end
   end
-  if waiter.remaining > 0 then coroutine.yield(WAIT) end
+  if waiter.remaining == 0 then return end
+  local ok, token = try_yield(WAIT, waiter)
+  if not ok then
+    error("koodrive.wait: called where the task cannot wait (inside a C function such as " ..
+      "table.sort, or a pcall on Lua 5.1)", 2)
+  end
+  if token ~= waiter.token then error("koodrive.wait: woken by another task's event", 2) end
 end
 
---- Moves every transfer forward, waiting at most `timeout` seconds (default 0) for network
--- activity, and resumes the tasks whose calls finished until the poll has worked `budget`
--- seconds (default 1.5 ms, libcurl's work included; time spent waiting for the network does
--- not count), so that a frame never pays for a burst of
--- answers at once: what is left waits for the next poll. At least one finished task is
--- resumed per poll. Returns the number of tasks left.
----@param timeout? number seconds to wait for network activity (default 0)
----@param budget? number seconds of work before finished tasks wait for the next poll (default 0.0015)
----@return integer tasks_left
-function Loop:poll(timeout, budget)
-  raise_pending(self)
+-- Every task left waits for another task and nothing else can happen: ends them all with
+-- one error naming who waits for whom.
+local function deadlock(self)
+  local lines = {}
+  local list = {}
+  for _, h in pairs(self.handles) do list[#list + 1] = h end
+  table.sort(list, function(a, b) return a.id < b.id end)
+  for _, h in ipairs(list) do
+    local waits = {}
+    for _, other in ipairs(h.wait and h.wait.waits_for or {}) do
+      if not other.done then waits[#waits + 1] = describe(other) end
+    end
+    lines[#lines + 1] = describe(h) .. (#waits > 0 and (" waits for " .. table.concat(waits, ", "))
+      or " is suspended outside the loop")
+  end
+  local message = "koodrive.loop: deadlock: " .. #list .. " task(s) wait and no call, timer " ..
+    "or other task can wake them: " .. table.concat(lines, "; ")
+  for _, h in ipairs(list) do
+    h.done, h.wait, h.error = true, nil, message
+    self.handles[h.co] = nil
+  end
+  self.tasks = 0
+  self.raised[#self.raised + 1] = message
+end
+
+-- One poll without raising the errors tasks left (see Loop:poll).
+local function poll_once(self, timeout, budget)
   if self.tasks == 0 then return 0 end
   local ready, queued = self.ready, self.queued
   local function push(entry)
@@ -184,21 +346,27 @@ function Loop:poll(timeout, budget)
     if not item then break end
     queued[queued.first] = nil
     queued.first = queued.first + 1
-    local id, reason, message, code = self.multi:add(item.request)
-    if id then
-      self.waiting[id] = item.co
+    if item.from and item.from._closed then
+      item.failure = closed_client()
+      push(item)
     else
-      push { co = item.co, failure = curl.failure(reason, message, code) }
+      local id, reason, message, code = self.multi:add(item.request)
+      if id then
+        self.waiting[id] = item
+      else
+        item.failure = curl.failure(reason, message, code)
+        push(item)
+      end
     end
   end
   -- Timers that are due wake their tasks; the next one bounds how long to wait.
-  local now, next_due = core.monotonic(), nil
+  local now, next_due = monotonic(), nil
   local timers = self.timers
   for i = #timers, 1, -1 do
     local t = timers[i]
     if t.due <= now then
       table.remove(timers, i)
-      push { co = t.co, wake = true }
+      push(t)
     elseif not next_due or t.due < next_due then
       next_due = t.due
     end
@@ -213,8 +381,12 @@ function Loop:poll(timeout, budget)
     wait = 0
   end
   for _, id in ipairs(self.multi:perform(wait)) do
-    push { co = self.waiting[id], id = id }
+    local item = self.waiting[id]
     self.waiting[id] = nil
+    if item then
+      item.id = id
+      push(item)
+    end
   end
   if wait > 0 then started = monotonic() end -- the poll may have waited for the network
   local deadline = started + (budget or DEFAULT_BUDGET)
@@ -228,20 +400,37 @@ function Loop:poll(timeout, budget)
       entry.response = res
       entry.failure = not res and curl.failure(reason, message, code) or nil
     end
-    local handle = entry.co and self.handles[entry.co]
-    if handle then
-      if entry.wake then
-        step(self, handle)
-      elseif entry.response then
-        step(self, handle, entry.response)
-      else
-        step(self, handle, nil, entry.failure)
-      end
+    -- Delivered only to the task still waiting on exactly this entry.
+    local handle = entry.handle
+    if handle and not handle.done and handle.wait == entry then
+      handle.wait = nil
+      step(self, handle, entry.token, entry.response, entry.failure)
     end
     if monotonic() >= deadline then break end
   end
-  raise_pending(self)
+  if self.tasks > 0 and self.busy == 0 and ready.first > ready.last and queued.first > queued.last
+      and #timers == 0 and self.multi:pending() == 0 then
+    deadlock(self)
+  end
   return self.tasks
+end
+loop.poll_once = poll_once
+
+--- Moves every transfer forward, waiting at most `timeout` seconds (default 0) for network
+-- activity, and resumes the tasks whose calls finished until the poll has worked `budget`
+-- seconds (default 1.5 ms, libcurl's work included; time spent waiting for the network does
+-- not count), so that a frame never pays for a burst of
+-- answers at once: what is left waits for the next poll. At least one finished task is
+-- resumed per poll. Returns the number of tasks left. Tasks that only wait for each other
+-- (nothing in flight, no timer) end with a deadlock error, raised here.
+---@param timeout? number seconds to wait for network activity (default 0)
+---@param budget? number seconds of work before finished tasks wait for the next poll (default 0.0015)
+---@return integer tasks_left
+function Loop:poll(timeout, budget)
+  raise_pending(self)
+  local left = poll_once(self, timeout, budget)
+  raise_pending(self)
+  return left
 end
 
 --- Polls until every task has ended (blocking, a second at most per wait).
@@ -259,38 +448,43 @@ function Loop:pending() return self.tasks end
 function Loop:close() self.multi:close() end
 Loop.__close = Loop.close
 
---- koodrive.run(fn, ...): runs fn as a task on a fresh loop until it ends and returns its
--- results; koodrive calls inside fn read sequentially, and tasks fn spawns run concurrently.
+--- Drives the loop until `done()` is true, every task has ended or a task left an error;
+-- never raises that error (the caller closes the loop first, then raises it).
+---@param done? fun(): boolean
+---@return string|nil error the first error a task left
+function Loop:drive(done)
+  while self.tasks > 0 and #self.raised == 0 and not (done and done()) do
+    poll_once(self, 1)
+  end
+  if #self.raised > 0 then return table.remove(self.raised, 1) end
+  return nil
+end
+
+--- Raises the first error a task or callback left, if any.
+---@return nil
+function Loop:raise() raise_pending(self) end
+
+--- koodrive.run(fn, ...): runs fn as a task until it ends and returns its results; koodrive
+-- calls inside fn read sequentially, and tasks fn spawns run concurrently (on a fresh loop,
+-- or on nginx's light threads inside an OpenResty handler: see `koodrive.scheduler`).
 ---@param fn function
 ---@return any ... fn's results
 function loop.run(fn, ...)
-  local l = loop.new()
-  local h = l:spawn(fn, nil, ...)
-  local ok, err = pcall(function()
-    while not h.done do l:poll(1) end
-    l:run()
-  end)
-  l:close()
-  if not ok then error(err, 0) end
-  return unpack(h.values, 1, h.values.n)
+  return require("koodrive.scheduler").run(fn, ...)
 end
 
---- Inside koodrive.run (or any task): starts another task on the same loop.
+--- Inside koodrive.run, a loop task or an OpenResty handler: starts another task there.
 ---@param fn function
 ---@param callback? fun(...)
 ---@return koodrive.Handle handle
 function loop.spawn(fn, callback, ...)
-  local current = loop.current()
-  assert(current, "koodrive.spawn must be called inside koodrive.run or a loop task")
-  return current:spawn(fn, callback, ...)
+  return require("koodrive.scheduler").spawn(fn, callback, ...)
 end
 
---- Inside a task: waits for the given handles (from koodrive.spawn).
+--- Inside a task (or an OpenResty handler): waits for the given handles (from koodrive.spawn).
 ---@param ... koodrive.Handle
 function loop.wait(...)
-  local current = loop.current()
-  assert(current, "koodrive.wait must be called inside koodrive.run or a loop task")
-  current:wait_all({ ... })
+  return require("koodrive.scheduler").wait(...)
 end
 
 return loop

@@ -9,6 +9,7 @@ local retry = require "koodrive.retry"
 local vault = require "koodrive.secrets"
 local validate = require "koodrive.validate"
 local current_loop = require("koodrive.loop").current
+local scheduler = require "koodrive.scheduler"
 
 local pipeline = {}
 
@@ -400,8 +401,11 @@ local function send(client, request, opts, ctx)
   -- waits without blocking the host.
   local loop = current_loop()
   local res, terr
-  if loop and cfg.transport.multi then
-    res, terr = loop:send(request)
+  if client._closed then
+    -- A closed client sends nothing, in a loop or not (its transport may be freed).
+    terr = errors.config("client", "closed", "is closed: calls after client:close() are refused")
+  elseif loop and cfg.transport.multi then
+    res, terr = loop:send(request, client) -- checked again when the request goes out
   else
     res, terr = cfg.transport:send(request)
   end
@@ -481,18 +485,12 @@ end
 pipeline.emit = emit
 
 --- Waits between attempts without blocking where the host cannot block: in a loop task the
--- loop's timer, in an OpenResty handler ngx.sleep, else the thread sleeps.
+-- loop's timer, in an OpenResty handler ngx.sleep, else the thread sleeps (koodrive.scheduler).
 local function pause(client, seconds)
   if seconds <= 0 then return end
   local custom = client._config.sleep
   if custom then return custom(seconds) end
-  local loop = current_loop()
-  if loop then return loop:sleep(seconds) end
-  if type(ngx) == "table" and type(ngx.sleep) == "function" then
-    local ok = pcall(ngx.sleep, seconds)
-    if ok then return end
-  end
-  core.sleep(seconds)
+  scheduler.sleep(seconds)
 end
 
 --- Asks the token_provider for a fresh token and stores it; true, or nil and why not.
@@ -769,8 +767,12 @@ function pipeline.class(profile)
     return request
   end
 
-  --- Releases the transport (the libcurl handle) if the client created it.
+  --- Releases the transport (the libcurl handle) if the client created it. Every later call,
+  -- and every call a loop has queued but not sent yet, fails with a config error (rule
+  -- "closed") without reaching the network. Closing twice is harmless.
   function Client:close()
+    if self._closed then return end
+    self._closed = true
     local cfg = self._config
     if cfg.owns_transport and cfg.transport.close then cfg.transport:close() end
   end

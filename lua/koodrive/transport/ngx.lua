@@ -276,6 +276,37 @@ end
 
 local function strip_brackets(host) return (host:gsub("^%[(.*)%]$", "%1")) end
 
+-- Words added to a connect timeout of a host name: the time bounded name resolution too.
+local function resolving(is_ip) return is_ip and "" or " (name resolution included)" end
+
+--- Runs connect() (a cosocket connect, which resolves a host name first) within the call's
+-- connect time. nginx resolves with its own `resolver_timeout` (30 s by default), which no
+-- socket timeout bounds: for a host name the connect runs in a light thread, and a second one
+-- that sleeps the connect time ends it. Returns connect()'s results, or nil and "timeout".
+-- An IP address needs no resolver: connected right here.
+local function connect_within(connect, is_ip, clock)
+  if is_ip then return connect() end
+  local outcome
+  local spawned, worker = pcall(ngx.thread.spawn, function()
+    local ok, err = connect()
+    outcome = { ok, err }
+  end)
+  if not spawned or not worker then return connect() end -- no light threads in this phase
+  if outcome then -- finished without waiting (a pooled connection): reap the thread
+    ngx.thread.wait(worker)
+    return outcome[1], outcome[2]
+  end
+  local limit = clock.connect_ms() / 1000
+  local timer = ngx.thread.spawn(function() ngx.sleep(limit) end)
+  ngx.thread.wait(worker, timer)
+  if outcome then
+    ngx.thread.kill(timer)
+    return outcome[1], outcome[2]
+  end
+  ngx.thread.kill(worker)
+  return nil, "timeout"
+end
+
 --- One exchange on one connection. Returns res, or nil, err, retry where `retry` says the
 -- connection was a reused one that failed before any byte of an answer (a stale keep-alive
 -- connection the server had closed): safe to send again on a new connection.
@@ -297,9 +328,13 @@ local function exchange(self, u, request, clock, head, close_after)
   end
 
   sock:settimeouts(clock.connect_ms(), clock.io_ms(), clock.io_ms())
-  local ok, err = sock:connect(u.host, u.port, { pool = pool, pool_size = self.pool_size })
+  local ok, err = connect_within(function()
+    return sock:connect(u.host, u.port, { pool = pool, pool_size = self.pool_size })
+  end, is_ip, clock)
   if not ok then
-    if err == "timeout" then return failure("timeout", clock.timeout_message("connect to " .. u.authority)) end
+    if err == "timeout" or (err and err:find("timed out", 1, true)) then
+      return failure("timeout", clock.timeout_message("connect to " .. u.authority) .. resolving(is_ip))
+    end
     local hint = ""
     if err and err:find("resolver", 1, true) then hint = " (set nginx's `resolver` directive)" end
     return failure("connect", "connect to " .. u.authority .. " failed: " .. tostring(err) .. hint)
@@ -438,7 +473,7 @@ local function resty_version(http)
 end
 
 local function resty_connect_failure(err, u, clock, tls)
-  if err == "timeout" or (err and err:find("timeout", 1, true)) then
+  if err == "timeout" or (err and (err:find("timeout", 1, true) or err:find("timed out", 1, true))) then
     return failure("timeout", clock.timeout_message("connect to " .. u.authority))
   end
   local e = tostring(err)
@@ -474,10 +509,14 @@ local function resty_exchange(self, request, u, clock, close_after)
   local major, minor = resty_version(http)
   local ok, err
   if major > 0 or minor >= 16 then
-    ok, err = httpc:connect { scheme = u.scheme, host = u.host, port = u.port, pool = pool,
-      pool_size = self.pool_size, ssl_server_name = sni, ssl_verify = verify }
+    ok, err = connect_within(function()
+      return httpc:connect { scheme = u.scheme, host = u.host, port = u.port, pool = pool,
+        pool_size = self.pool_size, ssl_server_name = sni, ssl_verify = verify }
+    end, is_ip, clock)
   else
-    ok, err = httpc:connect(u.host, u.port, { pool = pool, pool_size = self.pool_size })
+    ok, err = connect_within(function()
+      return httpc:connect(u.host, u.port, { pool = pool, pool_size = self.pool_size })
+    end, is_ip, clock)
     if ok and tls and (httpc:get_reused_times() or 0) == 0 then
       ok, err = httpc:ssl_handshake(nil, sni, verify)
     end
