@@ -171,16 +171,11 @@ local function check_call_options(opts)
   return opts
 end
 
-local TRACE_ALPHABET = "0123456789abcdef"
-
---- A fresh 58-character trace id.
+--- A fresh 58-character trace id (lowercase hex). The bytes come from the operating system on
+-- every call (core.random_hex), so separate processes, forked children included, never send the
+-- same sequence (math.random repeats it on Lua 5.1-5.3 and LuaJIT, and across a fork).
 function pipeline.new_trace_id()
-  local out = {}
-  for i = 1, 58 do
-    local r = math.random(1, 16)
-    out[i] = TRACE_ALPHABET:sub(r, r)
-  end
-  return table.concat(out)
+  return core.random_hex(29)
 end
 
 --------------------------------------------------------------------------------------------
