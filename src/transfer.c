@@ -96,6 +96,12 @@ void kd_transfer_free(kd_transfer *t)
     buffer_free(&t->request_body);
 }
 
+void kd_transfer_abandon(kd_transfer *t)
+{
+    t->easy = NULL;
+    kd_transfer_free(t);
+}
+
 /* Reads an optional non-negative number field (seconds) as milliseconds; -1 when absent. */
 static long opt_ms(lua_State *L, int t, const char *field)
 {
@@ -369,6 +375,12 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
 
     curl_slist_free_all(t->headers);
     t->headers = NULL;
+    /* The easy handle is the parent's: not even an option is set on it. */
+    if (rc == KD_RESULT_FORKED)
+        return push_failure(L, "forked",
+                            "the process forked while this transfer was in flight; it stays "
+                            "with the parent process (it may have been sent)",
+                            CURLE_OK);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
     if (rc != CURLE_OK) {
         const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
