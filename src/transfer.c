@@ -7,8 +7,11 @@
  * The response body is capped (max_body, default 8 MiB): a larger body aborts the transfer
  * with kind "too_large" instead of growing memory without bound. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "transfer.h"
@@ -368,6 +371,26 @@ static const char *failure_kind(CURLcode rc)
     }
 }
 
+/* Whether a failed transfer ran out of file descriptors (EMFILE: this process, ENFILE: the
+ * system). libcurl reports a socket() that failed so as "Couldn't connect" (without
+ * CURLINFO_OS_ERRNO), a CA file it could not open as a bad CA file, and so on; the Lua layer
+ * would retry those, only to fail the same way. So after any failure the process tries to
+ * open one descriptor itself: if even that fails for want of descriptors, that is the cause. */
+static int out_of_descriptors(CURL *e, const char *detail)
+{
+    long os_errno = 0;
+    int fd;
+    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+    if (os_errno == EMFILE || os_errno == ENFILE || strstr(detail, "Too many open files") != NULL)
+        return 1;
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EMFILE || errno == ENFILE;
+}
+
 int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
 {
     CURL *e = t->easy;
@@ -390,6 +413,13 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
         }
         if (rc == CURLE_WRITE_ERROR && t->head.overflow)
             return push_failure(L, "too_large", "response headers larger than 256 KiB", rc);
+        if (out_of_descriptors(e, detail)) {
+            lua_pushfstring(L,
+                            "out of file descriptors: the process has too many files and sockets "
+                            "open (%s, curl error %d)",
+                            detail, (int)rc);
+            return push_failure(L, "descriptors", lua_tostring(L, -1), rc);
+        }
         lua_pushfstring(L, "%s (curl error %d)", detail, (int)rc);
         return push_failure(L, failure_kind(rc), lua_tostring(L, -1), rc);
     }

@@ -152,11 +152,12 @@ function M.start(opts)
           local c2 = assert(socket.connect("127.0.0.1", port))
           c2:settimeout(5)
           c2:send("GET /__stats HTTP/1.1\r\nHost: x\r\n\r\n")
-          local text = ""
+          local len
           repeat
-            local chunk, _, partial = c2:receive(4096)
-            text = text .. (chunk or partial or "")
-          until chunk == nil or text:find("}}", 1, true)
+            local line = assert(c2:receive("*l"))
+            len = len or tonumber(line:match("^[Cc]ontent%-[Ll]ength: *(%d+)"))
+          until line == ""
+          local text = assert(c2:receive(len))
           c2:close()
           local a, o, m = text:match('"accepted":(%d+),"open":(%d+),"max_open":(%d+)')
           return { accepted = tonumber(a), open = tonumber(o) - 1, max_open = tonumber(m) }
