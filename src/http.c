@@ -43,7 +43,8 @@ static http_handle *check_open(lua_State *L)
     return h;
 }
 
-/* h:perform{ method, url, headers, body, timeout, connect_timeout, ca_file, insecure, max_body }
+/* h:perform{ method, url, headers, body, timeout, connect_timeout, ca_file, insecure, max_body,
+ *             proxy ("env" or a URL; absent: none), no_proxy }
  * -> { status, headers, body, local_port, new_connections } | nil, kind, message, code */
 static int meth_perform(lua_State *L)
 {

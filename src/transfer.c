@@ -220,7 +220,7 @@ static int push_failure(lua_State *L, const char *kind, const char *message, CUR
 int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
 {
     CURL *e = t->easy;
-    const char *method, *url, *body, *ca_file, *bad;
+    const char *method, *url, *body, *ca_file, *proxy, *no_proxy, *bad;
     size_t body_len = 0;
     long timeout_ms, connect_ms;
     lua_Number max_body = (lua_Number)DEFAULT_MAX_BODY;
@@ -236,6 +236,8 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
         return luaL_error(L, "request needs string fields 'method' and 'url'");
     body = opt_string(L, idx, "body", &body_len);
     ca_file = opt_string(L, idx, "ca_file", NULL);
+    proxy = opt_string(L, idx, "proxy", NULL);
+    no_proxy = opt_string(L, idx, "no_proxy", NULL);
     timeout_ms = opt_ms(L, idx, "timeout");
     connect_ms = opt_ms(L, idx, "connect_timeout");
     lua_getfield(L, idx, "insecure");
@@ -282,6 +284,16 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     if (ca_file != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    /* No proxy unless the request names one: libcurl would otherwise follow http_proxy /
+     * ALL_PROXY from the environment by itself (it reads them whenever CURLOPT_PROXY is unset,
+     * as it is again after every curl_easy_reset), so a bearer token could go to a proxy
+     * nobody chose. "env" is that behaviour, asked for. */
+    if (proxy == NULL)
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+    else if (strcmp(proxy, "env") != 0)
+        curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+    if (no_proxy != NULL)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, no_proxy);
     /* A request that must not be sent twice never goes on a reused connection: libcurl
      * would resend it by itself if that connection turned out to be dead. */
     if (fresh)
