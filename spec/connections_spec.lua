@@ -104,6 +104,7 @@ end
     local out = run_limited(CLIENT .. EXHAUST .. [[
 local body, err = c:call { method = "GET", path = "/fd/blocking" }
 io.write(body and "ok" or describe_err(err), "\n")
+for _, f in ipairs(files) do f:close() end -- a sanitizer's exit report needs descriptors too
 ]])
     assert.are.equal("transport descriptors false 1", out:match("^[^\n]*"), out)
   end)
@@ -119,6 +120,8 @@ L:spawn(function()
 end)
 L:run()
 io.write(result, "\n")
+for _, f in ipairs(files) do f:close() end
+L:close()
 ]])
     assert.are.equal("transport descriptors false 1", out:match("^[^\n]*"), out)
   end)
