@@ -35,7 +35,7 @@ build = {
     -- Three C modules, so that require "koodrive" loads neither libcrypto nor libcurl:
     -- signing and HTTP load on first use (see src/core.c).
     ["koodrive.core"] = {
-      sources = { "src/clock.c", "src/core.c", "src/encode.c", "src/json.c" },
+      sources = { "src/clock.c", "src/core.c", "src/encode.c", "src/json.c", "src/random.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
     },
     ["koodrive.sign"] = {

@@ -4,9 +4,17 @@
  * client reuse the TCP/TLS connection (keep-alive). The userdata's __gc (and __close on
  * Lua 5.4) frees it, so a Lua error that unwinds past a client never leaks a handle.
  *
+ * After fork(): the child inherits the easy handle and its keep-alive connections, which are
+ * the parent's sockets. The handle remembers the process that made it; used (or closed) in
+ * another one it abandons the inherited easy handle without curl_easy_cleanup (that would
+ * write a TLS close_notify on, or close, the parent's connection) and starts a fresh one. The
+ * abandoned handle leaks in the child, once per fork.
+ *
  * Caveat: perform() blocks the calling thread for the length of the transfer; hosts that
  * cannot block use the multi handle (multi.c) or nginx's own I/O. */
 #include <pthread.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "core.h"
@@ -17,6 +25,7 @@
 typedef struct {
     kd_transfer t;
     int open;
+    pid_t pid; /* the process whose connections the easy handle holds */
 } http_handle;
 
 static http_handle *check_open(lua_State *L)
@@ -24,10 +33,19 @@ static http_handle *check_open(lua_State *L)
     http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
     if (!h->open)
         luaL_error(L, "attempt to use a closed http handle");
+    if (h->pid != getpid()) {
+        kd_transfer_abandon(&h->t);
+        h->pid = getpid();
+        if (!kd_transfer_init(&h->t)) {
+            h->open = 0;
+            luaL_error(L, "curl_easy_init failed");
+        }
+    }
     return h;
 }
 
-/* h:perform{ method, url, headers, body, timeout, connect_timeout, ca_file, insecure, max_body }
+/* h:perform{ method, url, headers, body, timeout, connect_timeout, ca_file, insecure, max_body,
+ *             proxy ("env" or a URL; absent: none), no_proxy }
  * -> { status, headers, body, local_port, new_connections } | nil, kind, message, code */
 static int meth_perform(lua_State *L)
 {
@@ -43,7 +61,10 @@ static int meth_close(lua_State *L)
 {
     http_handle *h = luaL_checkudata(L, 1, HTTP_MT);
     if (h->open) {
-        kd_transfer_free(&h->t);
+        if (h->pid == getpid())
+            kd_transfer_free(&h->t);
+        else
+            kd_transfer_abandon(&h->t);
         h->open = 0;
     }
     return 0;
@@ -65,6 +86,7 @@ static int global_http(lua_State *L)
     lua_setmetatable(L, -2);
     if (!kd_transfer_init(&h->t))
         return luaL_error(L, "curl_easy_init failed");
+    h->pid = getpid();
     h->open = 1;
     return 1;
 }

@@ -9,9 +9,22 @@
  *
  * Transfers share the multi handle's connection cache (keep-alive across calls) and their
  * easy handles are pooled for reuse. The userdata owns everything: __gc / __close / close()
- * abort what is still in flight and free it. */
+ * abort what is still in flight and free it.
+ *
+ * Connections are bounded (core.multi{ max_connections = N }, default 32): libcurl queues the
+ * transfers past the bound until a connection is free, so thousands of tasks on one loop
+ * neither run out of file descriptors nor leave as many idle sockets behind.
+ *
+ * After fork(): the multi handle, its connection cache and every easy handle (in flight,
+ * finished or pooled) are the parent's. Used or closed in another process, the handle abandons
+ * them all without cleanup (curl_multi_cleanup / curl_easy_cleanup would close the parent's
+ * sockets and send TLS close_notify on them) and starts a fresh multi handle; transfers that
+ * were in flight end in the child with reason "forked". The abandoned handles leak in the
+ * child, once per fork. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "core.h"
@@ -19,9 +32,16 @@
 
 #define MULTI_MT "koodrive.multi"
 #define POOL_MAX 64
+#define DEFAULT_MAX_CONNECTIONS 32
+#define MAX_MAX_CONNECTIONS 1024
+
+/* finished[] states of an active transfer. */
+enum { IN_FLIGHT = 0, FINISHED = 1, FORKED_UNREPORTED = 2 };
 
 typedef struct {
     CURLM *multi;
+    pid_t pid;            /* the process whose connections the handles hold */
+    long max_connections; /* CURLMOPT_MAX_TOTAL_CONNECTIONS and CURLMOPT_MAXCONNECTS */
     kd_transfer **active; /* transfers owned by this handle and not yet taken */
     CURLcode *results;    /* per active transfer: its result once finished */
     char *finished;       /* per active transfer: finished, waiting for take() */
@@ -32,12 +52,60 @@ typedef struct {
     int open;
 } multi_handle;
 
+static CURLM *new_multi(long max_connections)
+{
+    CURLM *multi = curl_multi_init();
+    if (multi != NULL) {
+        curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
+        curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, max_connections);
+    }
+    return multi;
+}
+
+/* In a forked child: lets go of everything the parent's libcurl handles hold, without touching
+ * their sockets. Pooled transfers are dropped; active ones are kept only for take(): those in
+ * flight end with KD_RESULT_FORKED, reported once by the next perform(). */
+static void forget_parent(multi_handle *m)
+{
+    size_t i;
+    for (i = 0; i < m->npool; i++) {
+        kd_transfer_abandon(m->pool[i]);
+        free(m->pool[i]);
+    }
+    m->npool = 0;
+    for (i = 0; i < m->nactive; i++) {
+        m->active[i]->inherited = 1;
+        if (m->finished[i] == IN_FLIGHT) {
+            m->finished[i] = FORKED_UNREPORTED;
+            m->results[i] = KD_RESULT_FORKED;
+        }
+    }
+    m->multi = NULL; /* abandoned with its connection cache */
+    m->pid = getpid();
+}
+
 static multi_handle *check_open(lua_State *L)
 {
     multi_handle *m = luaL_checkudata(L, 1, MULTI_MT);
     if (!m->open)
         luaL_error(L, "attempt to use a closed multi handle");
+    if (m->pid != getpid()) {
+        forget_parent(m);
+        m->multi = new_multi(m->max_connections);
+        if (m->multi == NULL)
+            luaL_error(L, "curl_multi_init failed");
+    }
     return m;
+}
+
+/* Frees a transfer's memory; the parent's easy handles are abandoned, not cleaned up. */
+static void drop(kd_transfer *t)
+{
+    if (t->inherited)
+        kd_transfer_abandon(t);
+    else
+        kd_transfer_free(t);
+    free(t);
 }
 
 /* Takes a pooled transfer or makes one, and records it as active (owned by m). */
@@ -71,7 +139,8 @@ static kd_transfer *acquire(lua_State *L, multi_handle *m)
             luaL_error(L, "could not create a libcurl easy handle");
         }
     }
-    m->finished[m->nactive] = 0;
+    t->inherited = 0;
+    m->finished[m->nactive] = IN_FLIGHT;
     m->active[m->nactive++] = t;
     return t;
 }
@@ -89,12 +158,10 @@ static void release(multi_handle *m, kd_transfer *t)
             break;
         }
     }
-    if (m->npool < POOL_MAX) {
+    if (m->npool < POOL_MAX && !t->inherited)
         m->pool[m->npool++] = t;
-    } else {
-        kd_transfer_free(t);
-        free(t);
-    }
+    else
+        drop(t);
 }
 
 /* m:add(request) -> id | nil, kind, message, code. The request table is read now; the body
@@ -137,12 +204,22 @@ static int meth_perform(lua_State *L)
     if (timeout > 0) {
         size_t i, in_flight = 0;
         for (i = 0; i < m->nactive; i++)
-            in_flight += !m->finished[i];
+            in_flight += m->finished[i] == IN_FLIGHT;
         if (in_flight > 0)
             curl_multi_poll(m->multi, NULL, 0, (int)(timeout * 1000.0 + 0.5), NULL);
     }
     curl_multi_perform(m->multi, &running);
     lua_newtable(L);
+    {
+        size_t i;
+        for (i = 0; i < m->nactive; i++) {
+            if (m->finished[i] == FORKED_UNREPORTED) {
+                m->finished[i] = FINISHED;
+                lua_pushnumber(L, (lua_Number)m->active[i]->id);
+                lua_rawseti(L, -2, ++count);
+            }
+        }
+    }
     while ((msg = curl_multi_info_read(m->multi, &queued)) != NULL) {
         kd_transfer *t = NULL;
         size_t i;
@@ -152,7 +229,7 @@ static int meth_perform(lua_State *L)
         curl_multi_remove_handle(m->multi, msg->easy_handle);
         for (i = 0; t != NULL && i < m->nactive; i++) {
             if (m->active[i] == t) {
-                m->finished[i] = 1;
+                m->finished[i] = FINISHED;
                 m->results[i] = msg->data.result;
                 lua_pushnumber(L, (lua_Number)t->id);
                 lua_rawseti(L, -2, ++count);
@@ -172,7 +249,7 @@ static int meth_take(lua_State *L)
     size_t i;
     for (i = 0; i < m->nactive; i++) {
         kd_transfer *t = m->active[i];
-        if (t->id == id && m->finished[i]) {
+        if (t->id == id && m->finished[i] == FINISHED) {
             CURLcode rc = m->results[i];
             int n = kd_transfer_result(L, t, rc);
             release(m, t);
@@ -198,15 +275,15 @@ static int meth_close(lua_State *L)
     if (!m->open)
         return 0;
     m->open = 0;
+    if (m->pid != getpid())
+        forget_parent(m);
     for (i = 0; i < m->nactive; i++) {
-        curl_multi_remove_handle(m->multi, m->active[i]->easy);
-        kd_transfer_free(m->active[i]);
-        free(m->active[i]);
+        if (!m->active[i]->inherited)
+            curl_multi_remove_handle(m->multi, m->active[i]->easy);
+        drop(m->active[i]);
     }
-    for (i = 0; i < m->npool; i++) {
-        kd_transfer_free(m->pool[i]);
-        free(m->pool[i]);
-    }
+    for (i = 0; i < m->npool; i++)
+        drop(m->pool[i]);
     free(m->active);
     free(m->results);
     free(m->finished);
@@ -214,7 +291,8 @@ static int meth_close(lua_State *L)
     m->results = NULL;
     m->finished = NULL;
     m->nactive = m->npool = m->cap = 0;
-    curl_multi_cleanup(m->multi);
+    if (m->multi != NULL)
+        curl_multi_cleanup(m->multi);
     m->multi = NULL;
     return 0;
 }
@@ -223,20 +301,38 @@ static int meth_tostring(lua_State *L)
 {
     multi_handle *m = luaL_checkudata(L, 1, MULTI_MT);
     if (m->open)
-        lua_pushfstring(L, "koodrive.multi (%d in flight)", (int)m->nactive);
+        lua_pushfstring(L, "koodrive.multi (%d in flight, at most %d connections)", (int)m->nactive,
+                        (int)m->max_connections);
     else
         lua_pushliteral(L, "koodrive.multi (closed)");
     return 1;
 }
 
-/* core.multi() -> a new multi handle. */
+/* core.multi([{ max_connections = N }]) -> a new multi handle. max_connections (1..1024,
+ * default 32) bounds the connections open at once, idle ones in the cache included. */
 static int global_multi(lua_State *L)
 {
-    multi_handle *m = kd_newuserdata(L, sizeof *m);
+    multi_handle *m;
+    long max_connections = DEFAULT_MAX_CONNECTIONS;
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_getfield(L, 1, "max_connections");
+        if (!lua_isnil(L, -1)) {
+            lua_Number n = lua_tonumber(L, -1);
+            if (lua_type(L, -1) != LUA_TNUMBER || !(n >= 1 && n <= MAX_MAX_CONNECTIONS) ||
+                n != (lua_Number)(long)n)
+                return luaL_argerror(L, 1, "max_connections must be a whole number 1..1024");
+            max_connections = (long)n;
+        }
+        lua_pop(L, 1);
+    }
+    m = kd_newuserdata(L, sizeof *m);
     memset(m, 0, sizeof *m);
     luaL_getmetatable(L, MULTI_MT);
     lua_setmetatable(L, -2);
-    m->multi = curl_multi_init();
+    m->max_connections = max_connections;
+    m->pid = getpid();
+    m->multi = new_multi(max_connections);
     if (m->multi == NULL)
         return luaL_error(L, "curl_multi_init failed");
     m->open = 1;

@@ -7,8 +7,11 @@
  * The response body is capped (max_body, default 8 MiB): a larger body aborts the transfer
  * with kind "too_large" instead of growing memory without bound. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "transfer.h"
@@ -94,6 +97,12 @@ void kd_transfer_free(kd_transfer *t)
     buffer_free(&t->body);
     buffer_free(&t->head);
     buffer_free(&t->request_body);
+}
+
+void kd_transfer_abandon(kd_transfer *t)
+{
+    t->easy = NULL;
+    kd_transfer_free(t);
 }
 
 /* Reads an optional non-negative number field (seconds) as milliseconds; -1 when absent. */
@@ -211,7 +220,7 @@ static int push_failure(lua_State *L, const char *kind, const char *message, CUR
 int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
 {
     CURL *e = t->easy;
-    const char *method, *url, *body, *ca_file, *bad;
+    const char *method, *url, *body, *ca_file, *proxy, *no_proxy, *bad;
     size_t body_len = 0;
     long timeout_ms, connect_ms;
     lua_Number max_body = (lua_Number)DEFAULT_MAX_BODY;
@@ -227,6 +236,8 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
         return luaL_error(L, "request needs string fields 'method' and 'url'");
     body = opt_string(L, idx, "body", &body_len);
     ca_file = opt_string(L, idx, "ca_file", NULL);
+    proxy = opt_string(L, idx, "proxy", NULL);
+    no_proxy = opt_string(L, idx, "no_proxy", NULL);
     timeout_ms = opt_ms(L, idx, "timeout");
     connect_ms = opt_ms(L, idx, "connect_timeout");
     lua_getfield(L, idx, "insecure");
@@ -273,6 +284,16 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     if (ca_file != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    /* No proxy unless the request names one: libcurl would otherwise follow http_proxy /
+     * ALL_PROXY from the environment by itself (it reads them whenever CURLOPT_PROXY is unset,
+     * as it is again after every curl_easy_reset), so a bearer token could go to a proxy
+     * nobody chose. "env" is that behaviour, asked for. */
+    if (proxy == NULL)
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+    else if (strcmp(proxy, "env") != 0)
+        curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+    if (no_proxy != NULL)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, no_proxy);
     /* A request that must not be sent twice never goes on a reused connection: libcurl
      * would resend it by itself if that connection turned out to be dead. */
     if (fresh)
@@ -362,6 +383,26 @@ static const char *failure_kind(CURLcode rc)
     }
 }
 
+/* Whether a failed transfer ran out of file descriptors (EMFILE: this process, ENFILE: the
+ * system). libcurl reports a socket() that failed so as "Couldn't connect" (without
+ * CURLINFO_OS_ERRNO), a CA file it could not open as a bad CA file, and so on; the Lua layer
+ * would retry those, only to fail the same way. So after any failure the process tries to
+ * open one descriptor itself: if even that fails for want of descriptors, that is the cause. */
+static int out_of_descriptors(CURL *e, const char *detail)
+{
+    long os_errno = 0;
+    int fd;
+    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+    if (os_errno == EMFILE || os_errno == ENFILE || strstr(detail, "Too many open files") != NULL)
+        return 1;
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EMFILE || errno == ENFILE;
+}
+
 int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
 {
     CURL *e = t->easy;
@@ -369,6 +410,12 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
 
     curl_slist_free_all(t->headers);
     t->headers = NULL;
+    /* The easy handle is the parent's: not even an option is set on it. */
+    if (rc == KD_RESULT_FORKED)
+        return push_failure(L, "forked",
+                            "the process forked while this transfer was in flight; it stays "
+                            "with the parent process (it may have been sent)",
+                            CURLE_OK);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
     if (rc != CURLE_OK) {
         const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
@@ -378,6 +425,13 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
         }
         if (rc == CURLE_WRITE_ERROR && t->head.overflow)
             return push_failure(L, "too_large", "response headers larger than 256 KiB", rc);
+        if (out_of_descriptors(e, detail)) {
+            lua_pushfstring(L,
+                            "out of file descriptors: the process has too many files and sockets "
+                            "open (%s, curl error %d)",
+                            detail, (int)rc);
+            return push_failure(L, "descriptors", lua_tostring(L, -1), rc);
+        }
         lua_pushfstring(L, "%s (curl error %d)", detail, (int)rc);
         return push_failure(L, failure_kind(rc), lua_tostring(L, -1), rc);
     }

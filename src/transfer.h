@@ -23,7 +23,8 @@ typedef struct {
     kd_buffer
         request_body; /* private copy of the request body (multi transfers outlive the call) */
     long max_body;
-    long long id; /* multi: the id handed to Lua */
+    long long id;  /* multi: the id handed to Lua */
+    int inherited; /* multi: made by the parent process before a fork(); never reused */
     char errbuf[CURL_ERROR_SIZE];
 } kd_transfer;
 
@@ -31,6 +32,10 @@ typedef struct {
 int kd_transfer_init(kd_transfer *t);
 /* Frees everything the transfer owns; safe to call twice. */
 void kd_transfer_free(kd_transfer *t);
+/* In a forked child: frees the transfer's own memory but abandons its easy handle without
+ * curl_easy_cleanup, which would close (TLS close_notify included) connections that are the
+ * parent's. The handle and its cache leak, once per fork and handle. Safe to call twice. */
+void kd_transfer_abandon(kd_transfer *t);
 /* Configures the easy handle from the request table at index idx. On a bad request it
  * pushes nil, kind, message, code and returns 4; returns 0 when ready to perform.
  * Raises a Lua error for misuse (wrong field types). copy_body: keep a private copy. */
@@ -38,6 +43,9 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body);
 /* Pushes the result of a finished transfer: the response table (returns 1) or
  * nil, kind, message, curl code (returns 4). Releases the request headers. */
 int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc);
+/* The result code of a multi transfer that was in flight when the process forked: in the
+ * child it ends with reason "forked" (the parent carries it on). */
+#define KD_RESULT_FORKED ((CURLcode)-1)
 /* Pushes the header block in head (as captured from libcurl) as a Lua table; used by
  * kd_transfer_result, exposed for fuzz/headers.lua. */
 void kd_transfer_push_headers(lua_State *L, const kd_buffer *head);

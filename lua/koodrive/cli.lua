@@ -49,6 +49,8 @@ Configuration (first found wins: flag, then environment, then profile file):
   --app-id ID           KOODRIVE_APP_ID          app_id          app mode (with app_secret)
   --app-secret SECRET   KOODRIVE_APP_SECRET      app_secret
   --timeout SECONDS     KOODRIVE_TIMEOUT         timeout         per-request time limit
+  --proxy URL|env|none  KOODRIVE_PROXY           proxy           default "env": http_proxy,
+                                                                 HTTPS_PROXY, ALL_PROXY, NO_PROXY
   --profile NAME        KOODRIVE_PROFILE         (default "default")
   --config PATH         KOODRIVE_CONFIG          (default ~/.config/koodrive/config)
   Secrets given as flags are visible to other users in `ps`: prefer the environment or
@@ -189,7 +191,7 @@ or with --json as the JSON document. Ids of 16 digits or more are kept exact, as
 local FLAGS = {
   endpoint = { value = true }, ["user-id"] = { value = true }, token = { value = true },
   ["app-id"] = { value = true }, ["app-secret"] = { value = true },
-  profile = { value = true }, config = { value = true }, timeout = { value = true },
+  profile = { value = true }, config = { value = true }, timeout = { value = true }, proxy = { value = true },
   json = {}, ["dry-run"] = {}, help = {},
   ["iotda-endpoint"] = { value = true }, ["project-id"] = { value = true },
   ak = { value = true }, sk = { value = true }, ["security-token"] = { value = true },
@@ -202,7 +204,7 @@ local FLAGS = {
 }
 
 local GLOBAL = { endpoint = true, ["user-id"] = true, token = true, ["app-id"] = true,
-  ["app-secret"] = true, profile = true, config = true, timeout = true, json = true,
+  ["app-secret"] = true, profile = true, config = true, timeout = true, proxy = true, json = true,
   ["dry-run"] = true, help = true }
 local IOTDA_FLAGS = { ["iotda-endpoint"] = true, ["project-id"] = true, ak = true, sk = true,
   ["security-token"] = true, ["iam-token"] = true, region = true, derived = true,
@@ -320,6 +322,7 @@ local KEYS = {
   { "app_id", "app-id", "KOODRIVE_APP_ID" },
   { "app_secret", "app-secret", "KOODRIVE_APP_SECRET" },
   { "timeout", "timeout", "KOODRIVE_TIMEOUT" },
+  { "proxy", "proxy", "KOODRIVE_PROXY" },
   { "iotda_endpoint", "iotda-endpoint", "KOODRIVE_IOTDA_ENDPOINT" },
   { "project_id", "project-id", "KOODRIVE_PROJECT_ID" },
   { "ak", "ak", "KOODRIVE_AK" },
@@ -464,6 +467,14 @@ local function timeout_of(cfg)
   return t
 end
 
+-- The command follows the standard proxy variables unless told otherwise (the library itself
+-- uses no proxy it was not given): "none" goes direct.
+local function proxy_of(cfg)
+  if cfg.proxy == nil then return "env" end
+  if cfg.proxy == "none" then return false end
+  return cfg.proxy
+end
+
 local function koodrive_client(cfg)
   require_key(cfg, "endpoint")
   require_key(cfg, "user_id")
@@ -472,7 +483,7 @@ local function koodrive_client(cfg)
       ") or app_id and app_secret")
   end
   local c, err = koodrive.new { endpoint = cfg.endpoint, user_id = cfg.user_id, token = cfg.token,
-    app_id = cfg.app_id, app_secret = cfg.app_secret, timeout = timeout_of(cfg) }
+    app_id = cfg.app_id, app_secret = cfg.app_secret, timeout = timeout_of(cfg), proxy = proxy_of(cfg) }
   if not c then fail(EXIT.config, tostring(err)) end
   return c
 end
@@ -494,7 +505,7 @@ local function iotda_client(cfg)
   local c, err = koodrive.iotda.new { endpoint = cfg.iotda_endpoint, project_id = cfg.project_id,
     ak = cfg.ak, sk = cfg.sk, security_token = cfg.security_token, token = cfg.iam_token,
     region = cfg.region, derived = derived, instance_id = cfg.instance_id,
-    timeout = timeout_of(cfg) }
+    timeout = timeout_of(cfg), proxy = proxy_of(cfg) }
   if not c then fail(EXIT.config, tostring(err)) end
   return c
 end

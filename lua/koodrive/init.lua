@@ -170,6 +170,10 @@ end
 -- @field logger function(record) receiving a `LogRecord` per attempt, secrets redacted
 -- @field sleep function(seconds) used between retries outside a loop
 -- @field token_provider function returning a fresh token (token mode)
+-- @field proxy a proxy URL (http://, https://, socks5://, socks5h://, credentials allowed and
+-- never shown), "env" to follow http_proxy, HTTPS_PROXY, ALL_PROXY and NO_PROXY, or nil/false
+-- for none (the default: the environment is ignored). The ngx transport refuses a proxy.
+-- @field no_proxy hosts or domains to reach direct, comma-separated, or "*"
 
 --- Options of `koodrive.new` (besides `CommonOptions`).
 -- Give `token` (or `token_provider`), or `app_id` and `app_secret`.

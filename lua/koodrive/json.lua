@@ -15,8 +15,10 @@ local core = require "koodrive.core"
 local json = { null = cjson.null }
 
 -- Placeholders carry exact digits through cjson.encode; the nonce keeps user strings from
--- ever looking like one.
-local nonce = string.format("%08x%08x", math.random(0, 0x7fffffff), os.time() % 0x7fffffff)
+-- ever looking like one. It comes from the operating system (math.random and os.time repeat
+-- across processes), once per load: a child forked after the load shares its parent's nonce,
+-- which no outsider knows either, and marks made before the fork stay valid in the child.
+local nonce = core.random_hex(8)
 local MARK = "\0kd-int64-" .. nonce .. ":"
 local MARK_ENCODED = '"\\u0000kd%-int64%-' .. nonce .. ':(%-?%d+)"'
 local MARK_ARRAY = '"\\u0000kd%-int64%-' .. nonce .. ':%[%]"'

@@ -26,6 +26,8 @@
 ---@field logger? koodrive.Logger Receives one redacted record per attempt.
 ---@field sleep? fun(seconds: number) Waits between retries outside a loop.
 ---@field token_provider? koodrive.TokenProvider Returns a fresh token when needed.
+---@field proxy? string|false Proxy URL (http, https, socks5, socks5h), "env" for http_proxy & co., or none (default).
+---@field no_proxy? string Comma-separated hosts or domains sent direct, or "*".
 
 ---koodrive.new options.
 ---@class koodrive.Options: koodrive.CommonOptions
@@ -116,6 +118,8 @@
 ---@field timeout? number
 ---@field connect_timeout? number
 ---@field max_body? integer
+---@field proxy? string Proxy URL or "env"; absent: no proxy.
+---@field no_proxy? string
 
 ---An HTTP response, as transports return it.
 ---@class koodrive.Response

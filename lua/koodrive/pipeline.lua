@@ -61,8 +61,43 @@ end
 local COMMON_OPTIONS = {
   endpoint = true, timeout = true, connect_timeout = true, ca_file = true, insecure = true,
   clock = true, transport = true, max_body = true, retries = true, logger = true, sleep = true,
-  token_provider = true,
+  token_provider = true, proxy = true, no_proxy = true,
 }
+
+-- A client's proxy URL, keyed by its config table: it may carry credentials, so it is not a
+-- field a dump of the client (or of its config) would show.
+local proxies = setmetatable({}, { __mode = "k" })
+
+local PROXY_SCHEMES = { http = true, https = true, socks5 = true, socks5h = true }
+
+--- Checks the `proxy` option: nil or false (no proxy, whatever the environment says), "env"
+-- (the standard variables: http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY) or a URL
+-- scheme://[user:password@]host[:port] with scheme http, https, socks5 or socks5h.
+-- Messages never quote the value: it may hold a password.
+local function proxy_option(v)
+  if v == nil or v == false then return nil end
+  if type(v) ~= "string" then
+    return nil, errors.config("proxy", "type", 'must be "env" or a proxy URL string')
+  end
+  if v == "env" then return v end
+  local scheme, rest = v:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme or not PROXY_SCHEMES[scheme:lower()] then
+    return nil, errors.config("proxy", "url",
+      'must be "env" or an http://, https://, socks5:// or socks5h:// URL')
+  end
+  if v:find("[%s%c]") then
+    return nil, errors.config("proxy", "url", "must not contain spaces or control characters")
+  end
+  local authority = rest:match("^([^/?#]*)/?$")
+  if not authority then return nil, errors.config("proxy", "url", "must have no path, query or fragment") end
+  local hostport = authority:match("@([^@]*)$") or authority
+  local host, port = hostport:match("^(%[[%x:.]+%]):?(%d*)$")
+  if not host then host, port = hostport:match("^([%w%.%-]+):?(%d*)$") end
+  if not host or (port ~= "" and not (tonumber(port) >= 1 and tonumber(port) <= 65535)) then
+    return nil, errors.config("proxy", "url", "has an invalid host or port")
+  end
+  return v
+end
 
 --- Checks the options every client has; returns the normalised common settings.
 function pipeline.common_config(config, extra_allowed)
@@ -99,6 +134,14 @@ function pipeline.common_config(config, extra_allowed)
     return nil, errors.config("insecure", "type", "must be a boolean")
   end
   c.insecure = config.insecure == true
+  local proxy
+  proxy, err = proxy_option(config.proxy)
+  if err then return nil, err end
+  if config.no_proxy ~= nil and (type(config.no_proxy) ~= "string" or config.no_proxy:find("[%s%c]")) then
+    return nil, errors.config("no_proxy", "type",
+      'must be a string of comma-separated host names or domains without spaces, or "*"')
+  end
+  c.no_proxy = config.no_proxy
   if config.clock ~= nil and type(config.clock) ~= "function" then
     return nil, errors.config("clock", "type", "must be a function returning Unix seconds")
   end
@@ -121,7 +164,24 @@ function pipeline.common_config(config, extra_allowed)
   else
     c.transport = t
   end
+  -- A transport that says it cannot go through a proxy (the ngx one) refuses one now.
+  if proxy and t and t.proxy == false and (proxy ~= "env" or pipeline.env_proxy()) then
+    return nil, errors.config("proxy", "unsupported", "this transport (" .. tostring(t) ..
+      ") cannot send through a proxy; use the libcurl transport")
+  end
+  proxies[c] = proxy
   return c
+end
+
+--- Whether the standard proxy variables name a proxy (what proxy = "env" follows).
+---@return boolean
+function pipeline.env_proxy()
+  -- As libcurl reads them: lowercase http_proxy only (HTTP_PROXY can come from a CGI request).
+  for _, name in ipairs { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" } do
+    local v = os.getenv(name)
+    if v and v ~= "" then return true end
+  end
+  return false
 end
 
 --- A string option that goes into a header: present, no CR/LF.
@@ -174,16 +234,11 @@ local function check_call_options(opts)
   return opts
 end
 
-local TRACE_ALPHABET = "0123456789abcdef"
-
---- A fresh 58-character trace id.
+--- A fresh 58-character trace id (lowercase hex). The bytes come from the operating system on
+-- every call (core.random_hex), so separate processes, forked children included, never send the
+-- same sequence (math.random repeats it on Lua 5.1-5.3 and LuaJIT, and across a fork).
 function pipeline.new_trace_id()
-  local out = {}
-  for i = 1, 58 do
-    local r = math.random(1, 16)
-    out[i] = TRACE_ALPHABET:sub(r, r)
-  end
-  return table.concat(out)
+  return core.random_hex(29)
 end
 
 --------------------------------------------------------------------------------------------
@@ -384,6 +439,25 @@ local function transport_failure(client, ctx, terr)
   return nil, e
 end
 
+-- A transport's message with the proxy URL's user:password (and each part) taken out.
+local function hide_proxy_secret(cfg, s)
+  local userinfo = type(proxies[cfg]) == "string" and proxies[cfg]:match("://([^/]*)@")
+  if not userinfo or type(s) ~= "string" then return s end
+  local parts = { userinfo, userinfo:match("^([^:]*)"), userinfo:match(":(.*)$") }
+  for _, part in ipairs(parts) do
+    if #part >= 3 then
+      local from = 1
+      while true do
+        local i, j = s:find(part, from, true)
+        if not i then break end
+        s = s:sub(1, i - 1) .. "<redacted>" .. s:sub(j + 1)
+        from = i + #"<redacted>"
+      end
+    end
+  end
+  return s
+end
+
 --- Sends a built request once; returns the decoded body table and the response, or nil, an
 -- error and the response (when one arrived).
 local function send(client, request, opts, ctx)
@@ -391,6 +465,7 @@ local function send(client, request, opts, ctx)
   request.timeout = opts.timeout or cfg.timeout
   request.connect_timeout = opts.connect_timeout or cfg.connect_timeout
   request.ca_file, request.insecure, request.max_body = cfg.ca_file, cfg.insecure, cfg.max_body
+  request.proxy, request.no_proxy = proxies[cfg], cfg.no_proxy
   request.operation = ctx.operation
   ctx.request = request
   vault.bind(request, client)
@@ -409,7 +484,13 @@ local function send(client, request, opts, ctx)
   else
     res, terr = cfg.transport:send(request)
   end
-  if not res then return transport_failure(client, ctx, terr) end
+  if not res then
+    local _, e = transport_failure(client, ctx, terr)
+    for k, v in pairs(e) do
+      if type(v) == "string" and k ~= "kind" then e[k] = hide_proxy_secret(cfg, v) end
+    end
+    return nil, e
+  end
   local status, body = res.status, res.body
   if type(status) ~= "number" or type(body) ~= "string" then
     return response_failure(client, ctx, res, "transport",

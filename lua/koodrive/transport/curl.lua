@@ -79,7 +79,17 @@ function curl.tls_kind(code, text, reason)
   return by_code or "handshake"
 end
 
+-- Reasons a second attempt cannot cure, or must not try:
+--   too_large    the answer would be as large again
+--   descriptors  the process is out of file descriptors (EMFILE/ENFILE): a retry would fail the
+--                same way, and reporting it as a connection failure hid the cause
+--   forked       a transfer that was in flight when the process forked stays with the parent;
+--                it may have been sent, so the child must not send it again
+local NOT_RETRYABLE = { too_large = true, tls = true, descriptors = true, forked = true }
+
 --- The error for a failure reported by the C core as (reason, message, curl code).
+-- reason "descriptors" (out of file descriptors) and "forked" (see src/multi.c) are never
+-- retryable.
 -- A TLS failure has reason = "tls", `tls` saying which (see curl.tls_kind) and a message
 -- that says it in words, libcurl's own detail kept in parentheses. It is never retryable.
 function curl.failure(reason, message, code)
@@ -96,8 +106,7 @@ function curl.failure(reason, message, code)
       retryable = false }
   end
   return errors.new { kind = reason == "timeout" and "timeout" or "transport", reason = reason,
-    message = message, curl_code = code,
-    retryable = reason ~= "too_large" and reason ~= "tls" }
+    message = message, curl_code = code, retryable = not NOT_RETRYABLE[reason] }
 end
 
 function Curl:send(request)

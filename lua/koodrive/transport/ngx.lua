@@ -610,8 +610,17 @@ end
 -- The transport object
 --------------------------------------------------------------------------------------------
 
+-- Cosockets cannot go through a proxy: a client given one refuses this transport when it is
+-- made (pipeline.common_config reads this field), and a request carrying one (through the
+-- auto transport) is refused here, never sent direct.
+Ngx.proxy = false
+
 function Ngx:send(request)
   if type(request) ~= "table" then error("ngx transport: send needs a request table", 2) end
+  if request.proxy and (request.proxy ~= "env" or require("koodrive.pipeline").env_proxy()) then
+    return nil, errors.config("proxy", "unsupported",
+      "the ngx transport cannot send through a proxy; use the libcurl transport")
+  end
   local phase, where = M.usable()
   if not phase then
     return failure("transport", "the ngx transport cannot send here (" .. tostring(where) ..
