@@ -6,7 +6,7 @@ local koodrive = require "koodrive"
 local cli = require "koodrive.cli"
 local errors = require "koodrive.errors"
 local secrets = require "koodrive.secrets"
-local echo = require "support.echo_server"
+local echo = require "support.secret_echo"
 local sys = require "support.sys"
 
 local TOKEN = "Rd4/Tk+Zq8Xw==Lm3Nb7Vc6/Kj2Hg"

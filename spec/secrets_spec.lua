@@ -7,7 +7,7 @@
 -- transport.record; and CR, LF and ESC from the server never appear raw where text is shown.
 local koodrive = require "koodrive"
 local json = require "koodrive.json"
-local echo = require "support.echo_server"
+local echo = require "support.secret_echo"
 local sys = require "support.sys"
 
 local unpack = table.unpack or unpack -- 5.1 and LuaJIT: the global
