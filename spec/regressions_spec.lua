@@ -12,23 +12,25 @@ describe("regression: quote_long_integers (fuzz target json_quote)", function()
   -- lua-cjson also reads 0x1F, +1, inf and nan(...) as numbers. The quoting used to scan only
   -- from '-' or a digit, so it quoted the digits inside such a token: "[0x12345678901234567]"
   -- became "[0x\"12345678901234567\"]", which cjson refuses although it took the original.
+  -- json.decode no longer goes through cjson: such tokens are not JSON numbers (RFC 8259; the
+  -- contract: "Bodies are JSON"), and the strict reader refuses them instead of guessing.
   for _, text in ipairs {
     "[0x12345678901234567]", "[+12345678901234567]", "[-0x12345678901234567]",
     '{"a":0x12345678901234567,"b":[+12345678901234567]}',
   } do
     it("leaves a number cjson accepts alone when it is no plain integer: " .. text, function()
       assert.are.equal(text, core.quote_long_integers(text))
-      local want = cjson.decode(text)
+      assert.is_table(cjson.decode(text))
       local got, err = json.decode(text)
-      assert.is_nil(err)
-      assert.are.same(want, got)
+      assert.is_nil(got)
+      assert.is_string(err)
     end)
   end
 
   it("still quotes plain long integers next to such tokens", function()
     assert.are.equal('["12345678901234567",0x1F,"-98765432109876543",+1]',
       core.quote_long_integers("[12345678901234567,0x1F,-98765432109876543,+1]"))
-    local v = assert(json.decode("[12345678901234567, 0x1F]"))
+    local v = assert(json.decode("[12345678901234567, 31]"))
     assert.are.equal("12345678901234567", v[1])
     assert.are.equal(31, v[2])
   end)

@@ -7,6 +7,7 @@
 --   - to write an exact integer, wrap its digits with `json.int64(id)`; `json.encode` also
 --     writes every whole number of 15 digits or more found in a table digit for digit;
 --   - on reading, integer literals of 16 digits or more arrive as strings, digit for digit.
+-- * Reading is strict (see `json.decode`); arrays carry `json.array_mt`.
 -- * JSON null decodes to `json.null` (cjson's null sentinel), not to nil.
 -- @module koodrive.json
 local cjson = require("cjson").new()
@@ -64,6 +65,8 @@ local function protect(v, depth)
   elseif t ~= "table" or depth > 100 then
     return v
   end
+  -- A decoded empty array is written back as [] (cjson would write {}).
+  if next(v) == nil and getmetatable(v) == json.array_mt then return EMPTY_ARRAY end
   local copy = {}
   for k, item in pairs(v) do copy[k] = protect(item, depth + 1) end
   return setmetatable(copy, getmetatable(v))
@@ -82,23 +85,60 @@ function json.encode(value)
   return text
 end
 
--- cjson 2.1 reads every number as a float; on Lua 5.3+ whole numbers become integers again
--- (core.integers, in C), so a code of 0 prints as 0, not 0.0.
-local tointeger = math.tointeger
-local integers = core.integers
+-- Decoding does not go through cjson: lua-cjson 2.1 reads 0x1F, +1, inf and nan as numbers,
+-- stops at a NUL, keeps the last of duplicate keys, turns 1e999 into inf and 1e-400 into 0, and
+-- decodes {} and [] alike - each a way for a garbled answer to pass for a success. The strict
+-- reader in C (src/json.c) refuses all of these (RFC 8259, the contract's "Bodies are JSON").
+local json_decode = core.json_decode
+local MAX_DEPTH = 1000 -- as cjson's default: deeper text is an error, never a crash
 
---- Decodes JSON text; returns the value, or nil and a message. Long integers become strings.
+--- The metatable of every decoded JSON array: `[]` and `{}` both decode to empty tables, and
+-- only this tells them apart. It has no metamethods.
+json.array_mt = {}
+local array_mt = json.array_mt
+
+-- Whole-valued numbers written with a fraction or exponent (0.0, 0e5, 1E2), by container and
+-- key: Lua 5.1 and LuaJIT have one number type, so 0.0 and 0 are otherwise the same value.
+local float_literals = setmetatable({}, { __mode = "k" })
+
+--- Decodes JSON text; returns the value, or nil and a message. Long integers (16 digits or
+-- more) become strings; whole numbers are integers on Lua 5.3+; arrays carry `json.array_mt`.
 ---@param text string
 ---@return any value
 ---@return string|nil message
 function json.decode(text)
-  local ok, value = pcall(cjson.decode, core.quote_long_integers(text))
-  if not ok then return nil, value end
-  if tointeger then
-    if type(value) == "number" then return tointeger(value) or value end
-    integers(value)
-  end
+  if type(text) ~= "string" then return nil, "JSON text must be a string" end
+  local ok, value = pcall(json_decode, text, array_mt, float_literals, MAX_DEPTH)
+  if not ok then return nil, tostring(value) end
   return value
+end
+
+--- Whether `t` is a decoded JSON array (also an empty one); tables built in Lua are not.
+---@param t any
+---@return boolean
+function json.is_array(t)
+  return type(t) == "table" and getmetatable(t) == array_mt
+end
+
+--- Whether `t` is a decoded JSON object.
+---@param t any
+---@return boolean
+function json.is_object(t)
+  return type(t) == "table" and getmetatable(t) == nil
+end
+
+--- The value of `t[key]` when it was written as a JSON integer literal (no fraction, no
+-- exponent) and fits a double exactly; else nil. 0 is; 0.0, 0e0, -0.0 and 1e-400 are not.
+---@param t table
+---@param key any
+---@return number|nil
+function json.integer(t, key)
+  local v = t[key]
+  if type(v) ~= "number" or v % 1 ~= 0 or v ~= v or v >= 2 ^ 53 or v <= -2 ^ 53 then return nil end
+  local marked = float_literals[t]
+  if marked and marked[key] then return nil end
+  if math.type and math.type(v) ~= "integer" then return nil end
+  return v
 end
 
 return json
