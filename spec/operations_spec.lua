@@ -103,7 +103,7 @@ describe("usergroups:delete_members", function()
     local client, t = fixtures.client("usergroups-delete-members", "all deleted")
     local result, err = client.usergroups:delete_members("369528171409614001", ids)
     assert.is_nil(err)
-    assert.are.same({ status = 0, failedList = {}, deleted = ids }, result)
+    assert.are.same({ status = 0, failedList = {}, deleted = ids, uncertain = {} }, result)
     assert.are.equal('{"amendModRoles":[{"userId":3432423464657862424},{"userId":132543141414141414}]}',
       t.requests[1].body)
   end)
@@ -121,7 +121,7 @@ describe("usergroups:delete_members", function()
     local client = fixtures.client("usergroups-delete-members", "example response without status")
     local result, err = client.usergroups:delete_members("369528171409614001", { "3432423464657862424" })
     assert.is_nil(err)
-    assert.are.same({ status = 0, failedList = {}, deleted = { "3432423464657862424" } }, result)
+    assert.are.same({ status = 0, failedList = {}, deleted = { "3432423464657862424" }, uncertain = {} }, result)
   end)
 
   if math.type then

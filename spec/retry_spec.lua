@@ -5,7 +5,7 @@ local retry = require "koodrive.retry"
 local fixtures = require "support.fixtures"
 
 local OK_LIST = '{"code":0,"msg":"success","data":[]}'
-local OK_DEVICE = '{"code":0,"msg":"success","data":{"deviceId":"1842812272691451648"}}'
+local OK_DEVICE = '{"code":0,"msg":"success","data":{"deviceId":"1842812272691451648","machineCode":"m"}}'
 
 -- A transport answering from `script`, one entry per request: a response table
 -- { status, body, headers } or a string (a transport failure).

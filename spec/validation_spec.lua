@@ -56,7 +56,7 @@ describe("validation before sending", function()
       local client, spy = client_with_spy()
       spy.send = function(self, req)
         self.requests[#self.requests + 1] = req
-        return { status = 200, headers = {}, body = '{"code":0,"msg":"success","data":{"deviceId":"1"}}' }
+        return { status = 200, headers = {}, body = '{"code":0,"msg":"success","data":{"deviceId":"1","machineCode":"A_z09"}}' }
       end
       assert(client.devices:bind { machineCode = "A_z09", deviceName = "My-device_1 x", deviceOS = "Harmony OS_4" })
       assert.are.equal(1, #spy.requests)

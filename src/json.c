@@ -140,7 +140,8 @@ static int global_integers(lua_State *L)
  *   - numbers per the JSON grammar; one beyond the double range, or a non-zero one that
  *     underflows to 0, is an error, not inf or 0;
  *   - an object with the same key twice is an error (which one would be meant?);
- *   - strings must be UTF-8 without control characters; \u escapes must pair surrogates;
+ *   - strings without raw control characters; \u escapes must pair surrogates (other bytes pass
+ *     through unchanged, as with cjson);
  *   - nesting deeper than the limit is an error;
  *   - integer literals of 16 or more digits become strings, digit for digit;
  *   - arrays get the metatable given (so [] and {} stay apart);
@@ -207,34 +208,6 @@ static void add_utf8(luaL_Buffer *b, unsigned long c)
     }
 }
 
-/* Length of the well-formed UTF-8 sequence at q (first byte >= 0x80), or 0. */
-static int utf8_length(const char *q, const char *end)
-{
-    const unsigned char *u = (const unsigned char *)q;
-    size_t left = (size_t)(end - q);
-    int n, i;
-    unsigned long c;
-    if (u[0] >= 0xC2 && u[0] <= 0xDF)
-        n = 2, c = u[0] & 0x1F;
-    else if (u[0] >= 0xE0 && u[0] <= 0xEF)
-        n = 3, c = u[0] & 0x0F;
-    else if (u[0] >= 0xF0 && u[0] <= 0xF4)
-        n = 4, c = u[0] & 0x07;
-    else
-        return 0;
-    if (left < (size_t)n)
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((u[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (u[i] & 0x3F);
-    }
-    if ((n == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
-        (n == 4 && (c < 0x10000 || c > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
 /* Pushes the string starting at the opening quote. */
 static void read_string(reader *r)
 {
@@ -258,13 +231,6 @@ static void read_string(reader *r)
         if (c == '\\') {
             escaped = 1;
             q += 2;
-        } else if (c >= 0x80) {
-            int n = utf8_length(q, r->end);
-            if (n == 0) {
-                r->p = q;
-                fail(r, "invalid UTF-8 in string");
-            }
-            q += n;
         } else {
             q++;
         }

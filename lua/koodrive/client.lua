@@ -1,6 +1,8 @@
 --- The KooDrive client: bearer-token or app-signature auth over the shared pipeline.
 -- @module koodrive.client
 local errors = require "koodrive.errors"
+local json = require "koodrive.json"
+local shape = require "koodrive.shape"
 local operations = require "koodrive.operations"
 local pipeline = require "koodrive.pipeline"
 local lazy_batch = pipeline.lazy_batch
@@ -40,12 +42,24 @@ function profile.authorize(client, secret, request, now)
 end
 
 -- KooDrive bodies are {"code": 0, "msg": ...}; any other code is the service's error.
-function profile.envelope(body)
+-- koodrive-api.md: "Every KooDrive response body is {"code": <int>, "msg": <string>, ...};
+-- code 0 is success." So success is `code` the integer 0 or the string "0", nothing that
+-- merely converts to 0 (0.0, "0x0", " 0 ", "00", "-0", "0e99", false); any other integer is
+-- the service's error; anything else is no answer (a decode error). Success also needs HTTP
+-- 200: "Errors arrive either as HTTP 200 with a non-zero code, or as HTTP 400/401/500".
+function profile.envelope(body, status)
   local code = body.code
-  if code == nil then return nil, nil, "response has no 'code' field" end
-  local n = tonumber(code)
-  if n == 0 then return nil end
-  return n or code, body.msg
+  if code == nil or code == json.null then return nil, nil, "response has no 'code' field" end
+  local n = shape.code(body)
+  if n == nil then return nil, nil, "response 'code' is not an integer (a " .. type(code) .. ")" end
+  if n ~= 0 then
+    local msg = body.msg
+    return n, type(msg) == "string" and msg or nil
+  end
+  if status ~= 200 and status >= 200 and status < 300 then
+    return nil, nil, "HTTP " .. status .. " with code 0, where success is documented as HTTP 200"
+  end
+  return nil
 end
 
 -- Stores a token from the token_provider.

@@ -109,13 +109,16 @@ operations.koodrive = {
     args = { { name = "device", check = check_bind_fields } },
     body = function(a) return json.encode(a.device) end,
     idempotent = false,
-    result = shape.device,
+    result = shape.bound_device,
   },
   {
     name = "devices.unbind",
     method = "DELETE", path = "/koodrive/ose/v1/backup/device/{deviceId}",
     args = { { name = "deviceId", check = validate.path_segment } },
-    result = shape.device,
+    result = shape.unbound_device,
+    -- Retried after an attempt that may have unbound the device, "Resource does not exist"
+    -- (13000309, koodrive-api.md's error table) is what that attempt's success looks like.
+    already_done = function(err) return err.kind == "api" and err.code == 13000309 end,
   },
   {
     name = "usergroups.delete_members",
@@ -143,6 +146,7 @@ operations.iotda = {
       { name = "targets", check = check_unbind_targets },
     },
     body = function(a) return json.encode(a.targets) end,
+    status = 200, -- iotda-api.md: "Response 200: policy_id, target_type, ..."
     result = shape.policy_unbind,
   },
 }

@@ -498,6 +498,9 @@ local function send(client, request, opts, ctx)
   end
   local decoded, derr
   if body ~= "" then decoded, derr = json.decode(body) end
+  -- Both services answer with a JSON object (koodrive-api.md: "Every KooDrive response body is
+  -- {"code": <int>, ...}"; iotda-api.md: "Response 200: policy_id, ..."): an array is no answer.
+  if json.is_array(decoded) then decoded, derr = nil, "a JSON array where an object is documented" end
   if type(decoded) ~= "table" then
     local what = body == "" and "an empty body"
       or ("a non-JSON body (" .. ((res.headers or {})["content-type"] or "no content type") .. "): " ..
@@ -603,12 +606,32 @@ function pipeline.warn_insecure(client)
   end
 end
 
+-- Whether a failed attempt may nevertheless have been carried out: the request may have
+-- reached the service (a reset, a timeout, an answer too large or unreadable, a gateway's
+-- 502/503/504, the service's own "inner server invoke failure"). A refused connection, a failed
+-- TLS handshake or a request that was never built was not sent.
+local NOT_SENT = { connect = true, tls = true, request = true }
+local AMBIGUOUS_STATUS = { [502] = true, [503] = true, [504] = true }
+local function ambiguous(err)
+  local kind = err.kind
+  if kind == "transport" or kind == "timeout" then return not NOT_SENT[err.reason] end
+  if kind == "decode" then return true end
+  if kind == "http" or kind == "api" then
+    return AMBIGUOUS_STATUS[err.status] == true or err.code == 13000201
+  end
+  return false
+end
+pipeline.ambiguous = ambiguous
+
 --- Sends a request, attempt after attempt, until it succeeds or may not be tried again.
 -- Every attempt is built and signed afresh (a new date). Besides the retry policy:
 --  * a refusal of the request's date teaches the clock offset and is tried once more;
 --  * a 401 in token mode asks the token_provider for a fresh token and is tried once more.
--- ctx = { operation, idempotent }. Returns the decoded body, nil and the response, or nil and
--- the final error with `attempts` and `history`.
+-- ctx = { operation, idempotent }. Returns the decoded body, nil, the response and the history
+-- of failed attempts (nil when the first succeeded), or nil and the final error with
+-- `attempts`, `history` (entries marked `ambiguous` when that attempt may have been carried
+-- out), `ambiguous` (an earlier attempt may have been carried out) and `uncertain` (the call
+-- may have been carried out: its final attempt is ambiguous).
 local function execute(client, spec, opts, ctx)
   local cfg = client._config
   local policy = cfg.retries
@@ -630,9 +653,9 @@ local function execute(client, spec, opts, ctx)
     local t0 = retry.now()
     local decoded, err, res = send(client, request, opts, ctx)
     if cfg.logger then emit(client, log_record(client, request, ctx, attempt, t0, res, err)) end
-    if decoded then return decoded, nil, res end
+    if decoded then return decoded, nil, res, history end
     local entry = { attempt = attempt, kind = err.kind, status = err.status, code = err.code,
-      reason = err.reason, message = err.message }
+      reason = err.reason, message = err.message, ambiguous = ambiguous(err) }
     history = history or {}
     history[#history + 1] = entry
     local again = false
@@ -662,6 +685,10 @@ local function execute(client, spec, opts, ctx)
     end
     if not again then
       err.attempts, err.history = attempt, history
+      for i = 1, #history - 1 do
+        if history[i].ambiguous then err.ambiguous = true end
+      end
+      err.uncertain = entry.ambiguous
       return nil, err
     end
   end
@@ -719,13 +746,33 @@ local function run(client, op, ...)
     end
   end
   local ctx = { operation = op.name, idempotent = op.idempotent ~= false }
-  local decoded, err, res = execute(client, {
+  local decoded, err, res, history = execute(client, {
     method = op.method, path = fill_template(op.path, args, client._path_values), query = NO_QUERY, body = body,
   }, opts, ctx)
-  if not decoded then return nil, err end
-  local result, serr = op.result(decoded, args)
+  if not decoded then
+    -- "Not found" after an attempt that may have done the work most likely means it did.
+    if err.ambiguous and op.already_done and op.already_done(err) then err.uncertain = true end
+    return nil, err
+  end
+  local call = { ambiguous = false, history = history }
+  for _, entry in ipairs(history or {}) do
+    if entry.ambiguous then call.ambiguous = true end
+  end
+  local result, serr
+  if op.status and res.status ~= op.status then
+    serr = "HTTP " .. tostring(res.status) .. " where the contract documents " .. op.status
+  else
+    result, serr = op.result(decoded, args, call)
+  end
   if result == nil then
+    -- An answer that contradicts the request: the service did answer, so the call may have
+    -- been carried out (uncertain); the error carries the response (status, snippet, history).
+    history = history or {}
+    history[#history + 1] = { attempt = #history + 1, kind = "decode", status = res.status,
+      message = serr, ambiguous = true }
     local _, e = response_failure(client, ctx, res, "decode", serr)
+    e.body = errors.printable(snippet(res.body, client, ctx))
+    e.attempts, e.history, e.ambiguous, e.uncertain = #history, history, call.ambiguous, true
     return nil, e
   end
   return result

@@ -1,106 +1,214 @@
 --- Turning decoded responses into results.
--- Each function takes (body, args) - the decoded response body and the validated
--- arguments of the call - and returns the result, or nil and a message for a "decode" error.
+-- Each function takes (body, args, call) - the decoded response body, the validated
+-- arguments of the call and what the pipeline knows of the call's attempts
+-- (`call.ambiguous`: an earlier attempt may have been carried out) - and returns the result,
+-- or nil and a message for a "decode" error.
+--
+-- A result is returned only when the answer has the documented types and concerns what was
+-- asked; an answer that contradicts the request is a decode error, never a success. Messages
+-- name fields and types, never values: a hostile answer may echo a secret.
 -- Results keep the service's field names.
 local json = require "koodrive.json"
 
 local shape = {}
 
-local function is_device(v)
-  return type(v) == "table" and type(v.deviceId) == "string"
+local null = json.null
+
+local function absent(v)
+  return v == nil or v == null
 end
 
 -- Integer ids that fit a double may arrive as numbers: results always carry strings.
--- Only whole numbers below 2^53 are ids: string.format("%d") raises for a fraction on
--- Lua 5.3+ and truncates it on 5.1/5.2, so anything else is refused here on every version.
-local function id_string(v)
+-- Only whole numbers below 2^53 written as integers are ids.
+local function id_string(t, k)
+  local v = t[k]
   if type(v) == "number" then
-    if v % 1 == 0 and v > -2 ^ 53 and v < 2 ^ 53 then return string.format("%d", v) end
+    local n = json.integer(t, k)
+    if n then return string.format("%d", n) end
     return nil
   end
-  if type(v) == "string" then return v end
+  if type(v) == "string" and v ~= "" then return v end
   return nil
 end
 
---- devices.list: the `data` array of BoundDeviceEntity (absent or null means none).
+--- The service's `code` as a number when it is the integer 0 (or the string "0") or any
+-- other integer / canonical integer string; nil when it is anything else (0.0, "0x0", " 0 ",
+-- "00", "-0", "0e99", true, a table...). koodrive-api.md: "{"code": <int>, ...}; code 0 is
+-- success". 1e-400 never gets here: the JSON reader refuses numbers that underflow.
+function shape.code(body)
+  local v = body.code
+  if type(v) == "number" then return json.integer(body, "code") end
+  if type(v) == "string" and (v == "0" or v:find("^%-?[1-9]%d*$")) then return tonumber(v) end
+  return nil
+end
+
+-- BoundDeviceEntity (koodrive-api.md §1): "all strings: deviceId, machineCode, deviceName,
+-- deviceOS, createTime". deviceId is required (the result is about it); the others may be
+-- absent or null (deviceName and deviceOS are optional at bind), never another type.
+local DEVICE_TEXT = { "machineCode", "deviceName", "deviceOS", "createTime" }
+
+local function check_device(d, where)
+  if not json.is_object(d) then return nil, "'" .. where .. "' is not a device entity (an object)" end
+  if type(d.deviceId) ~= "string" or d.deviceId == "" then
+    return nil, "'" .. where .. "' is not a device entity with a deviceId string"
+  end
+  for _, k in ipairs(DEVICE_TEXT) do
+    local v = d[k]
+    if not absent(v) and type(v) ~= "string" then
+      return nil, "'" .. where .. "." .. k .. "' is not a string"
+    end
+  end
+  return d
+end
+
+--- devices.list: the `data` array of BoundDeviceEntity. koodrive-api.md §1:
+-- `"data":[BoundDeviceEntity, ...]` - an object, a missing `data` or a device listed twice
+-- is not a list of the bound devices.
 function shape.device_list(body)
   local data = body.data
-  if data == nil or data == json.null then return {} end
-  if type(data) ~= "table" then return nil, "'data' is not an array of devices" end
+  if not json.is_array(data) then return nil, "'data' is not an array of devices" end
+  local seen = {}
   for i, d in ipairs(data) do
-    if not is_device(d) then return nil, "'data[" .. i .. "]' is not a device entity" end
+    local ok, err = check_device(d, "data[" .. i .. "]")
+    if not ok then return nil, err end
+    if seen[d.deviceId] then return nil, "'data[" .. i .. "]' repeats a deviceId" end
+    seen[d.deviceId] = true
   end
   return data
 end
 
---- devices.bind / devices.unbind: the BoundDeviceEntity in `data`.
-function shape.device(body)
-  if not is_device(body.data) then return nil, "'data' is not a device entity with a deviceId" end
-  return body.data
+--- devices.bind: the new binding in `data`, for the machineCode that was sent.
+-- koodrive-api.md §2: `"data":BoundDeviceEntity` - "the new binding with its deviceId".
+function shape.bound_device(body, args)
+  local d, err = check_device(body.data, "data")
+  if not d then return nil, err end
+  if d.machineCode ~= args.device.machineCode then
+    return nil, "'data.machineCode' is not the machineCode that was sent"
+  end
+  return d
 end
 
---- usergroups.delete_members: every requested id ends up in exactly one of
--- `failedList` / `deleted`. A missing status with code 0 means all were deleted.
-function shape.delete_members(body, args)
-  local failed_raw = body.failedList
-  if failed_raw == nil or failed_raw == json.null then failed_raw = {} end
-  if type(failed_raw) ~= "table" then return nil, "'failedList' is not an array" end
-  local failed, is_failed = {}, {}
-  for i, v in ipairs(failed_raw) do
-    local id = id_string(v)
-    if not id then return nil, "'failedList[" .. i .. "]' is not a user id" end
-    if not is_failed[id] then
-      is_failed[id] = true
-      failed[#failed + 1] = id
+--- devices.unbind: the device that was unbound, which must be the one asked for.
+-- koodrive-api.md §3: `"data":BoundDeviceEntity` - "the device that was unbound".
+function shape.unbound_device(body, args)
+  local d, err = check_device(body.data, "data")
+  if not d then return nil, err end
+  if d.deviceId ~= args.deviceId then return nil, "'data.deviceId' is not the deviceId that was sent" end
+  return d
+end
+
+-- The ids of a list of ids (absent or null: none), each one of `wanted`; nil and a message
+-- for a list that is not an array of requested ids. Repeats are dropped.
+local function requested_ids(list, name, wanted)
+  if absent(list) then return {} end
+  if not json.is_array(list) then return nil, "'" .. name .. "' is not an array" end
+  local out, seen = {}, {}
+  for i = 1, #list do
+    local id = id_string(list, i)
+    if not id then return nil, "'" .. name .. "[" .. i .. "]' is not an id" end
+    if not wanted[id] then return nil, "'" .. name .. "[" .. i .. "]' is an id that was not sent" end
+    if not seen[id] then
+      seen[id] = true
+      out[#out + 1] = id
     end
   end
+  return out, seen
+end
+
+--- usergroups.delete_members: every requested id ends up in exactly one of `deleted`,
+-- `failedList` or (after an earlier attempt that may have been carried out) `uncertain`.
+-- koodrive-api.md §4: `status` (0 all deleted, 1 partly, 2 none), `failedList` (array of
+-- strings: the ids that failed); "a missing status with code 0 means all succeeded".
+-- A status that disagrees with failedList, or an id that was not sent, is a contradiction.
+function shape.delete_members(body, args, call)
+  local wanted = {}
+  for _, id in ipairs(args.userIds) do wanted[id] = true end
+  local failed, is_failed = requested_ids(body.failedList, "failedList", wanted)
+  if not failed then return nil, is_failed end
+  is_failed = is_failed or {}
   local deleted = {}
   for _, id in ipairs(args.userIds) do
     if not is_failed[id] then deleted[#deleted + 1] = id end
   end
-  local status = body.status
-  if status == nil or status == json.null then
-    status = (#failed == 0 and 0) or (#deleted == 0 and 2) or 1
-  elseif type(status) ~= "number" then
-    return nil, "'status' is not a number"
+  local status
+  if absent(body.status) then
+    if #failed > 0 then return nil, "'failedList' names ids but 'status' is missing (all succeeded)" end
+    status = 0
+  else
+    status = json.integer(body, "status")
+    if status ~= 0 and status ~= 1 and status ~= 2 then return nil, "'status' is not 0, 1 or 2" end
+    local expected = (#failed == 0 and 0) or (#deleted == 0 and 2) or 1
+    if status ~= expected then return nil, "'status' contradicts 'failedList'" end
   end
-  return { status = status, failedList = failed, deleted = deleted }
+  -- After an ambiguous attempt, "failed" most likely means "already removed by that attempt":
+  -- such ids are reported as uncertain, never as refused.
+  local uncertain = {}
+  if call and call.ambiguous and #failed > 0 then failed, uncertain = {}, failed end
+  return { status = status, failedList = failed, deleted = deleted, uncertain = uncertain,
+    history = call and call.ambiguous and call.history or nil }
 end
 
---- device_policies.unbind: every requested target is reported as succeeded or failed.
--- A target the service left out of both lists is reported as failed with
--- error_code "KOODRIVE.UNREPORTED": nothing silently disappears.
-function shape.policy_unbind(body, args)
-  local success_raw = body.success_targets
-  local failure_raw = body.failure_targets
-  if success_raw == nil or success_raw == json.null then success_raw = {} end
-  if failure_raw == nil or failure_raw == json.null then failure_raw = {} end
-  if type(success_raw) ~= "table" then return nil, "'success_targets' is not an array" end
-  if type(failure_raw) ~= "table" then return nil, "'failure_targets' is not an array" end
-  local seen, success, failure = {}, {}, {}
-  for i, v in ipairs(success_raw) do
-    local id = id_string(v)
-    if not id then return nil, "'success_targets[" .. i .. "]' is not a target id" end
-    seen[id] = true
-    success[#success + 1] = id
+-- A failure_targets entry (iotda-api.md: `{target_id, error_code, error_msg}`).
+local function failure_entry(f, i, wanted)
+  local where = "failure_targets[" .. i .. "]"
+  if not json.is_object(f) then return nil, "'" .. where .. "' is not an object" end
+  local id = id_string(f, "target_id")
+  if not id then return nil, "'" .. where .. ".target_id' is not a target id" end
+  if not wanted[id] then return nil, "'" .. where .. ".target_id' is a target that was not sent" end
+  for _, k in ipairs { "error_code", "error_msg" } do
+    if not absent(f[k]) and type(f[k]) ~= "string" then return nil, "'" .. where .. "." .. k .. "' is not a string" end
   end
-  for i, f in ipairs(failure_raw) do
-    local id = type(f) == "table" and id_string(f.target_id)
-    if not id then return nil, "'failure_targets[" .. i .. "]' has no target_id" end
-    seen[id] = true
-    failure[#failure + 1] = { target_id = id, error_code = f.error_code, error_msg = f.error_msg }
+  return { target_id = id, error_code = f.error_code, error_msg = f.error_msg }
+end
+
+--- device_policies.unbind: every requested target is reported exactly once, as succeeded,
+-- failed or (after an earlier attempt that may have been carried out) uncertain.
+-- iotda-api.md: "Response 200: policy_id, target_type, success_targets (array of strings),
+-- failure_targets (array of {target_id, error_code, error_msg}). Every field may be absent."
+-- A target that was not sent, one in both lists, or another policy or target type is a
+-- contradiction. A target the service left out of both lists is reported as failed with
+-- error_code "KOODRIVE.UNREPORTED": nothing silently disappears.
+function shape.policy_unbind(body, args, call)
+  local wanted = {}
+  for _, id in ipairs(args.targets.target_ids) do wanted[id] = true end
+  local success, succeeded = requested_ids(body.success_targets, "success_targets", wanted)
+  if not success then return nil, succeeded end
+  succeeded = succeeded or {}
+  local failure_raw = body.failure_targets
+  if absent(failure_raw) then failure_raw = {} elseif not json.is_array(failure_raw) then
+    return nil, "'failure_targets' is not an array"
+  end
+  local failure, seen = {}, {}
+  for i = 1, #failure_raw do
+    local f, err = failure_entry(failure_raw[i], i, wanted)
+    if not f then return nil, err end
+    if succeeded[f.target_id] then
+      return nil, "'failure_targets[" .. i .. "]' names a target also in 'success_targets'"
+    end
+    if not seen[f.target_id] then
+      seen[f.target_id] = true
+      failure[#failure + 1] = f
+    end
+  end
+  for k, want in pairs { policy_id = args.policy_id, target_type = args.targets.target_type } do
+    if not absent(body[k]) and body[k] ~= want then return nil, "'" .. k .. "' is not the one that was sent" end
   end
   for _, id in ipairs(args.targets.target_ids) do
-    if not seen[id] then
+    if not succeeded[id] and not seen[id] then
+      seen[id] = true
       failure[#failure + 1] = { target_id = id, error_code = "KOODRIVE.UNREPORTED",
         error_msg = "the service reported neither success nor failure for this target" }
     end
   end
+  local uncertain = {}
+  if call and call.ambiguous and #failure > 0 then failure, uncertain = {}, failure end
   return {
-    policy_id = body.policy_id or args.policy_id,
-    target_type = body.target_type or args.targets.target_type,
+    policy_id = args.policy_id,
+    target_type = args.targets.target_type,
     success_targets = success,
     failure_targets = failure,
+    uncertain_targets = uncertain,
+    history = call and call.ambiguous and call.history or nil,
   }
 end
 
