@@ -1,6 +1,14 @@
 --- Bulk work with bounded concurrency, and the bulk helpers built on it.
--- Every input item is accounted for: it ends up done (with its result) or failed (with its
--- error), whatever happens to the calls, transport failures included.
+-- Every input item is accounted for, in exactly one outcome, whatever happens to the calls:
+--   done       the service said it was done;
+--   failed     the service refused it, or it was never sent (connect refused, TLS...);
+--   uncertain  it may have been done: the call's last attempt got no readable answer (a reset,
+--              a timeout, a 502/503/504, an answer that contradicts the request), or it was
+--              retried after such an attempt and the service then said "not found" / "not a
+--              member" - what the earlier attempt's success looks like. Each carries the error
+--              (or result) and the attempt `history`.
+-- A progress callback that raises does not stop the work or lose results: its first error is
+-- returned as `callback_error` and it is not called again.
 -- @module koodrive.batch
 local errors = require "koodrive.errors"
 local pipeline = require "koodrive.pipeline"
@@ -82,7 +90,16 @@ function batch.map(items, work, opts)
       local result, err = work(items[i])
       results[i] = { result, err }
       finished = finished + 1
-      if progress then progress(finished, total, items[i], result, err) end
+      -- The caller's callback must not cost the results of work already sent: an error it
+      -- raises is kept (the first one, as text) and it is not called again; the work goes on.
+      if progress then
+        local ok, cerr = pcall(progress, finished, total, items[i], result, err)
+        if not ok then
+          progress = nil
+          local shown, text = pcall(tostring, cerr)
+          results.callback_error = validate.safe_text(shown and text or "an error value", 500)
+        end
+      end
     end
   end
   local workers = math.min((opts and opts.concurrency) or DEFAULT_CONCURRENCY, total)
@@ -96,7 +113,8 @@ function batch.map(items, work, opts)
 end
 
 --- devices:unbind_many(ids [, {concurrency, progress}]) ->
--- { done = { {deviceId, device} }, failed = { {deviceId, error} } }
+-- { done = { {deviceId, device} }, failed = { {deviceId, error} },
+--   uncertain = { {deviceId, error, history} }, callback_error = text | nil }
 ---@param service koodrive.DevicesService
 ---@param ids string[]
 ---@param opts? koodrive.BatchOptions
@@ -113,21 +131,30 @@ function batch.unbind_devices(service, ids, opts)
     local ok, e = validate.path_segment(ids[i], "deviceIds[" .. i .. "]")
     if not ok then return nil, e end
   end
-  local out = { done = {}, failed = {} }
-  for i, r in ipairs(batch.map(ids, function(id) return service:unbind(id) end, o)) do
+  local out = { done = {}, failed = {}, uncertain = {} }
+  local results = batch.map(ids, function(id) return service:unbind(id) end, o)
+  for i, r in ipairs(results) do
+    local e = r[2]
     if r[1] then
       out.done[#out.done + 1] = { deviceId = ids[i], device = r[1] }
+    elseif e.uncertain then
+      out.uncertain[#out.uncertain + 1] = { deviceId = ids[i], error = e, history = e.history }
     else
-      out.failed[#out.failed + 1] = { deviceId = ids[i], error = r[2] }
+      out.failed[#out.failed + 1] = { deviceId = ids[i], error = e }
     end
   end
+  out.callback_error = results.callback_error
   return out
 end
 
 --- usergroups:delete_members_many({ {groupId, userIds}, ... } [, opts]) ->
--- { deleted = { {groupId, userId} }, failed = { {groupId, userId, error} }, groups = { {groupId, result | error} } }
+-- { deleted = { {groupId, userId} }, failed = { {groupId, userId, error} },
+--   uncertain = { {groupId, userId, error | result, history} }, groups = { {groupId, result | error} },
+--   callback_error = text | nil }
 -- An id the service refused has error = nil and refused = true; an id in a call that failed
--- has that call's error.
+-- has that call's error. An id the service called failed after an earlier attempt that may
+-- have deleted it is uncertain (with the call's result), as is every id of a call whose last
+-- attempt got no readable answer (with its error).
 ---@param service koodrive.UsergroupsService
 ---@param groups table[] { {groupId, userIds}, ... }
 ---@param opts? koodrive.BatchOptions
@@ -162,7 +189,7 @@ function batch.delete_members(service, groups, opts)
     if not ok then return nil, within(prefix .. ".", e) end
     groups[i] = { group_id, ids }
   end
-  local out = { deleted = {}, failed = {}, groups = {} }
+  local out = { deleted = {}, failed = {}, uncertain = {}, groups = {} }
   local results = batch.map(groups, function(g)
     return service:delete_members(g[1], g[2])
   end, o)
@@ -176,21 +203,31 @@ function batch.delete_members(service, groups, opts)
       for _, id in ipairs(result.failedList) do
         out.failed[#out.failed + 1] = { groupId = group_id, userId = id, refused = true }
       end
+      for _, id in ipairs(result.uncertain or {}) do
+        out.uncertain[#out.uncertain + 1] = { groupId = group_id, userId = id, result = result,
+          history = result.history }
+      end
     else
+      local list = call_err.uncertain and out.uncertain or out.failed
       for _, id in ipairs(ids) do
-        out.failed[#out.failed + 1] = { groupId = group_id, userId = tostring(id), error = call_err }
+        list[#list + 1] = { groupId = group_id, userId = tostring(id), error = call_err,
+          history = call_err.uncertain and call_err.history or nil }
       end
     end
   end
+  out.callback_error = results.callback_error
   return out
 end
 
 local CHUNK = 20
 
 --- device_policies:unbind_all(policy_id, { target_type, target_ids = any number } [, opts])
--- -> { policy_id, target_type, success_targets, failure_targets, calls }
+-- -> { policy_id, target_type, success_targets, failure_targets, uncertain_targets, calls,
+--      callback_error }
 -- The ids go in calls of 20; a call that fails as a whole reports each of its ids as failed,
--- with error_code the service's code (or `"KOODRIVE.<KIND>"`) and `error` the error itself.
+-- with error_code the service's code (or `"KOODRIVE.<KIND>"`) and `error` the error itself -
+-- in uncertain_targets instead when the call may have been carried out (`error.uncertain`).
+-- A call's own uncertain_targets (failures heard after an ambiguous attempt) are kept.
 ---@param service koodrive.DevicePoliciesService
 ---@param policy_id string
 ---@param targets koodrive.PolicyTargets
@@ -233,7 +270,7 @@ function batch.unbind_policy_targets(service, policy_id, targets, opts)
     end
   end
   local out = { policy_id = policy_id, target_type = targets.target_type,
-    success_targets = {}, failure_targets = {}, calls = #chunks }
+    success_targets = {}, failure_targets = {}, uncertain_targets = {}, calls = #chunks }
   local results = batch.map(chunks, function(ids)
     return service:unbind(policy_id, { target_type = targets.target_type, target_ids = ids })
   end, o)
@@ -242,14 +279,20 @@ function batch.unbind_policy_targets(service, policy_id, targets, opts)
     if result then
       for _, id in ipairs(result.success_targets) do out.success_targets[#out.success_targets + 1] = id end
       for _, f in ipairs(result.failure_targets) do out.failure_targets[#out.failure_targets + 1] = f end
+      for _, f in ipairs(result.uncertain_targets or {}) do
+        f.history = result.history
+        out.uncertain_targets[#out.uncertain_targets + 1] = f
+      end
     else
       local code = call_err.code or ("KOODRIVE." .. call_err.kind:upper())
+      local list = call_err.uncertain and out.uncertain_targets or out.failure_targets
       for _, id in ipairs(chunks[i]) do
-        out.failure_targets[#out.failure_targets + 1] = { target_id = id, error_code = code,
-          error_msg = call_err.message, error = call_err }
+        list[#list + 1] = { target_id = id, error_code = code, error_msg = call_err.message,
+          error = call_err, history = call_err.uncertain and call_err.history or nil }
       end
     end
   end
+  out.callback_error = results.callback_error
   return out
 end
 
