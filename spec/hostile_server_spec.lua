@@ -68,7 +68,7 @@ local function contradiction(op, result, asked)
     local seen, problems = {}, {}
     set_of(result.deleted, seen, "delete", problems)
     set_of(result.failedList, seen, "delete", problems)
-    set_of(result.uncertain, seen, "delete", problems)
+    set_of(result.uncertain or {}, seen, "delete", problems)
     if problems[1] then return problems[1] end
     if not same_ids(seen, asked.ids) then return "delete_members ids are not the requested ids" end
   elseif op == "iot" then
@@ -77,7 +77,7 @@ local function contradiction(op, result, asked)
     local failed = {}
     for i, f in ipairs(result.failure_targets) do failed[i] = f.target_id end
     set_of(failed, seen, "iot", problems)
-    for _, f in ipairs(result.uncertain_targets) do set_of({ f.target_id }, seen, "iot", problems) end
+    for _, f in ipairs(result.uncertain_targets or {}) do set_of({ f.target_id }, seen, "iot", problems) end
     if problems[1] then return problems[1] end
     if not same_ids(seen, asked.ids) then return "IoTDA targets are not the requested targets" end
     if result.policy_id ~= POLICY then return "IoTDA result for another policy" end
@@ -224,7 +224,7 @@ describe("against a hostile server", function()
       local ok, out, err = pcall(kd.devices.unbind_many, kd.devices, ids, { concurrency = 3 })
       if not ok or not out then problems[#problems + 1] = "unbind_many: " .. tostring(out or err) else
         local seen = {}
-        for _, list in ipairs { out.done, out.failed, out.uncertain } do
+        for _, list in ipairs { out.done, out.failed, out.uncertain or {} } do
           for _, item in ipairs(list) do
             if seen[item.deviceId] then problems[#problems + 1] = "unbind_many: twice " .. item.deviceId end
             seen[item.deviceId] = true
@@ -239,7 +239,7 @@ describe("against a hostile server", function()
       if not ok2 or not res then problems[#problems + 1] = "unbind_all: " .. tostring(res or err2) else
         local seen = {}
         set_of(res.success_targets, seen, "unbind_all", problems)
-        for _, list in ipairs { res.failure_targets, res.uncertain_targets } do
+        for _, list in ipairs { res.failure_targets, res.uncertain_targets or {} } do
           for _, f in ipairs(list) do set_of({ f.target_id }, seen, "unbind_all", problems) end
         end
         if not same_ids(seen, targets) then problems[#problems + 1] = "unbind_all: targets lost or invented" end
