@@ -57,6 +57,60 @@ describe("koodrive.json", function()
     end)
   end
 
+  -- The strict reader (src/json.c): lua-cjson's leniencies let a garbled answer pass for a
+  -- success (issue 10), so responses are read as exactly one RFC 8259 value.
+  describe("reads strictly", function()
+    for _, text in ipairs {
+      '{"code":0}\0{"code":1}', '{"code":0} x', '{"code":0}}', '{"code":1,"code":0}', "1e999", "-1e999",
+      "1e-400", "[0x1F]", "[+1]", "[NaN]", "[Infinity]", "[01]", "[1.]", "[.5]", "[1e]", "[1,]",
+      '{"a":1,}', "{'a':1}", [["\ud800"]], [["\udc00x"]], [["a\x"]], '"raw\tcontrol"', "",
+      ("["):rep(1001) .. ("]"):rep(1001),
+    } do
+      it("refuses " .. string.format("%q", text):sub(1, 40), function()
+        local v, err = json.decode(text)
+        assert.is_nil(v)
+        assert.matches("at character %d+", err)
+      end)
+    end
+
+    it("tells arrays from objects, also when empty", function()
+      local v = assert(json.decode('{"a":[],"b":{},"c":[{}]}'))
+      assert.is_true(json.is_array(v.a))
+      assert.is_false(json.is_array(v.b))
+      assert.is_true(json.is_object(v.b))
+      assert.is_true(json.is_object(v.c[1]))
+      assert.is_false(json.is_array({}))
+      assert.are.equal('[]', json.encode(v.a))
+    end)
+
+    it("knows which numbers were written as integers", function()
+      local v = assert(json.decode('{"a":0,"b":0.0,"c":0e5,"d":-0,"e":[1,1.0],"f":7,"g":1.5}'))
+      assert.are.equal(0, json.integer(v, "a"))
+      assert.is_nil(json.integer(v, "b"))
+      assert.is_nil(json.integer(v, "c"))
+      assert.are.equal(0, json.integer(v, "d"))
+      assert.are.equal(1, json.integer(v.e, 1))
+      assert.is_nil(json.integer(v.e, 2))
+      assert.are.equal(7, json.integer(v, "f"))
+      assert.is_nil(json.integer(v, "g"))
+    end)
+
+    it("decodes escapes, surrogate pairs and raw UTF-8", function()
+      local v = assert(json.decode([=[["\u00e9\ud83d\ude00\n\/", "]=] .. "\195\169" .. [=[", "", {"":null}]]=]))
+      assert.are.equal("\195\169\240\159\152\128\n/", v[1])
+      assert.are.equal("\195\169", v[2])
+      assert.are.equal("", v[3])
+      assert.are.equal(json.null, v[4][""])
+    end)
+
+    it("reads 1000 levels and refuses 10000 without crashing", function()
+      assert.is_table(json.decode(("["):rep(1000) .. ("]"):rep(1000)))
+      local v, err = json.decode(("["):rep(10000) .. ("]"):rep(10000))
+      assert.is_nil(v)
+      assert.matches("nested too deep", err, 1, true)
+    end)
+  end)
+
   it("leaves the host's global cjson settings alone", function()
     local cjson = require "cjson"
     cjson.encode_sparse_array(true)
