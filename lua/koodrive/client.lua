@@ -151,12 +151,13 @@ end
 -- @tparam[opt] CallOptions opts
 -- @return the unbound `BoundDeviceEntity`, or nil and an error
 
---- Unbinds many devices with bounded concurrency; every id ends up done or failed.
+--- Unbinds many devices with bounded concurrency; every id ends up in exactly one of done,
+-- failed (refused, or never sent) and uncertain (may have been unbound: see koodrive.batch).
 -- @function devices:unbind_many
 -- @tparam {string,...} ids
 -- @tparam[opt] BatchOptions opts
--- @return `{ done = { {deviceId, device} }, failed = { {deviceId, error} } }`, or nil and
--- a validation error
+-- @return `{ done = { {deviceId, device} }, failed = { {deviceId, error} },
+-- uncertain = { {deviceId, error, history} }, callback_error }`, or nil and a validation error
 
 --- Removes users from a user group.
 -- @function usergroups:delete_members
@@ -172,7 +173,8 @@ end
 -- @tparam table groups
 -- @tparam[opt] BatchOptions opts
 -- @return `{ deleted = { {groupId, userId} }, failed = { {groupId, userId, refused | error} },
--- groups = { {groupId, result | error} } }`, or nil and a validation error
+-- uncertain = { {groupId, userId, result | error, history} }, groups = { {groupId, result | error} },
+-- callback_error }`, or nil and a validation error
 
 --- Sends any request through the client's auth, retries and logging
 -- (the same method on IoTDA clients).
@@ -196,11 +198,14 @@ end
 -- @field deviceOS
 -- @field createTime
 
---- Result of `usergroups:delete_members`: every requested id is in `deleted` or
--- `failedList`.
+--- Result of `usergroups:delete_members`: every requested id is in exactly one of `deleted`,
+-- `failedList` and `uncertain`.
 -- @table DeleteMembersResult
 -- @field status 0 all deleted, 1 some, 2 none
 -- @field deleted the ids deleted
 -- @field failedList the ids the service refused
+-- @field uncertain the ids the service called failed after an earlier attempt (a reset, a
+-- timeout, a 502/503/504) that may have deleted them
+-- @field history with `uncertain`: the failed attempts before the answer
 
 return { new = new, Client = Client }

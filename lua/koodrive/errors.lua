@@ -155,7 +155,11 @@ end
 -- @field reason transport errors: what failed ("connect", "tls", ...)
 -- @field tls TLS errors: why the certificate was refused ("untrusted", "expired", ...)
 -- @field attempts after retries: how many attempts were made
--- @field history after retries: one entry per attempt
+-- @field history after retries: one entry per attempt (`ambiguous` when it may have been carried out)
+-- @field ambiguous an earlier attempt may have been carried out (a reset, a timeout, 502/503/504)
+-- @field uncertain the call may have been carried out: its last attempt got no readable answer,
+-- or "not found" after an ambiguous attempt (batch helpers list such items as uncertain)
+-- @field body decode errors: a redacted snippet of the response body
 
 --- Error kinds (`err.kind`): the set of names, each mapped to true.
 -- @table kinds

@@ -166,7 +166,12 @@ end
 -- @field target_type
 -- @field success_targets the ids unbound
 -- @field failure_targets a list of `FailureTarget`
+-- @field uncertain_targets a list of `FailureTarget` that may have been unbound: failures heard
+-- after an earlier attempt that may have been carried out, or (unbind_all) the targets of a
+-- call whose last attempt got no readable answer
+-- @field history with uncertain targets of one call: the failed attempts before the answer
 -- @field calls (unbind_all) how many calls were made
+-- @field callback_error (unbind_all) the first error the progress callback raised
 
 --- A target that could not be unbound.
 -- @table FailureTarget

@@ -107,7 +107,10 @@
 ---@field reason? string Transport errors: "connect", "tls", "dns", ...
 ---@field tls? string TLS errors: "untrusted", "self_signed", "expired", "hostname", ...
 ---@field attempts? integer After retries: how many attempts were made.
----@field history? table[] After retries: one entry per attempt.
+---@field history? table[] After retries: one entry per attempt (`ambiguous` when it may have been carried out).
+---@field ambiguous? boolean An earlier attempt may have been carried out (reset, timeout, 502/503/504...).
+---@field uncertain? boolean The call may have been carried out: reported as uncertain, never as refused.
+---@field body? string Decode errors: a redacted snippet of the response body.
 
 ---An HTTP request, as transports receive it and client:prepare returns it.
 ---@class koodrive.Request
@@ -198,18 +201,24 @@ function Loop:close() end
 ---@class koodrive.DeleteMembersResult
 ---@field status integer 0 all deleted, 1 some, 2 none.
 ---@field deleted string[]
----@field failedList string[]
+---@field failedList string[] The ids the service refused.
+---@field uncertain string[] Ids the service called failed after an earlier attempt that may have deleted them.
+---@field history? table[] With `uncertain`: the failed attempts before the answer.
 
 ---devices:unbind_many result.
 ---@class koodrive.UnbindManyResult
 ---@field done {deviceId: string, device: koodrive.BoundDeviceEntity}[]
----@field failed {deviceId: string, error: koodrive.Error}[]
+---@field failed {deviceId: string, error: koodrive.Error}[] Refused by the service, or never sent.
+---@field uncertain {deviceId: string, error: koodrive.Error, history: table[]}[] May have been unbound.
+---@field callback_error? string The first error the progress callback raised.
 
 ---usergroups:delete_members_many result.
 ---@class koodrive.DeleteMembersManyResult
 ---@field deleted {groupId: string, userId: string}[]
 ---@field failed {groupId: string, userId: string, refused?: boolean, error?: koodrive.Error}[]
+---@field uncertain {groupId: string, userId: string, result?: koodrive.DeleteMembersResult, error?: koodrive.Error, history?: table[]}[]
 ---@field groups {groupId: string, result?: koodrive.DeleteMembersResult, error?: koodrive.Error}[]
+---@field callback_error? string The first error the progress callback raised.
 
 ---client.devices
 ---@class koodrive.DevicesService
@@ -297,7 +306,10 @@ function BaseClient:close() end
 ---@field target_type string
 ---@field success_targets string[]
 ---@field failure_targets koodrive.FailureTarget[]
+---@field uncertain_targets koodrive.FailureTarget[] Failures heard after an attempt that may have unbound them, or targets of a call whose last attempt got no readable answer.
+---@field history? table[] With uncertain targets (one call): the failed attempts before the answer.
 ---@field calls? integer unbind_all: how many calls were made.
+---@field callback_error? string unbind_all: the first error the progress callback raised.
 
 ---client.device_policies
 ---@class koodrive.DevicePoliciesService
