@@ -822,6 +822,11 @@ commands["devices unbind"] = function(ctx, words)
     push(f.deviceId, { ok = false, reason = tostring(f.error), error = plain_error(f.error),
       exit = KIND_EXIT[f.error.kind] })
   end
+  -- May have been unbound (koodrive.batch): not ok, but never reported as refused.
+  for _, u in ipairs(r.uncertain or {}) do
+    push(u.deviceId, { ok = false, reason = "uncertain, may have been done: " .. tostring(u.error),
+      error = plain_error(u.error), extra = { uncertain = true }, exit = KIND_EXIT[u.error.kind] })
+  end
   local results = {}
   for i, id in ipairs(ids) do
     local o = table.remove(outcomes[id], 1)
@@ -867,6 +872,11 @@ commands["groups delete-members"] = function(ctx, words)
         error = plain_error(f.error), exit = KIND_EXIT[f.error.kind] }
     end
   end
+  for _, u in ipairs(r.uncertain or {}) do
+    results[#results + 1] = { id = u.userId, ok = false, extra = { uncertain = true },
+      reason = "uncertain, may have been done" .. (u.error and (": " .. tostring(u.error)) or ""),
+      error = u.error and plain_error(u.error), exit = u.error and KIND_EXIT[u.error.kind] or EXIT.service }
+  end
   return finish_bulk(ctx, results, { groupId = group_id })
 end
 
@@ -900,6 +910,12 @@ commands["iotda unbind-policy"] = function(ctx, words)
     local reason = tostring(f.error_code) .. ": " .. tostring(f.error_msg)
     outcomes[f.target_id] = { ok = false, reason = reason,
       error = { code = f.error_code, message = f.error_msg, kind = f.error and f.error.kind },
+      exit = f.error and KIND_EXIT[f.error.kind] or EXIT.service }
+  end
+  for _, f in ipairs(r.uncertain_targets or {}) do
+    outcomes[f.target_id] = { ok = false, reason = "uncertain, may have been done: " ..
+      tostring(f.error_code) .. ": " .. tostring(f.error_msg),
+      error = { code = f.error_code, message = f.error_msg, kind = f.error and f.error.kind, uncertain = true },
       exit = f.error and KIND_EXIT[f.error.kind] or EXIT.service }
   end
   local results = {}
