@@ -212,11 +212,19 @@ function Loop:close() end
 ---@field uncertain {deviceId: string, error: koodrive.Error, history: table[]}[] May have been unbound.
 ---@field callback_error? string The first error the progress callback raised.
 
+---An id of usergroups:delete_members_many that may have been removed.
+---@class koodrive.UncertainMember
+---@field groupId string
+---@field userId string
+---@field result? koodrive.DeleteMembersResult The answer that called it failed (after an ambiguous attempt).
+---@field error? koodrive.Error The error of a call whose last attempt got no readable answer.
+---@field history? table[]
+
 ---usergroups:delete_members_many result.
 ---@class koodrive.DeleteMembersManyResult
 ---@field deleted {groupId: string, userId: string}[]
 ---@field failed {groupId: string, userId: string, refused?: boolean, error?: koodrive.Error}[]
----@field uncertain {groupId: string, userId: string, result?: koodrive.DeleteMembersResult, error?: koodrive.Error, history?: table[]}[]
+---@field uncertain koodrive.UncertainMember[] Ids that may have been removed.
 ---@field groups {groupId: string, result?: koodrive.DeleteMembersResult, error?: koodrive.Error}[]
 ---@field callback_error? string The first error the progress callback raised.
 
@@ -306,7 +314,9 @@ function BaseClient:close() end
 ---@field target_type string
 ---@field success_targets string[]
 ---@field failure_targets koodrive.FailureTarget[]
----@field uncertain_targets koodrive.FailureTarget[] Failures heard after an attempt that may have unbound them, or targets of a call whose last attempt got no readable answer.
+---Failures heard after an attempt that may have unbound them, or targets of a call whose last
+---attempt got no readable answer.
+---@field uncertain_targets koodrive.FailureTarget[]
 ---@field history? table[] With uncertain targets (one call): the failed attempts before the answer.
 ---@field calls? integer unbind_all: how many calls were made.
 ---@field callback_error? string unbind_all: the first error the progress callback raised.
