@@ -154,12 +154,12 @@ describe("an answer the contract allows", function()
     end
   end)
 
-  it("is the service's error for another integer code, as a number or a digit string", function()
-    for _, code in ipairs { "13000309", '"13000309"' } do
+  it("is the service's error for another integer code (a number or a digit string) or a code that is no number", function()
+    for _, code in ipairs { "13000309", '"13000309"', '"KD13000309"' } do
       local c = kd { [LIST] = { { body = '{"code":' .. code .. ',"msg":"Resource does not exist."}' } } }
       local _, err = c.devices:list()
       assert.are.equal("api", err.kind)
-      assert.are.equal(13000309, err.code)
+      assert.are.equal(code == '"KD13000309"' and "KD13000309" or 13000309, err.code)
     end
   end)
 

@@ -44,18 +44,22 @@ end
 -- KooDrive bodies are {"code": 0, "msg": ...}; any other code is the service's error.
 -- koodrive-api.md: "Every KooDrive response body is {"code": <int>, "msg": <string>, ...};
 -- code 0 is success." So success is `code` the integer 0 or the string "0", nothing that
--- merely converts to 0 (0.0, "0x0", " 0 ", "00", "-0", "0e99", false); any other integer is
--- the service's error; anything else is no answer (a decode error). Success also needs HTTP
--- 200: "Errors arrive either as HTTP 200 with a non-zero code, or as HTTP 400/401/500".
+-- merely converts to 0 (0.0, "0x0", " 0 ", "00", "-0", "0e99", false); any other integer (or a
+-- string that is no number) is the service's error; anything else is no answer (a decode
+-- error). Success also needs HTTP 200: "Errors arrive either as HTTP 200 with a non-zero code,
+-- or as HTTP 400/401/500".
 function profile.envelope(body, status)
   local code = body.code
   if code == nil or code == json.null then return nil, nil, "response has no 'code' field" end
   local n = shape.code(body)
-  if n == nil then return nil, nil, "response 'code' is not an integer (a " .. type(code) .. ")" end
-  if n ~= 0 then
-    local msg = body.msg
-    return n, type(msg) == "string" and msg or nil
+  local msg = body.msg
+  if n == nil then
+    -- A string that is no number at all ("KD40005") is still the service's own error code;
+    -- one that reads as a number but is not the documented integer is no answer.
+    if type(code) == "string" and tonumber(code) == nil then return code, msg end
+    return nil, nil, "response 'code' is not an integer (a " .. type(code) .. ")"
   end
+  if n ~= 0 then return n, msg end
   if status ~= 200 and status >= 200 and status < 300 then
     return nil, nil, "HTTP " .. status .. " with code 0, where success is documented as HTTP 200"
   end

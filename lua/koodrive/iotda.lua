@@ -45,22 +45,12 @@ end
 -- IoTDA errors: {"error_code", "error_msg"}, else {"code", "message"}; success has neither.
 -- iotda-api.md: "Errors: HTTP 400/401/403/404/500 with body {"error_code":..., "error_msg":...}".
 -- A 2xx answer that carries an error_code is the service's error, not a success.
-local function text(v)
-  if type(v) == "string" or type(v) == "number" then return v end
-  return nil
-end
-
 function profile.envelope(body, status)
   local code = body.error_code
-  if status >= 200 and status < 300 then
-    if code ~= nil and code ~= json.null then
-      return text(code) or "?", text(body.error_msg)
-    end
-    return nil
-  end
-  if code ~= nil and code ~= json.null then return text(code) or "?", text(body.error_msg) end
-  code = body.code
-  if code ~= nil and code ~= json.null then return text(code) or "?", text(body.message) or text(body.msg) end
+  if code == json.null then code = nil end
+  if code ~= nil then return code, body.error_msg end
+  if status >= 200 and status < 300 then return nil end
+  if body.code ~= nil then return body.code, body.message or body.msg end
   return nil
 end
 
