@@ -55,8 +55,9 @@ local function within(prefix, err)
 end
 
 --- Runs work(item) for every item, at most `concurrency` at a time, and returns a list of
--- { result, err } in the order of `items`. progress(done, total, item, result, err) is
--- called as each item finishes. Inside a loop task the work runs on that loop, in an
+-- { result, err } in the order of `items` (with `callback_error`, the text of the first error
+-- progress raised, if it did). progress(done, total, item, result, err) is called as each item
+-- finishes. Inside a loop task the work runs on that loop, in an
 -- OpenResty handler on nginx's light threads, elsewhere on a private loop that this call
 -- drives until everything is done (`koodrive.scheduler`).
 ---@param items any[]
