@@ -608,9 +608,10 @@ end
 
 -- Whether a failed attempt may nevertheless have been carried out: the request may have
 -- reached the service (a reset, a timeout, an answer too large or unreadable, a gateway's
--- 502/503/504, the service's own "inner server invoke failure"). A refused connection, a failed
--- TLS handshake or a request that was never built was not sent.
-local NOT_SENT = { connect = true, tls = true, request = true }
+-- 502/503/504, the service's own "inner server invoke failure", a fork mid-transfer). A refused
+-- connection, a failed TLS handshake, no file descriptor left, a call that could not wait, or a
+-- request that was never built was not sent.
+local NOT_SENT = { connect = true, tls = true, request = true, descriptors = true, not_yieldable = true }
 local AMBIGUOUS_STATUS = { [502] = true, [503] = true, [504] = true }
 local function ambiguous(err)
   local kind = err.kind
