@@ -17,7 +17,7 @@ INTERPRETERS ?= 5.4 5.3 5.2 5.1 luajit
 LUA_DEPS := lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5.4 liblua5.4-dev \
             luajit2 libluajit2-5.1-dev
 DEPS := $(LUA_DEPS) libcurl4-openssl-dev libssl-dev pkg-config \
-        lua-cjson lua-busted lua-socket lua-luaossl luarocks nginx libnginx-mod-http-lua \
+        lua-cjson lua-argparse lua-busted lua-socket lua-luaossl luarocks nginx libnginx-mod-http-lua \
         lua-resty-core openssl
 # `make lint` and `make docs` only.
 TOOL_DEPS := lua-check clang-format lua-ldoc lua-markdown

@@ -22,6 +22,7 @@ description = {
 dependencies = {
   "lua >= 5.1, < 5.5",
   "lua-cjson >= 2.1.0",
+  "argparse >= 0.7",
 }
 
 external_dependencies = {
@@ -55,6 +56,14 @@ build = {
     ["koodrive"] = "lua/koodrive/init.lua",
     ["koodrive.batch"] = "lua/koodrive/batch.lua",
     ["koodrive.cli"] = "lua/koodrive/cli.lua",
+    ["koodrive.cli.bulk"] = "lua/koodrive/cli/bulk.lua",
+    ["koodrive.cli.call"] = "lua/koodrive/cli/call.lua",
+    ["koodrive.cli.config"] = "lua/koodrive/cli/config.lua",
+    ["koodrive.cli.devices"] = "lua/koodrive/cli/devices.lua",
+    ["koodrive.cli.exit"] = "lua/koodrive/cli/exit.lua",
+    ["koodrive.cli.groups"] = "lua/koodrive/cli/groups.lua",
+    ["koodrive.cli.iotda"] = "lua/koodrive/cli/iotda.lua",
+    ["koodrive.cli.output"] = "lua/koodrive/cli/output.lua",
     ["koodrive.client"] = "lua/koodrive/client.lua",
     ["koodrive.errors"] = "lua/koodrive/errors.lua",
     ["koodrive.iotda"] = "lua/koodrive/iotda.lua",

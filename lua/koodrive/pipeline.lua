@@ -896,6 +896,32 @@ function pipeline.class(profile)
     return request
   end
 
+  --- client:prepare_operation(name, ...) -> the signed request operation `name` ("devices.bind")
+  -- would send with these positional arguments (and per-call options), not sent.
+  ---@param name string
+  ---@return koodrive.Request|nil request
+  ---@return koodrive.Error|nil err
+  function Client:prepare_operation(name, ...)
+    local service, method = tostring(name):match("^([%w_]+)%.([%w_]+)$")
+    local op = service and services[service] and services[service][method]
+    if not op then
+      return nil, errors.validation("operation", "enum", "no operation " .. tostring(name))
+    end
+    local args, opts = check_args(op, ...)
+    if not args then return nil, opts end
+    local body
+    if op.body then
+      local berr
+      body, berr = op.body(args)
+      if not body then return nil, errors.new { kind = "validation", operation = op.name, message = berr } end
+    end
+    local request, err = build(self, { method = op.method, query = NO_QUERY, body = body,
+      path = fill_template(op.path, args, self._path_values) }, opts)
+    if not request then err.operation = op.name; return nil, err end
+    request.body = request.body or ""
+    return request
+  end
+
   --- Releases the transport (the libcurl handle) if the client created it. Every later call,
   -- and every call a loop has queued but not sent yet, fails with a config error (rule
   -- "closed") without reaching the network. Closing twice is harmless.
