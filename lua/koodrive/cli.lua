@@ -111,7 +111,9 @@ local function usage_message(info, flags, msg)
   local name = info.name
   local opt = msg:match("^unknown option '(.-)'$")
   if opt then
-    if flags[opt] ~= nil and not info.root then return opt .. " is not a flag of '" .. name .. "'" end
+    -- A command's flag with no command after it.
+    if flags[opt] ~= nil and info.root then return "no command given" end
+    if flags[opt] ~= nil then return opt .. " is not a flag of '" .. name .. "'" end
     return "unknown flag " .. opt
   end
   opt = msg:match("^option '(.-)' requires an argument$")
