@@ -21,8 +21,8 @@ describe("koodrive parser", function()
     assert.are.equal(0, code, err)
     local doc = assert(json.decode(out))
     assert.are.equal("http://127.0.0.1:9/koodrive/ose/v1/backup/device/7", doc.requests[1].url)
-    code, _, err = run { "--json" }
-    assert.are.equal(cli.EXIT.usage, code)
+    code, out, err = run { "--json" }
+    assert.are.same({ cli.EXIT.usage, "" }, { code, out })
     assert.truthy(err:find("no command given", 1, true), err)
   end)
 
@@ -38,12 +38,13 @@ describe("koodrive parser", function()
     assert.are.equal(cli.EXIT.usage, code)
   end)
 
-  it("a flag given twice and an option without its value are usage errors", function()
-    local code, _, err = run { "devices", "list", "--endpoint", "http://a", "--endpoint", "http://b" }
+  it("a flag given twice and a value given to a plain flag are usage errors", function()
+    local code, out, err = run { "devices", "list", "--endpoint", "http://a", "--endpoint", "http://b" }
+    assert.are.equal("", out)
     assert.are.equal(cli.EXIT.usage, code)
     assert.truthy(err:find("--endpoint given twice", 1, true), err)
-    code, _, err = run { "call", "GET", "/x", "--iotda=1" }
-    assert.are.equal(cli.EXIT.usage, code)
+    code, out, err = run { "call", "GET", "/x", "--iotda=1" }
+    assert.are.same({ cli.EXIT.usage, "" }, { code, out })
     assert.truthy(err:find("--iotda takes no value", 1, true), err)
   end)
 
@@ -57,7 +58,8 @@ describe("koodrive parser", function()
     assert.are.equal("<redacted>", doc.requests[1].headers["X-Auth-Token"])
     assert.falsy(out:find("parser-spec-iam", 1, true))
     -- a refused argument is the validation error of the operation, before anything is built
-    code, _, err = run { "devices", "unbind", "a/b", "--dry-run" }
+    code, out, err = run { "devices", "unbind", "a/b", "--dry-run" }
+    assert.are.equal("", out)
     assert.are.equal(cli.EXIT.validation, code)
     assert.truthy(err:find("devices.unbind validation error", 1, true), err)
   end)
