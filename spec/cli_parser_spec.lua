@@ -48,6 +48,22 @@ describe("koodrive parser", function()
     assert.truthy(err:find("--iotda takes no value", 1, true), err)
   end)
 
+  it("the word after a flag that takes a value is its value, even when it starts with '-'", function()
+    local code, out, err = run { "call", "GET", "/x", "--token", "-starts-with-a-dash", "--query", "-a=-1", "--dry-run" }
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("^GET http://127.0.0.1:9/x%?%-a=%-1\n"), out)
+    assert.falsy(out:find("-starts-with-a-dash", 1, true), out)
+  end)
+
+  it("--help does not hide a wrong flag before it, but wins over a missing subcommand", function()
+    local code, out, err = run { "devices", "list", "--bogus", "--help" }
+    assert.are.same({ cli.EXIT.usage, "" }, { code, out })
+    assert.truthy(err:find("unknown flag --bogus", 1, true), err)
+    code, out = run { "groups", "--help" }
+    assert.are.equal(0, code)
+    assert.truthy(out:find("delete-members", 1, true), out)
+  end)
+
   it("a dry run of an operation signs what the operation would send, secrets redacted", function()
     local code, out, err = run { "iotda", "unbind-policy", "pol1", "--target-type", "app", "a1", "a2", "--dry-run", "--json" }
     assert.are.equal(0, code, err)

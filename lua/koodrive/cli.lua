@@ -82,17 +82,33 @@ local function all_flags(root)
   return flags
 end
 
+-- The word after a flag that takes a value is its value, whatever it looks like (a token may
+-- start with "-"): "--token X" becomes "--token=X" before argparse sees it.
+local function join_values(argv, flags)
+  local out, i = {}, 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--" then
+      for k = i, #argv do out[#out + 1] = argv[k] end
+      break
+    end
+    if flags[a] and argv[i + 1] ~= nil then
+      out[#out + 1] = a .. "=" .. argv[i + 1]
+      i = i + 1
+    else
+      out[#out + 1] = a
+    end
+    i = i + 1
+  end
+  return out
+end
+
 -- Flags given before the command words go after them (the command accepts its flags
 -- anywhere; argparse only after the command they belong to).
-local function hoist(argv, flags, info_by_name)
+local function hoist(argv, info_by_name)
   local lead, i = {}, 1
   while argv[i] and argv[i]:sub(1, 1) == "-" and argv[i] ~= "--" and argv[i] ~= "-" do
-    local a = argv[i]
-    lead[#lead + 1] = a
-    if flags[a] and not a:find("=", 1, true) and argv[i + 1] then
-      i = i + 1
-      lead[#lead + 1] = argv[i]
-    end
+    lead[#lead + 1] = argv[i]
     i = i + 1
   end
   if #lead == 0 or not argv[i] then return argv end
@@ -148,7 +164,7 @@ local function run(ctx, argv)
     words[#words + 1] = "--help"
     argv = words
   end
-  argv = hoist(argv, flags, by_name)
+  argv = hoist(join_values(argv, flags), by_name)
   local failed_in, failure
   local ok, args = pcall(function()
     return root:_parse(argv, function(parser, msg)
@@ -156,7 +172,11 @@ local function run(ctx, argv)
       error(msg, 0)
     end)
   end)
-  if state.help then ctx.out(state.help:get_help() .. "\n"); return EXIT.ok end
+  -- --help wins over what is missing (a subcommand), not over what is wrong.
+  if state.help and (ok or failure == "a command is required") then
+    ctx.out(state.help:get_help() .. "\n")
+    return EXIT.ok
+  end
   if not ok then
     if not failure then error(args, 0) end
     exit.usage(usage_message(info[failed_in] or info[root], flags, failure))
