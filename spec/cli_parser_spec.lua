@@ -21,6 +21,12 @@ describe("koodrive parser", function()
     assert.are.equal(0, code, err)
     local doc = assert(json.decode(out))
     assert.are.equal("http://127.0.0.1:9/koodrive/ose/v1/backup/device/7", doc.requests[1].url)
+    code, out, err = run { "devices", "--json", "--timeout", "2", "unbind", "--dry-run", "8" }
+    assert.are.equal(0, code, err)
+    assert.are.equal("http://127.0.0.1:9/koodrive/ose/v1/backup/device/8", assert(json.decode(out)).requests[1].url)
+    code, out = run { "--help", "devices" }
+    assert.are.equal(0, code)
+    assert.truthy(out:find("Usage: koodrive devices list|bind|unbind", 1, true), out)
     code, out, err = run { "--json" }
     assert.are.same({ cli.EXIT.usage, "" }, { code, out })
     assert.truthy(err:find("no command given", 1, true), err)

@@ -103,21 +103,27 @@ local function join_values(argv, flags)
   return out
 end
 
--- Flags given before the command words go after them (the command accepts its flags
--- anywhere; argparse only after the command they belong to).
+-- Flags given before or between the command words ("--json devices list", "devices --json
+-- list") go after them: the command accepts its flags anywhere, argparse only after the
+-- command they belong to. (Values are joined to their flags already.)
 local function hoist(argv, info_by_name)
-  local lead, i = {}, 1
-  while argv[i] and argv[i]:sub(1, 1) == "-" and argv[i] ~= "--" and argv[i] ~= "-" do
-    lead[#lead + 1] = argv[i]
+  local path, lead, i, want = {}, {}, 1, 1
+  while argv[i] and argv[i] ~= "--" and #path < want do
+    local a = argv[i]
+    if a:sub(1, 1) == "-" and a ~= "-" then
+      lead[#lead + 1] = a
+    else
+      path[#path + 1] = a
+      local info = #path == 1 and info_by_name[a]
+      if info and info.spec and info.spec.commands then want = 2 end
+    end
     i = i + 1
   end
-  if #lead == 0 or not argv[i] then return argv end
+  if #lead == 0 then return argv end
   local out = {}
-  local words = 1
-  if info_by_name[argv[i]] and info_by_name[argv[i]].spec.commands and argv[i + 1] then words = 2 end
-  for k = i, i + words - 1 do out[#out + 1] = argv[k] end
-  for _, a in ipairs(lead) do out[#out + 1] = a end
-  for k = i + words, #argv do out[#out + 1] = argv[k] end
+  for _, w in ipairs(path) do out[#out + 1] = w end
+  for _, f in ipairs(lead) do out[#out + 1] = f end
+  for k = i, #argv do out[#out + 1] = argv[k] end
   return out
 end
 
