@@ -1,6 +1,6 @@
--- Spec of the local development service (server/): its signature verifier
+-- Spec of the local development service (server/, hosted on nginx): its signature verifier
 -- against the contract's known-answer vectors, then the running server over
--- real sockets. Requests here are signed with server/auth.lua's own
+-- real sockets. Requests here are signed with server/koodrive_local/auth.lua's own
 -- functions, which is fine for a spec of the server alone; the library's
 -- specs sign with the library and so check both sides against each other.
 --
@@ -11,17 +11,10 @@ local socket = require "socket"
 local cjson = require("cjson").new()
 local svc = require "local_service"
 
--- server/auth.lua is the service's own code, a Lua 5.4 program (integer division, bit
--- operators), so the specs that call it in-process run under lua5.4 only. Under another
--- interpreter they are reported as pending; "local_service" (start/stop, which the library's
--- specs use everywhere) runs under every interpreter.
-local server_lua = _VERSION == "Lua 5.4"
-local auth = server_lua and require "auth"
-local function describe_in_server_lua(name, body)
-  if server_lua then return describe(name, body) end
-  pending(name .. ": needs lua5.4, the interpreter of server/ (this is " .. _VERSION ..
-    (jit and (", " .. jit.version) or "") .. ")")
-end
+-- server/koodrive_local/auth.lua is the service's own oracle, written in Lua 5.1 syntax over
+-- luaossl so that nginx's LuaJIT runs it; the specs call it in-process under every interpreter.
+local auth = require "koodrive_local.auth"
+local function describe_in_server_lua(name, body) return describe(name, body) end
 
 local creds = dofile("server/local_credentials.lua")
 
