@@ -128,6 +128,7 @@ function M.conf(opts)
     "    location /_local/blobs/ {",
     "      client_max_body_size 0;",
     "      client_body_buffer_size 1m;",
+    "      lua_socket_buffer_size 1m;",
     "      content_by_lua_block { require('koodrive_local.nginx_app').serve_blob() }",
     "    }",
     "    location /_local/_error/ {",
