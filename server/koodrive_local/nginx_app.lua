@@ -14,6 +14,8 @@
 -- Waiting (delays, trickled bytes, a stall) goes through ngx.sleep and
 -- cosockets, which yield: one connection's wait holds up no other.
 
+-- luacheck: globals ngx (nginx's API table; handlers set ngx.status and ngx.header fields)
+
 local koodrive_local = require "koodrive_local"
 local creds = require "local_credentials"
 local state = require "koodrive_local.state"

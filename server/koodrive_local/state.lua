@@ -3,6 +3,8 @@
 -- connection sees the same devices, groups, policies, faults and request log.
 -- POST /_local/reset (or a restart) brings the seed from local_credentials back.
 
+-- luacheck: read globals ngx
+
 local rand = require "openssl.rand"
 
 local M = {}
