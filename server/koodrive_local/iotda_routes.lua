@@ -76,7 +76,7 @@ end
 --- The answer of a request under /v5/ (the gateway's auth first, then the route).
 function M.handle(self, req)
   -- the gateway authenticates before the service sees the request
-  local ok, status, code, msg = auth.verify_iotda(req, self.creds.iotda, math.floor(state.now()))
+  local ok, status, code, msg = auth.verify_iotda(req, self.creds.iotda, os.time())
   if not ok then return iot(status, code, msg) end
 
   local project, policy, action = req.path:match("^/v5/iot/([^/]+)/device%-policies/([^/]+)/([%a%-]+)$")

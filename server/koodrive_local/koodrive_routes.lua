@@ -156,7 +156,7 @@ end
 
 --- The answer of a request under /koodrive/ (auth first, then the route).
 function M.handle(self, req)
-  local ok, status, code, msg = auth.verify_koodrive(req, self.creds.koodrive, math.floor(state.now()))
+  local ok, status, code, msg = auth.verify_koodrive(req, self.creds.koodrive, os.time())
   if not ok then return kd(status, code, msg) end
   local user = req.headers["x-user-id"]
   local m, p = req.method, req.path

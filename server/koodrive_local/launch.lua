@@ -104,6 +104,7 @@ function M.conf(opts)
     "  large_client_header_buffers 8 64k;",
     "  client_max_body_size 10m;",
     "  client_body_buffer_size 10m;",
+    "  client_header_timeout 30s;",
     "  client_body_timeout 30s;",
     "  send_timeout 60s;",
     "  tcp_nodelay on;",
