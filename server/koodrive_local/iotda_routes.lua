@@ -7,7 +7,6 @@
 local auth = require "koodrive_local.auth"
 local jsonio = require "koodrive_local.jsonio"
 local reply = require "koodrive_local.reply"
-local state = require "koodrive_local.state"
 
 local array, object = jsonio.array, jsonio.object
 local iot, iot_invalid, iot_no_api = reply.iot, reply.iot_invalid, reply.iot_no_api
