@@ -1,5 +1,6 @@
--- local_service: start and stop the local KooDrive + IoTDA service (server/main.lua)
--- from a spec, the demo or a script of your own.
+-- local_service: start and stop the local KooDrive + IoTDA service (nginx with
+-- its Lua module running server/koodrive_local/) from a spec, the demo or a
+-- script of your own. Works from any Lua with LuaSocket.
 --
 --   local svc = require "local_service"   -- with server/?.lua on package.path
 --   local server = svc.start()          -- { port, url, pid, stop, control, get }
@@ -9,29 +10,18 @@
 --   server.stop()                       -- in teardown/finally; safe to call twice
 --
 -- opts (all optional):
---   lua      interpreter to run the server with (else $KOODRIVE_SERVER_LUA, else "lua5.4")
 --   root     repository root (else found from this file's location, else ".")
---   timeout  seconds to wait for the port file (default 5)
---   args     extra command-line arguments for server/main.lua (list of strings)
+--   timeout  seconds to wait for the service to answer (default 10)
+--   args     extra arguments as for server/main.lua: only "--access-log" is known
+--   lua      ignored (the service used to run on lua5.4; nginx runs it on LuaJIT now)
 --
--- The server runs in the background; its stdout and stderr go to a
--- temporary log file whose text is put into the error if it does not start.
+-- pid is the nginx master's; stop() sends it QUIT, then KILL if needed, and
+-- removes its prefix directory. nginx's output goes to a temporary log file
+-- whose text is put into the error if it does not start.
 
 local socket = require "socket"
 
 local M = {}
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", [['\'']]) .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 -- The repository root: the directory above this file (server/).
 local function default_root()
@@ -44,76 +34,42 @@ local function default_root()
   return "."
 end
 
--- Whether the process still runs. A zombie counts as gone: it has exited,
--- and whether someone reaps it soon is not ours to wait for.
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  if stat then
-    local state = stat:match("^%d+ %b() (%a)")
-    return state ~= "Z" and state ~= "X"
-  end
-  if read_file("/proc/self/stat") then return false end   -- /proc works, so it is gone
-  -- os.execute gives true|nil on Lua 5.2+, the exit status (0 on success) on 5.1 and LuaJIT
-  local ok = os.execute("kill -0 " .. pid .. " 2>/dev/null")
-  return ok == true or ok == 0
+-- koodrive_local.launch from this file's directory, whatever package.path holds.
+local function launcher(root)
+  local ok, launch = pcall(require, "koodrive_local.launch")
+  if ok then return launch end
+  return dofile(root .. "/server/koodrive_local/launch.lua")
 end
 
 function M.start(opts)
   opts = opts or {}
-  local lua = opts.lua or os.getenv("KOODRIVE_SERVER_LUA") or "lua5.4"
   local root = opts.root or default_root()
-  local timeout = opts.timeout or 5
-
-  local port_file = os.tmpname()
-  os.remove(port_file)                 -- the server creates it once it listens
+  local launch = launcher(root)
+  root = launch.absolute(root)
+  local access_log = false
+  for _, a in ipairs(opts.args or {}) do
+    if a == "--access-log" then access_log = true else error("local service: unknown argument " .. a, 2) end
+  end
   local log_file = os.tmpname()
-
-  local extra = {}
-  for _, a in ipairs(opts.args or {}) do extra[#extra + 1] = shell_quote(a) end
-  local inner = string.format("%s %s --port 0 --port-file %s %s </dev/null >%s 2>&1 & echo $!",
-    shell_quote(lua), shell_quote(root .. "/server/main.lua"), shell_quote(port_file),
-    table.concat(extra, " "), shell_quote(log_file))
-  local p = assert(io.popen("sh -c " .. shell_quote(inner), "r"))
-  local pid = tonumber(p:read("*l"))
-  p:close()
-  if not pid then
+  local started, why = launch.start { root = root, timeout = opts.timeout, log_file = log_file,
+    access_log = access_log }
+  if not started then
+    local log = launch.read(log_file) or ""
     os.remove(log_file)
-    error("local service: could not start " .. lua)
+    error("local service did not start: " .. tostring(why) .. "\n" .. log, 2)
   end
 
-  local handle = { pid = pid }
+  local pid, port = started.pid, started.port
+  local handle = { pid = pid, port = port, url = "http://127.0.0.1:" .. port, log_file = log_file }
   local stopped = false
 
   function handle.stop()
     if stopped then return end
     stopped = true
-    os.execute("kill " .. pid .. " 2>/dev/null")
-    local deadline = socket.gettime() + 2
-    while alive(pid) and socket.gettime() < deadline do socket.sleep(0.02) end
-    if alive(pid) then os.execute("kill -9 " .. pid .. " 2>/dev/null") end
-    os.remove(port_file)
-    os.remove(port_file .. ".tmp")
+    launch.stop(pid)
+    os.execute("rm -rf " .. launch.quote(started.prefix))
     os.remove(log_file)
   end
-
-  local deadline = socket.gettime() + timeout
-  local port
-  while true do
-    local text = read_file(port_file)
-    port = text and tonumber(text:match("^(%d+)"))
-    if port then break end
-    local exited = not alive(pid)
-    if exited or socket.gettime() >= deadline then
-      local log = read_file(log_file) or ""
-      handle.stop()
-      error(string.format("local service (pid %d) %s; its output:\n%s", pid,
-        exited and "exited before listening" or string.format("not listening after %gs", timeout), log), 2)
-    end
-    socket.sleep(0.02)
-  end
-
-  handle.port = port
-  handle.url = "http://127.0.0.1:" .. port
 
   --- Sends a control request (POST /_local/...) and returns the status and the body, e.g.
   -- handle.control("/_local/delay?ms=300"), handle.control("/_local/reset") or
@@ -135,8 +91,9 @@ function M.start(opts)
     local _, status = http.request { url = handle.url .. path, sink = ltn12.sink.table(out) }
     return table.concat(out), status
   end
-  handle.log_file = log_file
   return handle
 end
+
+M._socket = socket   -- LuaSocket is this module's dependency (launch uses it too)
 
 return M

@@ -1,19 +1,19 @@
--- main: starts the local KooDrive + IoTDA development service.
+-- main: runs the local KooDrive + IoTDA development service on nginx (Debian's
+-- nginx with libnginx-mod-http-lua; the service is server/koodrive_local/).
 --
 --   lua5.4 server/main.lua [--port N] [--port-file PATH] [--host 127.0.0.1] [--access-log]
 --
--- --port 0 (the default) takes a free port. Once listening, the port number
--- is written to --port-file (through a temporary name and a rename, so a
--- reader never sees half a file) and "listening on HOST:PORT" is printed.
--- Runs until killed.
+-- Any Lua with LuaSocket runs this launcher. --port 0 (the default) takes a
+-- free port. Once listening, the port number is written to --port-file
+-- (through a temporary name and a rename, so a reader never sees half a file)
+-- and "listening on HOST:PORT" is printed. Runs until killed (Ctrl-C, or a
+-- signal to this process: nginx notices within a second and stops too).
 
--- Load the sibling modules (httpd, auth, service, jsonio, local_credentials)
--- from this file's directory whatever the current directory is.
+-- koodrive_local.* from this file's directory whatever the current directory is.
 local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-package.path = dir .. "/?.lua;" .. package.path
+package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua;" .. package.path
 
-local httpd = require "httpd"
-local service = require "service"
+local launch = require "koodrive_local.launch"
 
 local function usage(msg)
   if msg then io.stderr:write("main.lua: ", msg, "\n") end
@@ -31,10 +31,9 @@ while i <= #arg do
     return arg[i]
   end
   if a == "--port" then
-    opts.port = tonumber(value())
-    if not opts.port or opts.port < 0 or opts.port > 65535 or math.type(opts.port) ~= "integer" then
-      usage("bad --port")
-    end
+    local v = value()
+    opts.port = v:match("^%d+$") and tonumber(v)
+    if not opts.port or opts.port > 65535 then usage("bad --port") end
   elseif a == "--port-file" then
     opts.port_file = value()
   elseif a == "--host" then
@@ -49,24 +48,21 @@ while i <= #arg do
   i = i + 1
 end
 
-local creds = require "local_credentials"
-local svc = service.new(creds)
-
-httpd.serve {
-  host = opts.host,
-  port = opts.port,
-  access_log = opts.access_log,
-  handler = function(req) return svc:handle(req) end,
-  error_body = function(status, why, req) return svc:error_body(status, why, req) end,
-  on_listen = function(port)
-    if opts.port_file then
-      local tmp = opts.port_file .. ".tmp"
-      local f = assert(io.open(tmp, "w"))
-      f:write(port, "\n")
-      f:close()
-      assert(os.rename(tmp, opts.port_file))
-    end
-    io.stdout:write(string.format("listening on %s:%d\n", opts.host, port))
-    io.stdout:flush()
-  end,
-}
+local root = launch.absolute(dir .. "/..")
+local me = launch.own_pid()
+-- A free port can be taken between the probe and nginx's bind: then try another.
+for _ = 1, opts.port == 0 and 4 or 1 do
+  local port = opts.port ~= 0 and opts.port or launch.free_port(opts.host)
+  local prefix = launch.configure { root = root, host = opts.host, port = port,
+    port_file = opts.port_file, access_log = opts.access_log, watch_pid = me }
+  -- nginx in the foreground (daemon off): its output is ours
+  os.execute("env -u LUA_PATH -u LUA_CPATH " .. launch.command(prefix) .. " </dev/null")
+  local log = launch.read(prefix .. "/logs/error.log") or ""
+  os.execute("rm -rf " .. launch.quote(prefix))
+  if not log:find("Address already in use", 1, true) then
+    if log:find("%[emerg%]") then io.stderr:write(log) os.exit(1) end
+    os.exit(0)
+  end
+end
+io.stderr:write("main.lua: no free port found\n")
+os.exit(1)

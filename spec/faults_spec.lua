@@ -1,5 +1,5 @@
 -- Fault injection: every fault the local service can serve (POST /_local/fault, see "Fault
--- injection" in server/service.lua) against the real libcurl client. For each one: the error of the right
+-- injection" in server/koodrive_local/faults.lua) against the real libcurl client. For each one: the error of the right
 -- kind, retries only where allowed (counted on the server through GET /_local/requests), no
 -- hang past the configured timeout, memory bounded by max_body, and the next call on the same
 -- client succeeding. The service itself must survive every fault (after_each checks it).

@@ -1,6 +1,6 @@
--- Spec of the local development service (server/): its signature verifier
+-- Spec of the local development service (server/, hosted on nginx): its signature verifier
 -- against the contract's known-answer vectors, then the running server over
--- real sockets. Requests here are signed with server/auth.lua's own
+-- real sockets. Requests here are signed with server/koodrive_local/auth.lua's own
 -- functions, which is fine for a spec of the server alone; the library's
 -- specs sign with the library and so check both sides against each other.
 --
@@ -11,17 +11,10 @@ local socket = require "socket"
 local cjson = require("cjson").new()
 local svc = require "local_service"
 
--- server/auth.lua is the service's own code, a Lua 5.4 program (integer division, bit
--- operators), so the specs that call it in-process run under lua5.4 only. Under another
--- interpreter they are reported as pending; "local_service" (start/stop, which the library's
--- specs use everywhere) runs under every interpreter.
-local server_lua = _VERSION == "Lua 5.4"
-local auth = server_lua and require "auth"
-local function describe_in_server_lua(name, body)
-  if server_lua then return describe(name, body) end
-  pending(name .. ": needs lua5.4, the interpreter of server/ (this is " .. _VERSION ..
-    (jit and (", " .. jit.version) or "") .. ")")
-end
+-- server/koodrive_local/auth.lua is the service's own oracle, written in Lua 5.1 syntax over
+-- luaossl so that nginx's LuaJIT runs it; the specs call it in-process under every interpreter.
+local auth = require "koodrive_local.auth"
+local function describe_in_server_lua(name, body) return describe(name, body) end
 
 local creds = dofile("server/local_credentials.lua")
 
@@ -203,7 +196,9 @@ describe_in_server_lua("local service over HTTP", function()
   end
 
   local function random_user()
-    return tostring(math.random(1, 9)) .. string.format("%018d", math.random(0, 999999999999999999))
+    -- two 9-digit halves: math.random takes no 18-digit bounds on 5.1 and LuaJIT
+    return tostring(math.random(1, 9)) .. string.format("%09d%09d", math.random(0, 999999999),
+      math.random(0, 999999999))
   end
 
   local function bearer(user, date_offset)
@@ -592,6 +587,68 @@ describe_in_server_lua("local service over HTTP", function()
       assert.are.equal("chunk", r.json.data.machineCode)
       c:close()
     end)
+  end)
+end)
+
+describe("local service on nginx", function()
+  local server
+  setup(function() server = svc.start() end)
+  teardown(function() if server then server.stop() end end)
+
+  it("answers the reset fault with a TCP reset, not a close", function()
+    local koodrive = require "koodrive"
+    local c = assert(koodrive.new { endpoint = server.url, user_id = creds.koodrive.user_id,
+      token = "local-token-alice", retries = false, timeout = 2 })
+    assert.are.equal(200, (server.control("/_local/fault?kind=reset")))
+    local devices, err = c.devices:list()
+    assert.is_nil(devices)
+    -- 56 is "Recv failure: Connection reset by peer"; a plain close would be 52, "Empty reply"
+    assert.are.equal(56, err.curl_code, tostring(err))
+    assert.is_table(assert(c.devices:list()))
+  end)
+
+  it("answers limits nginx enforces in the envelope of the path's service", function()
+    local c = connect(server.port)
+    send_request(c, "POST", "/v5/" .. creds.iotda.project_id .. "/x", { { "Host", "h" },
+      { "Content-Length", "10485761" } })
+    local r = assert(read_response(c))
+    c:close()
+    assert.are.equal(413, r.status)
+    assert.are.equal("IOTDA.000006", r.json.error_code)
+    assert.are.equal("application/json;charset=UTF-8", r.headers["content-type"])
+  end)
+
+  it("keeps the library out of the service: no require of koodrive.*, only server/ on its path", function()
+    local files = sys.capture("find server -name '*.lua'")
+    local n = 0
+    for path in files:gmatch("[^\n]+") do
+      n = n + 1
+      local text = read_file(path)
+      for name in text:gmatch("require%s*%(?%s*[\"']([^\"']+)[\"']") do
+        assert.is_nil(name:match("^koodrive$") or name:match("^koodrive%."), path .. " requires " .. name)
+      end
+    end
+    assert.is_true(n >= 10, files)
+    local conf = require("koodrive_local.launch").conf { prefix = "/p", root = "/r", host = "127.0.0.1", port = 1 }
+    local lua_path = assert(conf:match('lua_package_path "([^"]*)"'))
+    assert.are.equal("/r/server/?.lua;/r/server/?/init.lua;;", lua_path)
+  end)
+
+  it("stops by itself once the process that started it is gone", function()
+    local lua = arg and arg[-1] or "lua5.4"
+    local script = "local s = require('local_service').start(); io.write(s.pid, ' ', s.port, '\\n');" ..
+      " io.flush(); require('socket').sleep(30)"
+    local p = assert(io.popen(string.format("%s -e %s & echo $!", lua, sys.quote(script)), "r"))
+    local starter = tonumber(p:read("*l"))
+    local pid, port = p:read("*n", "*n")
+    assert.is_number(pid)
+    assert.truthy(socket.connect("127.0.0.1", port))
+    os.execute("kill -9 " .. starter)
+    p:close()
+    local deadline = socket.gettime() + 5
+    while sys.alive(pid) and socket.gettime() < deadline do socket.sleep(0.05) end
+    assert.is_false(sys.alive(pid))
+    assert.is_nil(socket.connect("127.0.0.1", port))
   end)
 end)
 

@@ -5,11 +5,11 @@
 --
 -- SECRETS_FILE holds the secrets the service knows (a real service knows the app secret or
 -- the SK it checks a signature with), one a line. The echoed text also holds the
--- credential headers the request carried. Runs on server/httpd.lua until killed.
+-- credential headers the request carried. Runs on spec/support/httpd.lua until killed.
 local dir = (arg and arg[0] or ""):match("^(.*)/spec/support/[^/]*$") or "."
-package.path = dir .. "/server/?.lua;" .. package.path
+package.path = dir .. "/spec/?.lua;" .. package.path
 
-local httpd = require "httpd"
+local httpd = require "support.httpd"
 
 local secrets_file, port_file = arg[1], arg[2]
 local known = {}

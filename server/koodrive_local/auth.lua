@@ -1,8 +1,11 @@
--- auth: the local service's own check of the three signature schemes
+-- koodrive_local.auth: the local service's own check of the three signature schemes
 -- (KooDrive HMAC-SHA256 app auth, Huawei Cloud SDK-HMAC-SHA256 and
 -- V11-HMAC-SHA256) and of the token modes, written from signing.md in plain
--- Lua over luaossl. It deliberately shares no code with the library's C core:
--- a client bug then shows up as a refused request instead of being mirrored.
+-- Lua over luaossl (built for every Lua here, LuaJIT included: nginx runs it).
+-- It deliberately shares no code with the library (no require of koodrive.*,
+-- whose signer is in its C core): a client bug then shows up as a refused
+-- request instead of being mirrored. The syntax is Lua 5.1's, so that the
+-- same file runs under nginx's LuaJIT and in-process in every spec.
 --
 -- Every building block is an ordinary function of strings and tables (no
 -- socket), so the specs can run the known-answer vectors through it and can
@@ -45,9 +48,11 @@ end
 -- service hardly needs it, but a verifier should not teach the opposite.
 local function same(a, b)
   if type(a) ~= "string" or type(b) ~= "string" or #a ~= #b then return false end
-  local diff = 0
-  for i = 1, #a do diff = diff | (a:byte(i) ~ b:byte(i)) end
-  return diff == 0
+  local same_so_far = true
+  for i = 1, #a do
+    if a:byte(i) ~= b:byte(i) then same_so_far = false end
+  end
+  return same_so_far
 end
 M.same = same
 
@@ -203,13 +208,15 @@ end
 
 -- Days since 1970-01-01 of a proleptic Gregorian date (no os.time: that one
 -- reads the local time zone).
+local floor = math.floor
+
 local function days_from_civil(y, m, d)
   y = (m <= 2) and (y - 1) or y
-  local era = (y >= 0 and y or y - 399) // 400
+  local era = floor((y >= 0 and y or y - 399) / 400)
   local yoe = y - era * 400
   local mp = (m + 9) % 12
-  local doy = (153 * mp + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  local doy = floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
   return era * 146097 + doe - 719468
 end
 

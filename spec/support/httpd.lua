@@ -1,4 +1,6 @@
--- httpd: a small HTTP/1.1 server on LuaSocket, one coroutine per connection.
+-- support.httpd: a small HTTP/1.1 server on LuaSocket, one coroutine per connection, for
+-- the hostile echo service of spec/secrets_spec.lua (spec/support/echo_main.lua). The local
+-- KooDrive + IoTDA service no longer runs on it: it runs on nginx (server/koodrive_local/).
 --
 -- Why coroutines: the local service must hold several keep-alive connections
 -- at once and let one answer wait (X-Local-Delay-Ms) without stalling the

@@ -1,4 +1,4 @@
--- jsonio: JSON for the local service.
+-- koodrive_local.jsonio: JSON for the local service.
 --
 -- Decoding goes through a private lua-cjson instance (so settings made here
 -- never leak into the library's own cjson use). Encoding is done by hand:
@@ -11,6 +11,12 @@ local cjson = require("cjson").new()
 cjson.decode_max_depth(64)            -- request bodies are shallow; refuse silly nesting
 
 local M = {}
+
+-- An integral number: math.type on 5.3+, a whole float elsewhere (5.1, LuaJIT).
+local function is_integer(v)
+  if math.type then return math.type(v) == "integer" end
+  return v == math.floor(v) and math.abs(v) < 2^53
+end
 
 M.null = cjson.null
 
@@ -74,12 +80,12 @@ function encode(v, out)
   elseif tv == "boolean" then
     out[#out + 1] = tostring(v)
   elseif tv == "number" then
-    if math.type(v) == "integer" then
+    if is_integer(v) then
       out[#out + 1] = string.format("%d", v)
     elseif v ~= v or v == math.huge or v == -math.huge then
       error("jsonio: cannot encode " .. tostring(v))
     elseif v == math.floor(v) and math.abs(v) < 2^53 then
-      out[#out + 1] = string.format("%d", math.tointeger(v))
+      out[#out + 1] = string.format("%.0f", v)
     else
       out[#out + 1] = string.format("%.17g", v)
     end
@@ -135,7 +141,7 @@ function M.is_array(t)
   if type(t) ~= "table" then return false end
   local n = 0
   for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
+    if type(k) ~= "number" or not is_integer(k) or k < 1 then return false end
     n = n + 1
   end
   return n == #t
