@@ -94,16 +94,16 @@ local function new(config)
   local common, err = pipeline.common_config(config, OPTIONS)
   if not common then return nil, err end
   local user_id
-  user_id, err = validate.user_id(config.user_id, "user_id")
-  if not user_id then err.kind = "config"; return nil, err end
+  user_id, err = validate.user_id(config.user_id, "user_id", "config")
+  if not user_id then return nil, err end
   local settings = { user_id = user_id, endpoint = config.endpoint,
     trace_ids = config.trace_ids == true }
   if config.trace_ids ~= nil and type(config.trace_ids) ~= "boolean" then
     return nil, errors.config("trace_ids", "type", "must be a boolean")
   end
   if config.language ~= nil then
-    settings.language, err = validate.language(config.language, "language")
-    if not settings.language then err.kind = "config"; return nil, err end
+    settings.language, err = validate.language(config.language, "language", "config")
+    if not settings.language then return nil, err end
   end
   local secret = {}
   local token, app_id, app_secret

@@ -82,8 +82,8 @@ local function new(config)
   local common, err = pipeline.common_config(config, OPTIONS)
   if not common then return nil, err end
   local project_id
-  project_id, err = validate.path_segment(config.project_id, "project_id")
-  if not project_id then err.kind = "config"; return nil, err end
+  project_id, err = validate.path_segment(config.project_id, "project_id", "config")
+  if not project_id then return nil, err end
   local settings = { endpoint = config.endpoint, project_id = project_id }
   local secret = {}
   local values = {}
