@@ -85,7 +85,7 @@ local OPTIONS = { user_id = true, token = true, app_id = true, app_secret = true
 -- Token mode sends `Authorization: Bearer <token>`; app mode signs every request with
 -- HMAC-SHA256. The client has the service objects `devices` (list, bind, unbind,
 -- unbind_many) and `usergroups` (delete_members, delete_members_many), and the methods
--- call, prepare and close.
+-- call, prepare, prepare_operation, check_operation and close.
 -- @function new
 ---@param config koodrive.Options see `Options` in the koodrive module
 ---@return koodrive.Client|nil client
@@ -190,6 +190,22 @@ end
 -- @function prepare
 -- @tparam table spec as for `call`
 -- @return the request `{ method, url, headers, body }`, or nil and an error
+
+--- Builds and signs the request a declared operation would send, without sending it
+-- (the same method on IoTDA clients): `client:prepare_operation("devices.bind", device_id)`.
+-- The arguments are those of the operation (`client.devices:bind(device_id [, opts])`),
+-- checked first: bad input returns the validation error the call would.
+-- @function prepare_operation
+-- @string name the operation, `"service.method"` (e.g. `"usergroups.delete_members"`)
+-- @param ... the operation's arguments, then its `CallOptions`
+-- @return the request `{ method, url, headers, body }`, or nil and an error
+
+--- Checks a declared operation's arguments without building or sending anything (the same
+-- method on IoTDA clients): `client:check_operation("devices.unbind", id)`.
+-- @function check_operation
+-- @string name the operation, `"service.method"`
+-- @param ... the operation's arguments, then its `CallOptions`
+-- @return true, or nil and the validation error the call would return
 
 --- Releases the transport (its libcurl handle) if the client created it.
 -- @function close

@@ -73,7 +73,7 @@ local OPTIONS = { project_id = true, ak = true, sk = true, security_token = true
 --- Creates an IoTDA client:
 -- `koodrive.iotda.new{ endpoint, project_id, ak + sk | token, region, derived, instance_id }`.
 -- The client has the service object `device_policies` (unbind, unbind_all) and the methods
--- call, prepare and close.
+-- call, prepare, prepare_operation, check_operation and close.
 -- @function new
 ---@param config koodrive.IotdaOptions see `IotdaOptions` in the koodrive module
 ---@return koodrive.IotdaClient|nil client
@@ -132,8 +132,8 @@ local function new(config)
 end
 
 -- LDoc reference for the client's methods (built at run time; LuaLS types in
--- lua/koodrive/meta.lua). IoTDA clients also have `call`, `prepare` and `close`, as
--- KooDrive clients do.
+-- lua/koodrive/meta.lua). IoTDA clients also have `call`, `prepare`, `prepare_operation`,
+-- `check_operation` and `close`, as KooDrive clients do.
 
 --- Unbinds targets (at most 20) from a device policy.
 -- @function device_policies:unbind

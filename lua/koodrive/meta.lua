@@ -281,6 +281,19 @@ function BaseClient:call(spec) end
 ---@return koodrive.Request|nil request
 ---@return koodrive.Error|nil err
 function BaseClient:prepare(spec) end
+---Builds and signs the request a declared operation ("devices.bind") would send, not sent;
+---the rest are the operation's arguments, then its per-call options (checked first).
+---@param name string
+---@param ... any
+---@return koodrive.Request|nil request
+---@return koodrive.Error|nil err
+function BaseClient:prepare_operation(name, ...) end
+---Checks a declared operation's arguments without building or sending anything.
+---@param name string
+---@param ... any
+---@return true|nil ok
+---@return koodrive.Error|nil err
+function BaseClient:check_operation(name, ...) end
 ---Releases the transport if the client created it.
 function BaseClient:close() end
 

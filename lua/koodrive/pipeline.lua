@@ -93,6 +93,33 @@ local function operation_spec(client, op, ...)
     body = body }, opts, args
 end
 
+-- Checks an operation's arguments and body without building anything: true or nil, err.
+local function check_operation(op, ...)
+  local args, opts = check_args(op, ...)
+  if not args then return nil, opts end
+  if op.body then
+    local body, berr = op.body(args)
+    if not body then return nil, errors.new { kind = "validation", operation = op.name, message = berr } end
+  end
+  return true
+end
+
+-- The declared operations of each service object (client.devices, ...), for pipeline.check.
+local service_ops = setmetatable({}, { __mode = "k" })
+
+--- Whether `service:method(...)` would accept these arguments (and per-call options), checked
+-- without building or sending anything: true, or nil and the validation error the call would
+-- return. `service` is a client's service object (client.devices); bulk helpers use this to
+-- refuse bad input before they send any of it.
+function pipeline.check(service, method, ...)
+  local ops = service_ops[service]
+  local op = ops and ops[method]
+  if not op then
+    return nil, errors.validation("method", "enum", "is not an operation of this service object")
+  end
+  return check_operation(op, ...)
+end
+
 --------------------------------------------------------------------------------------------
 -- Running an operation: arguments -> attempts (build, send, response) -> result
 --------------------------------------------------------------------------------------------
@@ -175,6 +202,7 @@ function pipeline.class(profile)
   local function bind_services(client)
     for service, ops in pairs(services) do
       local obj = { _ops = ops }
+      service_ops[obj] = ops
       for method, op in pairs(ops) do
         obj[method] = function(_, ...) return run(client, op, ...) end
       end
@@ -248,12 +276,10 @@ function pipeline.class(profile)
   ---@param ... any the operation's arguments, then its per-call options
   ---@return true|nil ok
   ---@return koodrive.Error|nil err
-  function Client:check_operation(name, ...)
+  function Client.check_operation(_, name, ...)
     local op, oerr = operation(name)
     if not op then return nil, oerr end
-    local spec, err = operation_spec(self, op, ...)
-    if not spec then return nil, err end
-    return true
+    return check_operation(op, ...)
   end
 
   --- Releases the transport (the libcurl handle) if the client created it. Every later call,
