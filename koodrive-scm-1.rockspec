@@ -74,6 +74,7 @@ build = {
     ["koodrive.transport"] = "lua/koodrive/transport/init.lua",
     ["koodrive.transport.auto"] = "lua/koodrive/transport/auto.lua",
     ["koodrive.transport.curl"] = "lua/koodrive/transport/curl.lua",
+    ["koodrive.transport.failures"] = "lua/koodrive/transport/failures.lua",
     ["koodrive.transport.ngx"] = "lua/koodrive/transport/ngx.lua",
     ["koodrive.transport.record"] = "lua/koodrive/transport/record.lua",
     ["koodrive.transport.replay"] = "lua/koodrive/transport/replay.lua",

@@ -176,6 +176,20 @@ function validate.header_value(v, field, max, kind)
   return v
 end
 
+--- Whether `name: value` is a header line a transport may write: a non-empty name without
+-- control characters, spaces or ':', and a string value without CR, LF or NUL (numbers are
+-- written as text). Transports' last guard, looser than the rules of the options that become
+-- headers (validate.header_value); the C core checks the same again. Returns the value as
+-- text, or nil.
+function validate.header_line(name, value)
+  if type(value) == "number" then value = tostring(value) end
+  if type(name) ~= "string" or name == "" or name:find("[%c :]") or type(value) ~= "string"
+    or value:find("[\r\n%z]") then
+    return nil
+  end
+  return value
+end
+
 --- A language tag for the `language` header: 1-35 ASCII letters, digits, '-' or '_'.
 function validate.language(v, field, kind)
   local s, err = validate.text(v, field, 35, kind)
