@@ -69,6 +69,7 @@ build = {
     ["koodrive.request.attempts"] = "lua/koodrive/request/attempts.lua",
     ["koodrive.request.response"] = "lua/koodrive/request/response.lua",
     ["koodrive.limits"] = "lua/koodrive/limits.lua",
+    ["koodrive.options"] = "lua/koodrive/options.lua",
     ["koodrive.shape"] = "lua/koodrive/shape.lua",
     ["koodrive.validate"] = "lua/koodrive/validate.lua",
     ["koodrive.transport"] = "lua/koodrive/transport/init.lua",

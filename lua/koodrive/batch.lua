@@ -17,7 +17,12 @@ local validate = require "koodrive.validate"
 
 local batch = {}
 
-local DEFAULT_CONCURRENCY = 8
+local limits = require "koodrive.limits"
+local options = require "koodrive.options"
+
+local DEFAULT_CONCURRENCY, MAX_CONCURRENCY = limits.CONCURRENCY, limits.CONCURRENCY_MAX
+-- The options every bulk helper takes (koodrive.options, BatchOptions).
+local BATCH_OPTIONS = options.names("batch")
 
 -- Checks { concurrency, progress }; returns a plain copy (metamethods are not consulted).
 local function check_options(opts, allowed)
@@ -28,8 +33,8 @@ local function check_options(opts, allowed)
   local ok, err = validate.known_keys(opts, "options", allowed)
   if not ok then return nil, err end
   local c = rawget(opts, "concurrency")
-  if c ~= nil and (type(c) ~= "number" or c ~= c or c < 1 or c > 256 or c % 1 ~= 0) then
-    return nil, errors.validation("concurrency", "range", "must be a whole number from 1 to 256")
+  if c ~= nil and (type(c) ~= "number" or c ~= c or c < 1 or c > MAX_CONCURRENCY or c % 1 ~= 0) then
+    return nil, errors.validation("concurrency", "range", "must be a whole number from 1 to " .. MAX_CONCURRENCY)
   end
   local progress = rawget(opts, "progress")
   if progress ~= nil and type(progress) ~= "function" then
@@ -96,7 +101,7 @@ function batch.map(items, work, opts)
     return nil, errors.validation("fn", "type", "must be a function(item) -> result, err")
   end
   local oerr
-  opts, oerr = check_options(opts, { concurrency = true, progress = true })
+  opts, oerr = check_options(opts, BATCH_OPTIONS)
   if not opts then return nil, oerr end
   items = copy_list(items, n)
   local total = n
@@ -140,7 +145,7 @@ end
 ---@return koodrive.UnbindManyResult|nil result
 ---@return koodrive.Error|nil err
 function batch.unbind_devices(service, ids, opts)
-  local o, err = check_options(opts, { concurrency = true, progress = true })
+  local o, err = check_options(opts, BATCH_OPTIONS)
   if not o then return nil, err end
   local n
   n, err = validate.list(ids, "deviceIds")
@@ -180,7 +185,7 @@ end
 ---@return koodrive.DeleteMembersManyResult|nil result
 ---@return koodrive.Error|nil err
 function batch.delete_members(service, groups, opts)
-  local o, err = check_options(opts, { concurrency = true, progress = true })
+  local o, err = check_options(opts, BATCH_OPTIONS)
   if not o then return nil, err end
   local n
   n, err = validate.list(groups, "groups")
@@ -254,7 +259,7 @@ local CHUNK = 20
 ---@return koodrive.PolicyUnbindResult|nil result
 ---@return koodrive.Error|nil err
 function batch.unbind_policy_targets(service, policy_id, targets, opts)
-  local o, err = check_options(opts, { concurrency = true, progress = true })
+  local o, err = check_options(opts, BATCH_OPTIONS)
   if not o then return nil, err end
   if type(targets) ~= "table" then
     return nil, errors.validation("targets", "type",

@@ -77,8 +77,7 @@ end
 
 local Client = pipeline.class(profile)
 
-local OPTIONS = { user_id = true, token = true, app_id = true, app_secret = true,
-  language = true, trace_ids = true }
+local OPTIONS = require("koodrive.options").names("koodrive")
 
 
 --- Creates a KooDrive client: `koodrive.new{ endpoint, user_id, token | app_id + app_secret, ... }`.

@@ -67,8 +67,7 @@ end
 
 local Client = pipeline.class(profile)
 
-local OPTIONS = { project_id = true, ak = true, sk = true, security_token = true, token = true,
-  region = true, derived = true, instance_id = true }
+local OPTIONS = require("koodrive.options").names("iotda")
 
 --- Creates an IoTDA client:
 -- `koodrive.iotda.new{ endpoint, project_id, ak + sk | token, region, derived, instance_id }`.

@@ -12,6 +12,11 @@ local limits = {
   CONNECT_TIMEOUT = 10,
   --- Longest timeout accepted, seconds (timeouts are in (0, TIMEOUT_MAX]).
   TIMEOUT_MAX = 86400,
+  --- Default retry policy (option retries; see koodrive.retry for the ranges).
+  RETRY = { max_attempts = 3, base_delay = 0.2, max_delay = 5, max_elapsed = 30 },
+  --- Calls in flight at once in bulk work by default, and at most (koodrive.batch).
+  CONCURRENCY = 8,
+  CONCURRENCY_MAX = 256,
 }
 
 return limits

@@ -6,6 +6,7 @@ local core = require "koodrive.core"
 local errors = require "koodrive.errors"
 local json = require "koodrive.json"
 local vault = require "koodrive.secrets"
+local options = require "koodrive.options"
 local validate = require "koodrive.validate"
 local config = require "koodrive.request.config"
 local response = require "koodrive.request.response"
@@ -70,6 +71,9 @@ local function query_pairs(q)
   return pairs_out
 end
 
+-- A spec's own keys and the per-call options (koodrive.options).
+local SPEC_KEYS = options.names("call", { "method", "path", "query", "body" })
+
 local METHODS = { GET = true, POST = true, PUT = true, DELETE = true, PATCH = true, HEAD = true }
 
 --- Checks a generic request spec of call/prepare; returns the pipeline spec and options.
@@ -77,9 +81,7 @@ function build.generic_spec(spec)
   if type(spec) ~= "table" then
     return nil, errors.validation("request", "type", "must be a table { method, path, query, body }")
   end
-  local ok, err = validate.known_keys(spec, "request", {
-    method = true, path = true, query = true, body = true,
-    trace_id = true, language = true, timeout = true, connect_timeout = true, retry = true })
+  local ok, err = validate.known_keys(spec, "request", SPEC_KEYS)
   if not ok then return nil, err end
   local method = spec.method
   if type(method) ~= "string" or not METHODS[method:upper()] then

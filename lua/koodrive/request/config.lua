@@ -4,6 +4,7 @@
 -- per-call options; no caller patches the kind afterwards.
 local errors = require "koodrive.errors"
 local limits = require "koodrive.limits"
+local schema = require "koodrive.options"
 local retry = require "koodrive.retry"
 local validate = require "koodrive.validate"
 
@@ -38,11 +39,8 @@ local function parse_endpoint(endpoint)
 end
 config.parse_endpoint = parse_endpoint
 
-local COMMON_OPTIONS = {
-  endpoint = true, timeout = true, connect_timeout = true, ca_file = true, insecure = true,
-  clock = true, transport = true, max_body = true, retries = true, logger = true, sleep = true,
-  token_provider = true, proxy = true, no_proxy = true,
-}
+-- The names come from the one schema of options (koodrive.options).
+local COMMON_OPTIONS = schema.names("common")
 
 --- A client's proxy URL, keyed by its config table: it may carry credentials, so it is not a
 -- field a dump of the client (or of its config) would show.
@@ -182,8 +180,7 @@ end
 -- Per-call options
 --------------------------------------------------------------------------------------------
 
-local CALL_OPTIONS = { trace_id = true, language = true, timeout = true, connect_timeout = true,
-  retry = true }
+local CALL_OPTIONS = schema.names("call")
 
 -- Options of a call given none; never written to.
 local NO_OPTIONS = setmetatable({}, { __newindex = function() error("NO_OPTIONS is read-only", 2) end })
