@@ -72,6 +72,7 @@ build = {
     ["koodrive.options"] = "lua/koodrive/options.lua",
     ["koodrive.shape"] = "lua/koodrive/shape.lua",
     ["koodrive.validate"] = "lua/koodrive/validate.lua",
+    ["koodrive.validate.tables"] = "lua/koodrive/validate/tables.lua",
     ["koodrive.transport"] = "lua/koodrive/transport/init.lua",
     ["koodrive.transport.auto"] = "lua/koodrive/transport/auto.lua",
     ["koodrive.transport.curl"] = "lua/koodrive/transport/curl.lua",
