@@ -66,8 +66,8 @@ local function hide_proxy_secret(cfg, s)
       while true do
         local i, j = s:find(part, from, true)
         if not i then break end
-        s = s:sub(1, i - 1) .. "<redacted>" .. s:sub(j + 1)
-        from = i + #"<redacted>"
+        s = s:sub(1, i - 1) .. vault.MARK .. s:sub(j + 1)
+        from = i + #vault.MARK
       end
     end
   end
