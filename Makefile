@@ -46,7 +46,7 @@ export LUA_CPATH := $(BUILD)/?.so;;
 
 BUSTED = $(LUA) /usr/bin/busted --output=spec/support/summary.lua
 
-.PHONY: all build deps tool-deps test demo clean lint lint-rock docs bench
+.PHONY: all build deps tool-deps test demo clean lint lint-rock docs gen bench
 
 all: build
 
@@ -109,13 +109,18 @@ tool-deps:
 # Every C file must already be as .clang-format writes it (fix: clang-format -i FILE).
 C_FILES := $(SRCS) $(HDRS) $(wildcard fuzz/*.c spec/support/*.c bench/*.c bench/*.h)
 lint: tool-deps
-	luacheck --no-color lua bin spec server bench fuzz
+	luacheck --no-color lua bin spec server bench fuzz tools
 	clang-format --dry-run --Werror $(C_FILES)
 	@echo "lint: clean"
 
 # The HTML reference (config.ld) into docs/, which is not committed.
 docs: tool-deps
 	lua5.1 /usr/bin/ldoc .
+
+# The option tables of meta.lua, init.lua (LDoc) and OPTIONS.md from lua/koodrive/options.lua
+# (spec/docs_spec.lua checks they are current).
+gen:
+	lua5.4 tools/gen_docs.lua
 
 # A program, not a test: prints the table of BENCHMARKS.md (bench/run.sh says how).
 bench: deps

@@ -60,7 +60,7 @@ io.write("ok ", ok, "\n", table.concat(failed, "\n", 1, math.min(#failed, 3)))
     local before = server.stats().accepted
     local m = curl_core.multi { max_connections = 3 }
     for i = 1, 12 do
-      assert(m:add { method = "GET", url = server.url .. "/bound/" .. i .. "?delay=30", timeout = 20 })
+      assert(m:add { method = "GET", url = server.url .. "/bound/" .. i .. "?delay=30", timeout = 20, max_body = 65536 })
     end
     local done, statuses = 0, {}
     for _ = 1, 2000 do

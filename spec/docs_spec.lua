@@ -99,6 +99,54 @@ describe("API reference sources", function()
   end)
 end)
 
+describe("one source for the options (lua/koodrive/options.lua)", function()
+  local gen = dofile("tools/gen_docs.lua")
+  local options = require "koodrive.options"
+
+  for _, target in ipairs(gen.targets) do
+    it(target.path .. " holds what `make gen` writes from the schema now", function()
+      local want = gen.expected(target.path)
+      if want == nil then
+        assert.is_true(target.optional, target.path .. " has no generated block")
+        return
+      end
+      assert.are.equal(want, gen.current(target.path), target.path .. " is not current: run make gen")
+    end)
+  end
+
+  it("is what meta.lua declares, class by class", function()
+    for _, g in ipairs(options.groups) do
+      local names = {}
+      for _, o in ipairs(g) do names[#names + 1] = o[1] end
+      assert.are.same(names, class_fields(g.class), g.class)
+    end
+  end)
+
+  it("is what the per-call checks and the bulk helpers accept", function()
+    local seen = {}
+    local transport = { send = function(_, req)
+      seen[#seen + 1] = req
+      return { status = 200, headers = {}, body = '{"code":0,"data":[]}' }
+    end }
+    local client = assert(koodrive.new { endpoint = "http://127.0.0.1:1", user_id = "1", token = "t",
+      transport = transport })
+    -- A function is a wrong value for every per-call option: refused for its value, not its name.
+    for name in pairs(options.names("call")) do
+      local _, err = client.devices:list { [name] = function() end }
+      assert.are_not.equal("unknown_option", err.rule, name)
+      assert.are.equal(name, err.field)
+    end
+    local _, err = client.devices:list { trace = "x" }
+    assert.are.equal("validation", err.kind)
+    assert.matches("trace", err.field)
+    for name in pairs(options.names("batch")) do
+      local _, berr = client.devices:unbind_many({ "1" }, { [name] = {} })
+      assert.are.equal(name, berr.field)
+    end
+    assert.are.equal(0, #seen)
+  end)
+end)
+
 local LDOC = "/usr/bin/ldoc"
 local have_ldoc = io.open(LDOC) ~= nil and sys.succeeds("command -v lua5.1 >/dev/null 2>&1")
 

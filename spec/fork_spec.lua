@@ -207,7 +207,8 @@ describe("after fork(), over TLS", function()
   teardown(function() if tls then tls.stop() end end)
 
   local function get(h)
-    return assert(h:perform { method = "GET", url = tls.url .. "/", ca_file = tls.ca_file, timeout = 10 })
+    return assert(h:perform { method = "GET", url = tls.url .. "/", ca_file = tls.ca_file, timeout = 10,
+      max_body = 65536 })
   end
 
   it("the child's use and close of a blocking handle leave the parent's connection alive", function()
@@ -231,7 +232,7 @@ describe("after fork(), over TLS", function()
   it("the child's close of a multi handle leaves the parent's connection alive", function()
     local m = curl_core.multi()
     local function get_multi()
-      local id = assert(m:add { method = "GET", url = tls.url .. "/", ca_file = tls.ca_file, timeout = 10 })
+      local id = assert(m:add { method = "GET", url = tls.url .. "/", ca_file = tls.ca_file, timeout = 10, max_body = 65536 })
       for _ = 1, 200 do
         for _, done in ipairs(m:perform(0.05)) do
           if done == id then return assert(m:take(id)) end

@@ -104,7 +104,8 @@ end
     local port, done = serve_once(raw)
     assert.is_number(port)
     local h = require("koodrive.curl").http()
-    local res, kind, msg = h:perform { method = "GET", url = "http://127.0.0.1:" .. port .. "/", timeout = 10 }
+    local res, kind, msg = h:perform { method = "GET", url = "http://127.0.0.1:" .. port .. "/", timeout = 10,
+      max_body = 8388608 }
     h:close()
     done()
     assert.is_table(res, tostring(kind) .. ": " .. tostring(msg))

@@ -4,8 +4,13 @@
  * through libcurl. The callbacks only append bytes to C buffers owned by the transfer;
  * Lua values are built once the transfer has finished (kd_transfer_result).
  *
- * The response body is capped (max_body, default 8 MiB): a larger body aborts the transfer
- * with kind "too_large" instead of growing memory without bound. */
+ * The response body is capped (max_body, required: its default is the Lua layer's, in
+ * koodrive.limits): a larger body aborts the transfer with kind "too_large" instead of growing
+ * memory without bound.
+ *
+ * A failed transfer is reported as (nil, reason, message, curl code). The reason is one only C
+ * can see (too_large, descriptors, forked, request) or "transport": the Lua layer names the
+ * libcurl code (koodrive.transport.failures), so codes are mapped in one place. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +21,6 @@
 #include "compat.h"
 #include "transfer.h"
 
-#define DEFAULT_MAX_BODY (8L * 1024L * 1024L)
 #define MAX_HEADER_BYTES (256u * 1024u)
 #define KEEP_BUFFER_BYTES (64u * 1024u)
 
@@ -223,7 +227,7 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     const char *method, *url, *body, *ca_file, *proxy, *no_proxy, *bad;
     size_t body_len = 0;
     long timeout_ms, connect_ms;
-    lua_Number max_body = (lua_Number)DEFAULT_MAX_BODY;
+    lua_Number max_body;
     struct curl_slist *headers;
     int insecure, fresh;
 
@@ -247,11 +251,11 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     fresh = lua_toboolean(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, idx, "max_body");
-    if (!lua_isnil(L, -1)) {
-        max_body = luaL_checknumber(L, -1);
-        if (!(max_body >= 0 && max_body <= 2147483647.0))
-            return luaL_error(L, "request field 'max_body' must be between 0 and 2^31-1");
-    }
+    if (lua_type(L, -1) != LUA_TNUMBER)
+        return luaL_error(L, "request field 'max_body' must be a number of bytes");
+    max_body = lua_tonumber(L, -1);
+    if (!(max_body >= 0 && max_body <= 2147483647.0))
+        return luaL_error(L, "request field 'max_body' must be between 0 and 2^31-1");
     lua_pop(L, 1);
 
     headers = build_headers(L, idx, &bad);
@@ -364,25 +368,6 @@ void kd_transfer_push_headers(lua_State *L, const kd_buffer *head)
     }
 }
 
-static const char *failure_kind(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return "timeout";
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_ISSUER_ERROR:
-        return "tls";
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-        return "connect";
-    default:
-        return "transport";
-    }
-}
-
 /* Whether a failed transfer ran out of file descriptors (EMFILE: this process, ENFILE: the
  * system). libcurl reports a socket() that failed so as "Couldn't connect" (without
  * CURLINFO_OS_ERRNO), a CA file it could not open as a bad CA file, and so on; the Lua layer
@@ -433,7 +418,7 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
             return push_failure(L, "descriptors", lua_tostring(L, -1), rc);
         }
         lua_pushfstring(L, "%s (curl error %d)", detail, (int)rc);
-        return push_failure(L, failure_kind(rc), lua_tostring(L, -1), rc);
+        return push_failure(L, "transport", lua_tostring(L, -1), rc);
     }
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_LOCAL_PORT, &port);

@@ -17,7 +17,12 @@ local validate = require "koodrive.validate"
 
 local batch = {}
 
-local DEFAULT_CONCURRENCY = 8
+local limits = require "koodrive.limits"
+local options = require "koodrive.options"
+
+local DEFAULT_CONCURRENCY, MAX_CONCURRENCY = limits.CONCURRENCY, limits.CONCURRENCY_MAX
+-- The options every bulk helper takes (koodrive.options, BatchOptions).
+local BATCH_OPTIONS = options.names("batch")
 
 -- Checks { concurrency, progress }; returns a plain copy (metamethods are not consulted).
 local function check_options(opts, allowed)
@@ -28,8 +33,8 @@ local function check_options(opts, allowed)
   local ok, err = validate.known_keys(opts, "options", allowed)
   if not ok then return nil, err end
   local c = rawget(opts, "concurrency")
-  if c ~= nil and (type(c) ~= "number" or c ~= c or c < 1 or c > 256 or c % 1 ~= 0) then
-    return nil, errors.validation("concurrency", "range", "must be a whole number from 1 to 256")
+  if c ~= nil and (type(c) ~= "number" or c ~= c or c < 1 or c > MAX_CONCURRENCY or c % 1 ~= 0) then
+    return nil, errors.validation("concurrency", "range", "must be a whole number from 1 to " .. MAX_CONCURRENCY)
   end
   local progress = rawget(opts, "progress")
   if progress ~= nil and type(progress) ~= "function" then
@@ -42,6 +47,24 @@ end
 local function copy_list(t, n)
   local out = {}
   for i = 1, n do out[i] = rawget(t, i) end
+  return out
+end
+
+--- The items of `list` (its first `n`, #list by default; read with rawget) in lists of at
+-- most `size`, in order: chunks({1, 2, 3}, 2) is { {1, 2}, {3} }. Bulk helpers split their ids
+-- with it (IoTDA takes 20 targets a call); the CLI does the same for its own bulk commands.
+---@param list any[]
+---@param size integer
+---@param n? integer
+---@return any[][]
+function batch.chunks(list, size, n)
+  n = n or #list
+  local out = {}
+  for first = 1, n, size do
+    local chunk = {}
+    for i = first, math.min(first + size - 1, n) do chunk[#chunk + 1] = rawget(list, i) end
+    out[#out + 1] = chunk
+  end
   return out
 end
 
@@ -78,7 +101,7 @@ function batch.map(items, work, opts)
     return nil, errors.validation("fn", "type", "must be a function(item) -> result, err")
   end
   local oerr
-  opts, oerr = check_options(opts, { concurrency = true, progress = true })
+  opts, oerr = check_options(opts, BATCH_OPTIONS)
   if not opts then return nil, oerr end
   items = copy_list(items, n)
   local total = n
@@ -122,7 +145,7 @@ end
 ---@return koodrive.UnbindManyResult|nil result
 ---@return koodrive.Error|nil err
 function batch.unbind_devices(service, ids, opts)
-  local o, err = check_options(opts, { concurrency = true, progress = true })
+  local o, err = check_options(opts, BATCH_OPTIONS)
   if not o then return nil, err end
   local n
   n, err = validate.list(ids, "deviceIds")
@@ -162,7 +185,7 @@ end
 ---@return koodrive.DeleteMembersManyResult|nil result
 ---@return koodrive.Error|nil err
 function batch.delete_members(service, groups, opts)
-  local o, err = check_options(opts, { concurrency = true, progress = true })
+  local o, err = check_options(opts, BATCH_OPTIONS)
   if not o then return nil, err end
   local n
   n, err = validate.list(groups, "groups")
@@ -186,7 +209,7 @@ function batch.delete_members(service, groups, opts)
     count, e = validate.list(ids, prefix .. ".userIds")
     if not count then return nil, e end
     ids = copy_list(ids, count)
-    ok, e = pipeline.check_args(service._ops.delete_members, group_id, ids)
+    ok, e = pipeline.check(service, "delete_members", group_id, ids)
     if not ok then return nil, within(prefix .. ".", e) end
     groups[i] = { group_id, ids }
   end
@@ -236,7 +259,7 @@ local CHUNK = 20
 ---@return koodrive.PolicyUnbindResult|nil result
 ---@return koodrive.Error|nil err
 function batch.unbind_policy_targets(service, policy_id, targets, opts)
-  local o, err = check_options(opts, { concurrency = true, progress = true })
+  local o, err = check_options(opts, BATCH_OPTIONS)
   if not o then return nil, err end
   if type(targets) ~= "table" then
     return nil, errors.validation("targets", "type",
@@ -249,16 +272,11 @@ function batch.unbind_policy_targets(service, policy_id, targets, opts)
   local n
   n, err = validate.list(target_ids, "target_ids")
   if not n then return nil, err end
-  local chunks = {}
-  for first = 1, n, CHUNK do
-    local ids = {}
-    for i = first, math.min(first + CHUNK - 1, n) do ids[#ids + 1] = rawget(target_ids, i) end
-    chunks[#chunks + 1] = ids
-  end
+  local chunks = batch.chunks(target_ids, CHUNK, n)
   -- Validate every chunk before sending any, so bad input sends nothing. An error names the
   -- id by its index in the caller's list, not in its chunk.
   for c, ids in ipairs(chunks) do
-    local valid, verr = pipeline.check_args(service._ops.unbind, policy_id,
+    local valid, verr = pipeline.check(service, "unbind", policy_id,
       { target_type = targets.target_type, target_ids = ids })
     if not valid then
       local i = verr.field and tonumber(verr.field:match("^target_ids%[(%d+)%]$"))

@@ -77,15 +77,14 @@ end
 
 local Client = pipeline.class(profile)
 
-local OPTIONS = { user_id = true, token = true, app_id = true, app_secret = true,
-  language = true, trace_ids = true }
+local OPTIONS = require("koodrive.options").names("koodrive")
 
 
 --- Creates a KooDrive client: `koodrive.new{ endpoint, user_id, token | app_id + app_secret, ... }`.
 -- Token mode sends `Authorization: Bearer <token>`; app mode signs every request with
 -- HMAC-SHA256. The client has the service objects `devices` (list, bind, unbind,
 -- unbind_many) and `usergroups` (delete_members, delete_members_many), and the methods
--- call, prepare and close.
+-- call, prepare, prepare_operation, check_operation and close.
 -- @function new
 ---@param config koodrive.Options see `Options` in the koodrive module
 ---@return koodrive.Client|nil client
@@ -94,16 +93,16 @@ local function new(config)
   local common, err = pipeline.common_config(config, OPTIONS)
   if not common then return nil, err end
   local user_id
-  user_id, err = validate.user_id(config.user_id, "user_id")
-  if not user_id then err.kind = "config"; return nil, err end
+  user_id, err = validate.user_id(config.user_id, "user_id", "config")
+  if not user_id then return nil, err end
   local settings = { user_id = user_id, endpoint = config.endpoint,
     trace_ids = config.trace_ids == true }
   if config.trace_ids ~= nil and type(config.trace_ids) ~= "boolean" then
     return nil, errors.config("trace_ids", "type", "must be a boolean")
   end
   if config.language ~= nil then
-    settings.language, err = validate.language(config.language, "language")
-    if not settings.language then err.kind = "config"; return nil, err end
+    settings.language, err = validate.language(config.language, "language", "config")
+    if not settings.language then return nil, err end
   end
   local secret = {}
   local token, app_id, app_secret
@@ -190,6 +189,22 @@ end
 -- @function prepare
 -- @tparam table spec as for `call`
 -- @return the request `{ method, url, headers, body }`, or nil and an error
+
+--- Builds and signs the request a declared operation would send, without sending it
+-- (the same method on IoTDA clients): `client:prepare_operation("devices.bind", device_id)`.
+-- The arguments are those of the operation (`client.devices:bind(device_id [, opts])`),
+-- checked first: bad input returns the validation error the call would.
+-- @function prepare_operation
+-- @string name the operation, `"service.method"` (e.g. `"usergroups.delete_members"`)
+-- @param ... the operation's arguments, then its `CallOptions`
+-- @return the request `{ method, url, headers, body }`, or nil and an error
+
+--- Checks a declared operation's arguments without building or sending anything (the same
+-- method on IoTDA clients): `client:check_operation("devices.unbind", id)`.
+-- @function check_operation
+-- @string name the operation, `"service.method"`
+-- @param ... the operation's arguments, then its `CallOptions`
+-- @return true, or nil and the validation error the call would return
 
 --- Releases the transport (its libcurl handle) if the client created it.
 -- @function close

@@ -156,69 +156,75 @@ end
 -- @field devices the default client's `devices` service object (see `koodrive.default`)
 -- @field usergroups the default client's `usergroups` service object
 
---- Options of every client (`koodrive.new` and `koodrive.iotda.new`).
+-- BEGIN GENERATED OPTIONS (make gen: tools/gen_docs.lua from lua/koodrive/options.lua)
+
+--- Options every client takes (koodrive.new and koodrive.iotda.new).
 -- @table CommonOptions
--- @field endpoint base URL, e.g. "https://cn.myhuaweicloud-koodrive.com" (required)
--- @field timeout whole-request timeout, seconds
--- @field connect_timeout connection timeout, seconds
--- @field ca_file PEM bundle to verify the server with
--- @field insecure skip TLS verification (boolean; logged as a warning)
--- @field clock function returning the time to sign with (default os.time)
--- @field transport a transport from `koodrive.transport`
--- @field max_body largest response body accepted, bytes
--- @field retries a `RetryOptions` table, or false for no retries
--- @field logger function(record) receiving a `LogRecord` per attempt, secrets redacted
--- @field sleep function(seconds) used between retries outside a loop
--- @field token_provider function returning a fresh token (token mode)
--- @field proxy a proxy URL (http://, https://, socks5://, socks5h://, credentials allowed and
--- never shown), "env" to follow http_proxy, HTTPS_PROXY, ALL_PROXY and NO_PROXY, or nil/false
--- for none (the default: the environment is ignored). The ngx transport refuses a proxy.
--- @field no_proxy hosts or domains to reach direct, comma-separated, or "*"
+-- @field endpoint Base URL, e.g. "https://cn.myhuaweicloud-koodrive.com". (required)
+-- @field timeout Whole-request timeout in seconds. (default: 30)
+-- @field connect_timeout Connection timeout in seconds. (default: 10)
+-- @field ca_file PEM bundle to verify the server with.
+-- @field insecure Skip TLS verification (logged as a warning). (default: false)
+-- @field clock Seconds since the epoch to sign with. (default: os.time)
+-- @field transport A transport from koodrive.transport. (default: koodrive.transport.auto())
+-- @field max_body Largest response body accepted, in bytes. (default: 8388608)
+-- @field retries Retry policy (RetryOptions), or false for none. (default: the RetryOptions
+-- defaults)
+-- @field logger Receives one redacted LogRecord per attempt.
+-- @field sleep Waits between retries outside a loop.
+-- @field token_provider Returns a fresh token when needed (token mode).
+-- @field proxy Proxy URL (http, https, socks5, socks5h), or "env" for http_proxy & co. Credentials
+-- in the URL are allowed and never shown. nil/false: no proxy, whatever the environment says (the
+-- default). The ngx transport refuses a proxy.
+-- @field no_proxy Comma-separated hosts or domains reached direct, or "*".
 
 --- Options of `koodrive.new` (besides `CommonOptions`).
 -- Give `token` (or `token_provider`), or `app_id` and `app_secret`.
 -- @table Options
--- @field user_id the KooDrive user id, sent as X-User-Id (required)
--- @field token bearer token
--- @field app_id app id (app-signature mode)
--- @field app_secret app secret (app-signature mode)
--- @field language value of the `language` header
--- @field trace_ids send a fresh X-Traceid with every call (boolean)
+-- @field user_id The KooDrive user id, sent as X-User-Id. (required)
+-- @field token Bearer token (token mode).
+-- @field app_id App id (app-signature mode, with app_secret).
+-- @field app_secret App secret (app-signature mode, with app_id).
+-- @field language Value of the `language` header.
+-- @field trace_ids Send a fresh X-Traceid with every call. (default: false)
 
 --- Options of `koodrive.iotda.new` (besides `CommonOptions`).
 -- Give `ak` and `sk` (optionally `security_token`), or `token` (or `token_provider`).
 -- @table IotdaOptions
--- @field project_id the IAM project id (required)
--- @field ak access key
--- @field sk secret key
--- @field security_token temporary security token
--- @field token IAM token (X-Auth-Token)
--- @field region e.g. "cn-north-4"; required for derived signing
--- @field derived use V11-HMAC-SHA256 derived signing (default: every host except
--- `<service>.<region>.myhuaweicloud.com`)
--- @field instance_id Instance-Id header
+-- @field project_id The IAM project id. (required)
+-- @field ak Access key (AK/SK mode, with sk).
+-- @field sk Secret key (AK/SK mode, with ak).
+-- @field security_token Temporary security token for AK/SK.
+-- @field token IAM token (X-Auth-Token mode).
+-- @field region Region, e.g. "cn-north-4"; required for derived signing.
+-- @field derived Use V11-HMAC-SHA256 derived signing. (default: every host except
+-- <service>.<region>.myhuaweicloud.com)
+-- @field instance_id Instance-Id header.
 
 --- Per-call options: the last argument of every operation; also accepted in the spec of
 -- `call` and `prepare`.
 -- @table CallOptions
--- @field trace_id X-Traceid to send
--- @field language `language` header for this call
--- @field timeout whole-request timeout, seconds
--- @field connect_timeout connection timeout, seconds
--- @field retry whether this call may be retried (boolean)
+-- @field trace_id X-Traceid to send (58 characters).
+-- @field language `language` header for this call.
+-- @field timeout Whole-request timeout in seconds. (default: the client's)
+-- @field connect_timeout Connection timeout in seconds. (default: the client's)
+-- @field retry Whether this call may be retried. (default: true for operations that are safe to
+-- repeat)
 
 --- The `retries` option.
 -- @table RetryOptions
--- @field max_attempts attempts in all, the first included
--- @field base_delay first backoff delay, seconds
--- @field max_delay largest backoff delay, seconds
--- @field max_elapsed give up after this many seconds in all
+-- @field max_attempts Attempts in all, the first included. (default: 3)
+-- @field base_delay First backoff delay, seconds. (default: 0.2)
+-- @field max_delay Largest backoff delay, seconds. (default: 5)
+-- @field max_elapsed Give up after this many seconds in all. (default: 30)
 
 --- Options of the bulk helpers (`unbind_many`, `delete_members_many`, `unbind_all`) and
 -- `koodrive.batch`.
 -- @table BatchOptions
--- @field concurrency calls in flight at once, 1 to 256 (default 8)
--- @field progress function(done, total, item, result, err) called as each item finishes
+-- @field concurrency Calls in flight at once, 1-256. (default: 8)
+-- @field progress Called as each item finishes: progress(done, total, item, result, err).
+
+-- END GENERATED OPTIONS
 
 --- What the `logger` receives for each attempt; secrets are redacted.
 -- @table LogRecord

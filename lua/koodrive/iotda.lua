@@ -67,13 +67,12 @@ end
 
 local Client = pipeline.class(profile)
 
-local OPTIONS = { project_id = true, ak = true, sk = true, security_token = true, token = true,
-  region = true, derived = true, instance_id = true }
+local OPTIONS = require("koodrive.options").names("iotda")
 
 --- Creates an IoTDA client:
 -- `koodrive.iotda.new{ endpoint, project_id, ak + sk | token, region, derived, instance_id }`.
 -- The client has the service object `device_policies` (unbind, unbind_all) and the methods
--- call, prepare and close.
+-- call, prepare, prepare_operation, check_operation and close.
 -- @function new
 ---@param config koodrive.IotdaOptions see `IotdaOptions` in the koodrive module
 ---@return koodrive.IotdaClient|nil client
@@ -82,8 +81,8 @@ local function new(config)
   local common, err = pipeline.common_config(config, OPTIONS)
   if not common then return nil, err end
   local project_id
-  project_id, err = validate.path_segment(config.project_id, "project_id")
-  if not project_id then err.kind = "config"; return nil, err end
+  project_id, err = validate.path_segment(config.project_id, "project_id", "config")
+  if not project_id then return nil, err end
   local settings = { endpoint = config.endpoint, project_id = project_id }
   local secret = {}
   local values = {}
@@ -132,8 +131,8 @@ local function new(config)
 end
 
 -- LDoc reference for the client's methods (built at run time; LuaLS types in
--- lua/koodrive/meta.lua). IoTDA clients also have `call`, `prepare` and `close`, as
--- KooDrive clients do.
+-- lua/koodrive/meta.lua). IoTDA clients also have `call`, `prepare`, `prepare_operation`,
+-- `check_operation` and `close`, as KooDrive clients do.
 
 --- Unbinds targets (at most 20) from a device policy.
 -- @function device_policies:unbind

@@ -11,63 +11,68 @@
 
 ---@alias koodrive.Logger fun(record: koodrive.LogRecord)
 ---@alias koodrive.TokenProvider fun(): string
+---@alias koodrive.Progress fun(done: integer, total: integer, item: any, result: any, err: koodrive.Error?)
+
+-- BEGIN GENERATED OPTIONS (make gen: tools/gen_docs.lua from lua/koodrive/options.lua)
 
 ---Options every client takes (koodrive.new and koodrive.iotda.new).
 ---@class koodrive.CommonOptions
----@field endpoint string Base URL, e.g. "https://cn.myhuaweicloud-koodrive.com" (required).
----@field timeout? number Whole-request timeout in seconds.
----@field connect_timeout? number Connection timeout in seconds.
+---@field endpoint string Base URL, e.g. "https://cn.myhuaweicloud-koodrive.com". Required.
+---@field timeout? number Whole-request timeout in seconds. Default: 30.
+---@field connect_timeout? number Connection timeout in seconds. Default: 10.
 ---@field ca_file? string PEM bundle to verify the server with.
----@field insecure? boolean Skip TLS verification (logged as a warning).
----@field clock? fun(): number Seconds since the epoch used to sign (default os.time).
----@field transport? koodrive.Transport A transport from koodrive.transport.
----@field max_body? integer Largest response body accepted, in bytes.
----@field retries? koodrive.RetryOptions|false Retry policy, or false for none.
----@field logger? koodrive.Logger Receives one redacted record per attempt.
+---@field insecure? boolean Skip TLS verification (logged as a warning). Default: false.
+---@field clock? fun(): number Seconds since the epoch to sign with. Default: os.time.
+---@field transport? koodrive.Transport A transport from koodrive.transport. Default: koodrive.transport.auto().
+---@field max_body? integer Largest response body accepted, in bytes. Default: 8388608.
+---@field retries? koodrive.RetryOptions|false Retry policy (RetryOptions), or false for none.
+---@field logger? koodrive.Logger Receives one redacted LogRecord per attempt.
 ---@field sleep? fun(seconds: number) Waits between retries outside a loop.
----@field token_provider? koodrive.TokenProvider Returns a fresh token when needed.
----@field proxy? string|false Proxy URL (http, https, socks5, socks5h), "env" for http_proxy & co., or none (default).
----@field no_proxy? string Comma-separated hosts or domains sent direct, or "*".
+---@field token_provider? koodrive.TokenProvider Returns a fresh token when needed (token mode).
+---@field proxy? string|false Proxy URL (http, https, socks5, socks5h), or "env" for http_proxy & co.
+---@field no_proxy? string Comma-separated hosts or domains reached direct, or "*".
 
 ---koodrive.new options.
 ---@class koodrive.Options: koodrive.CommonOptions
----@field user_id string|integer The KooDrive user id (X-User-Id), required.
+---@field user_id string|integer The KooDrive user id, sent as X-User-Id. Required.
 ---@field token? string Bearer token (token mode).
 ---@field app_id? string App id (app-signature mode, with app_secret).
 ---@field app_secret? string App secret (app-signature mode, with app_id).
 ---@field language? string Value of the `language` header.
----@field trace_ids? boolean Send a fresh X-Traceid with every call.
+---@field trace_ids? boolean Send a fresh X-Traceid with every call. Default: false.
 
 ---koodrive.iotda.new options.
 ---@class koodrive.IotdaOptions: koodrive.CommonOptions
----@field project_id string The IAM project id (required).
+---@field project_id string The IAM project id. Required.
 ---@field ak? string Access key (AK/SK mode, with sk).
 ---@field sk? string Secret key (AK/SK mode, with ak).
 ---@field security_token? string Temporary security token for AK/SK.
 ---@field token? string IAM token (X-Auth-Token mode).
 ---@field region? string Region, e.g. "cn-north-4"; required for derived signing.
----@field derived? boolean Use V11-HMAC-SHA256 derived signing (default: by host).
+---@field derived? boolean Use V11-HMAC-SHA256 derived signing.
 ---@field instance_id? string Instance-Id header.
 
 ---Per-call options (last argument of every operation, and of call/prepare specs).
 ---@class koodrive.CallOptions
----@field trace_id? string X-Traceid to send.
+---@field trace_id? string X-Traceid to send (58 characters).
 ---@field language? string `language` header for this call.
----@field timeout? number Whole-request timeout in seconds.
----@field connect_timeout? number Connection timeout in seconds.
----@field retry? boolean Whether this call may be retried.
+---@field timeout? number Whole-request timeout in seconds. Default: the client's.
+---@field connect_timeout? number Connection timeout in seconds. Default: the client's.
+---@field retry? boolean Whether this call may be retried. Default: true for operations that are safe to repeat.
 
 ---The `retries` option.
 ---@class koodrive.RetryOptions
----@field max_attempts? integer Attempts in all, the first included.
----@field base_delay? number First backoff delay, seconds.
----@field max_delay? number Largest backoff delay, seconds.
----@field max_elapsed? number Give up after this many seconds in all.
+---@field max_attempts? integer Attempts in all, the first included. Default: 3.
+---@field base_delay? number First backoff delay, seconds. Default: 0.2.
+---@field max_delay? number Largest backoff delay, seconds. Default: 5.
+---@field max_elapsed? number Give up after this many seconds in all. Default: 30.
 
 ---Options of the bulk helpers and koodrive.batch.
 ---@class koodrive.BatchOptions
----@field concurrency? integer Calls in flight at once, 1-256 (default 8).
----@field progress? fun(done: integer, total: integer, item: any, result: any, err: koodrive.Error?)
+---@field concurrency? integer Calls in flight at once, 1-256. Default: 8.
+---@field progress? koodrive.Progress Called as each item finishes: progress(done, total, item, result, err).
+
+-- END GENERATED OPTIONS
 
 ---What the logger receives for each attempt; secrets are redacted.
 ---@class koodrive.LogRecord
@@ -281,6 +286,19 @@ function BaseClient:call(spec) end
 ---@return koodrive.Request|nil request
 ---@return koodrive.Error|nil err
 function BaseClient:prepare(spec) end
+---Builds and signs the request a declared operation ("devices.bind") would send, not sent;
+---the rest are the operation's arguments, then its per-call options (checked first).
+---@param name string
+---@param ... any
+---@return koodrive.Request|nil request
+---@return koodrive.Error|nil err
+function BaseClient:prepare_operation(name, ...) end
+---Checks a declared operation's arguments without building or sending anything.
+---@param name string
+---@param ... any
+---@return true|nil ok
+---@return koodrive.Error|nil err
+function BaseClient:check_operation(name, ...) end
 ---Releases the transport if the client created it.
 function BaseClient:close() end
 

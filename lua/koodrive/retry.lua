@@ -7,7 +7,7 @@ local validate = require "koodrive.validate"
 
 local retry = {}
 
-retry.DEFAULTS = { max_attempts = 3, base_delay = 0.2, max_delay = 5, max_elapsed = 30 }
+retry.DEFAULTS = require("koodrive.limits").RETRY
 
 local LIMITS = {
   max_attempts = { 1, 10, true },

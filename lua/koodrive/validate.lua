@@ -25,7 +25,12 @@ validate.FILE_PATH_MAX = 4096
 --- Deepest JSON body accepted.
 validate.JSON_DEPTH = 64
 
-local function fail(field, rule, message)
+local limits = require "koodrive.limits"
+
+-- `kind` is the error kind the caller wants (default "validation"): client options give
+-- "config", so no caller patches the kind afterwards.
+local function fail(field, rule, message, kind)
+  if kind == "config" then return nil, errors.config(field, rule, message) end
   return nil, errors.validation(field, rule, message)
 end
 
@@ -75,37 +80,37 @@ function validate.utf8(v, field)
 end
 
 --- A string of printable ASCII characters (space included), 1..max bytes.
-function validate.text(v, field, max)
-  if type(v) ~= "string" then return fail(field, "type", "must be a string, got " .. describe(v)) end
-  if #v == 0 then return fail(field, "length", "must not be empty") end
-  if #v > max then return fail(field, "length", "must be at most " .. max .. " bytes") end
+function validate.text(v, field, max, kind)
+  if type(v) ~= "string" then return fail(field, "type", "must be a string, got " .. describe(v), kind) end
+  if #v == 0 then return fail(field, "length", "must not be empty", kind) end
+  if #v > max then return fail(field, "length", "must be at most " .. max .. " bytes", kind) end
   if v:find(CONTROL) then
-    return fail(field, "control", "must not contain control characters (CR, LF, NUL, ...)")
+    return fail(field, "control", "must not contain control characters (CR, LF, NUL, ...)", kind)
   end
   if v:find(NON_ASCII) then
-    return fail(field, "ascii", "must be printable ASCII (no bytes above 0x7E)")
+    return fail(field, "ascii", "must be printable ASCII (no bytes above 0x7E)", kind)
   end
   return v
 end
 
 --- A value that becomes one path segment: it must never be able to change the path.
-function validate.path_segment(v, field)
+function validate.path_segment(v, field, kind)
   if type(v) == "number" and math.floor(v) == v and v >= 0 and v < 2 ^ 53 then
     v = string.format("%d", v)
   end
-  local s, err = validate.text(v, field, 256)
+  local s, err = validate.text(v, field, 256, kind)
   if not s then
     if err.rule == "control" or err.rule == "ascii" then err.rule = "path_segment" end
     return nil, err
   end
   if s:find("/", 1, true) or s:find("\\", 1, true) then
-    return fail(field, "path_segment", "must be a safe path segment: '/' and '\\' are not allowed")
+    return fail(field, "path_segment", "must be a safe path segment: '/' and '\\' are not allowed", kind)
   end
   if s == "." or s == ".." or s:find("..", 1, true) then
-    return fail(field, "path_segment", "must be a safe path segment: '..' is not allowed")
+    return fail(field, "path_segment", "must be a safe path segment: '..' is not allowed", kind)
   end
   if s:find("[?#%%]") then
-    return fail(field, "path_segment", "must be a safe path segment: '?', '#' and '%' are not allowed")
+    return fail(field, "path_segment", "must be a safe path segment: '?', '#' and '%' are not allowed", kind)
   end
   return s
 end
@@ -114,24 +119,24 @@ local INT64_MAX = "9223372036854775807"
 
 --- A KooDrive user id: 1-19 decimal digits, at most 2^63-1. Returned as a canonical digit
 -- string (no leading zeros), so it can be written as an exact JSON integer.
-function validate.user_id(v, field)
+function validate.user_id(v, field, kind)
   if math.type and math.type(v) == "integer" then
-    if v < 0 then return fail(field, "user_id", "must not be negative") end
+    if v < 0 then return fail(field, "user_id", "must not be negative", kind) end
     return string.format("%d", v)
   end
   if type(v) == "number" then
     return fail(field, "user_id",
-      "must be a string of digits (a number this large cannot hold every digit here)")
+      "must be a string of digits (a number this large cannot hold every digit here)", kind)
   end
   if type(v) ~= "string" then
-    return fail(field, "user_id", "must be a string of 1-19 decimal digits, got " .. describe(v))
+    return fail(field, "user_id", "must be a string of 1-19 decimal digits, got " .. describe(v), kind)
   end
   if #v > 19 or not v:find("^[0-9]+$") then
-    return fail(field, "user_id", "must be 1-19 decimal digits")
+    return fail(field, "user_id", "must be 1-19 decimal digits", kind)
   end
   local digits = v:gsub("^0+(%d)", "%1")
   if #digits == 19 and digits > INT64_MAX then
-    return fail(field, "user_id", "must be at most 9223372036854775807 (2^63-1)")
+    return fail(field, "user_id", "must be at most 9223372036854775807 (2^63-1)", kind)
   end
   return digits
 end
@@ -158,59 +163,75 @@ end
 --- A header value: printable ASCII without control characters (CR, LF or NUL would split
 -- the request), at most `max` bytes (validate.HEADER_MAX by default). Empty is allowed
 -- here; options that must not be empty say so themselves.
-function validate.header_value(v, field, max)
-  if type(v) ~= "string" then return fail(field, "type", "must be a string, got " .. describe(v)) end
+function validate.header_value(v, field, max, kind)
+  if type(v) ~= "string" then return fail(field, "type", "must be a string, got " .. describe(v), kind) end
   max = max or validate.HEADER_MAX
-  if #v > max then return fail(field, "length", "must be at most " .. max .. " bytes") end
+  if #v > max then return fail(field, "length", "must be at most " .. max .. " bytes", kind) end
   if v:find(CONTROL) then
-    return fail(field, "header_value", "must not contain CR, LF, NUL or other control characters")
+    return fail(field, "header_value", "must not contain CR, LF, NUL or other control characters", kind)
   end
   if v:find(NON_ASCII) then
-    return fail(field, "header_value", "must be printable ASCII (no bytes above 0x7E)")
+    return fail(field, "header_value", "must be printable ASCII (no bytes above 0x7E)", kind)
   end
   return v
 end
 
+--- Whether `name: value` is a header line a transport may write: a non-empty name without
+-- control characters, spaces or ':', and a string value without CR, LF or NUL (numbers are
+-- written as text). Transports' last guard, looser than the rules of the options that become
+-- headers (validate.header_value); the C core checks the same again. Returns the value as
+-- text, or nil.
+function validate.header_line(name, value)
+  if type(value) == "number" then value = tostring(value) end
+  if type(name) ~= "string" or name == "" or name:find("[%c :]") or type(value) ~= "string"
+    or value:find("[\r\n%z]") then
+    return nil
+  end
+  return value
+end
+
 --- A language tag for the `language` header: 1-35 ASCII letters, digits, '-' or '_'.
-function validate.language(v, field)
-  local s, err = validate.text(v, field, 35)
+function validate.language(v, field, kind)
+  local s, err = validate.text(v, field, 35, kind)
   if not s then return nil, err end
   if not s:find("^[A-Za-z0-9_%-]+$") then
-    return fail(field, "language", "must be a language tag such as en-US (letters, digits, '-', '_')")
+    return fail(field, "language", "must be a language tag such as en-US (letters, digits, '-', '_')", kind)
   end
   return s
 end
 
---- A number of seconds in (0, 86400].
-function validate.seconds(v, field)
+--- A number of seconds in (0, limits.TIMEOUT_MAX] (a day).
+function validate.seconds(v, field, kind)
   if type(v) ~= "number" or v ~= v then
-    return fail(field, "type", "must be a number of seconds, got " .. describe(v))
+    return fail(field, "type", "must be a number of seconds, got " .. describe(v), kind)
   end
-  if v <= 0 or v > 86400 then return fail(field, "range", "must be between 0 and 86400 seconds") end
+  if v <= 0 or v > limits.TIMEOUT_MAX then
+    return fail(field, "range", "must be between 0 and " .. limits.TIMEOUT_MAX .. " seconds", kind)
+  end
   return v
 end
 
 --- A whole number in [0, max].
-function validate.count(v, field, max)
+function validate.count(v, field, max, kind)
   if type(v) ~= "number" or v ~= v then
-    return fail(field, "type", "must be a whole number, got " .. describe(v))
+    return fail(field, "type", "must be a whole number, got " .. describe(v), kind)
   end
   if v < 0 or v > max or v % 1 ~= 0 then
-    return fail(field, "range", "must be a whole number from 0 to " .. string.format("%d", max))
+    return fail(field, "range", "must be a whole number from 0 to " .. string.format("%d", max), kind)
   end
   return v
 end
 
 --- A local file path: 1..FILE_PATH_MAX bytes, no control characters (a NUL would cut the
 -- path short in C). Other bytes are allowed: file names are bytes.
-function validate.file_path(v, field)
-  if type(v) ~= "string" then return fail(field, "type", "must be a path string, got " .. describe(v)) end
-  if #v == 0 then return fail(field, "length", "must not be empty") end
+function validate.file_path(v, field, kind)
+  if type(v) ~= "string" then return fail(field, "type", "must be a path string, got " .. describe(v), kind) end
+  if #v == 0 then return fail(field, "length", "must not be empty", kind) end
   if #v > validate.FILE_PATH_MAX then
-    return fail(field, "length", "must be at most " .. validate.FILE_PATH_MAX .. " bytes")
+    return fail(field, "length", "must be at most " .. validate.FILE_PATH_MAX .. " bytes", kind)
   end
   if v:find(CONTROL) then
-    return fail(field, "control", "must not contain control characters (CR, LF, NUL, ...)")
+    return fail(field, "control", "must not contain control characters (CR, LF, NUL, ...)", kind)
   end
   return v
 end
@@ -261,23 +282,23 @@ end
 
 --- The text of an endpoint URL before it is parsed: at most PATH_MAX bytes of printable
 -- ASCII without white space, and a base path that passes the request path rules.
-function validate.endpoint(v, field)
+function validate.endpoint(v, field, kind)
   if type(v) ~= "string" then
-    return fail(field, "type", "must be an http(s) URL string, got " .. describe(v))
+    return fail(field, "type", "must be an http(s) URL string, got " .. describe(v), kind)
   end
   if #v > validate.PATH_MAX then
-    return fail(field, "length", "must be at most " .. validate.PATH_MAX .. " bytes")
+    return fail(field, "length", "must be at most " .. validate.PATH_MAX .. " bytes", kind)
   end
   if v:find(CONTROL) or v:find("%s") then
-    return fail(field, "url", "must not contain white space or control characters")
+    return fail(field, "url", "must not contain white space or control characters", kind)
   end
   if v:find(NON_ASCII) then
-    return fail(field, "url", "must be printable ASCII (use the punycode form of the host)")
+    return fail(field, "url", "must be printable ASCII (use the punycode form of the host)", kind)
   end
   local base = v:match("^[%a][%w+.%-]*://[^/?#]*(/[^?#]*)")
   if base then
     local rule, message = path_problem(base)
-    if rule then return fail(field, "url", "base path " .. message) end
+    if rule then return fail(field, "url", "base path " .. message, kind) end
   end
   return v
 end
@@ -324,112 +345,7 @@ function validate.query_value(v, field)
   return v
 end
 
---- `s` made fit for a message or a log line: control and non-ASCII bytes written as \xNN,
--- cut to `max` bytes of the original (64 by default) with "..." after.
-function validate.safe_text(s, max)
-  max = max or 64
-  local out = s:sub(1, max):gsub("[%z\1-\31\127-\255]", function(c) return ("\\x%02X"):format(c:byte()) end)
-  if #s > max then out = out .. "..." end
-  return out
-end
-
--- A readable, bounded label for a table key in a field name: never the raw bytes of a
--- hostile key, never a call to its __tostring.
-local function key_label(k)
-  local t = type(k)
-  if t == "string" then
-    return validate.safe_text(k, 64)
-  elseif t == "number" then
-    if k ~= k then return "nan" end
-    if k % 1 == 0 and k > -2 ^ 53 and k < 2 ^ 53 then return string.format("%d", k) end
-    return string.format("%.17g", k)
-  elseif t == "boolean" then
-    return tostring(k)
-  end
-  return "<" .. t .. ">"
-end
-validate.key_label = key_label
-
---- Checks a JSON body table: every string (key or value) valid UTF-8, keys strings or
--- numbers, values tables, strings, finite numbers, booleans or json.null, at most
--- JSON_DEPTH levels deep. The field of an error is the path to the bad value, e.g.
--- "body.items[2].name".
-function validate.json_body(v, field)
-  local null = require("koodrive.json").null
-  local depth_max = validate.JSON_DEPTH
-  local function check(x, path, depth)
-    local t = type(x)
-    if t == "string" then
-      local ok, at = validate.is_utf8(x)
-      if not ok then
-        return fail(path, "utf8", "must be valid UTF-8 (bad byte sequence at offset " .. at .. ")")
-      end
-      return true
-    elseif t == "number" then
-      if x ~= x or x == math.huge or x == -math.huge then
-        return fail(path, "json", "must be a finite number (JSON has no NaN or infinity)")
-      end
-      return true
-    elseif t == "boolean" or x == null then
-      return true
-    elseif t ~= "table" then
-      return fail(path, "json", "cannot be written as JSON (a " .. t .. ")")
-    end
-    if depth > depth_max then
-      return fail(path, "json", "is nested more than " .. depth_max .. " levels deep (or is cyclic)")
-    end
-    for k, item in next, x do
-      local kt = type(k)
-      local sub
-      if kt == "number" then
-        sub = path .. "[" .. key_label(k) .. "]"
-      elseif kt == "string" then
-        local ok, at = validate.is_utf8(k)
-        if not ok then
-          return fail(path, "utf8", "has a key that is not valid UTF-8 (bad byte sequence at offset " .. at .. ")")
-        end
-        sub = path .. "." .. key_label(k)
-      else
-        return fail(path, "json", "has a key that cannot be written as JSON (a " .. kt .. ")")
-      end
-      local ok, err = check(item, sub, depth + 1)
-      if not ok then return nil, err end
-    end
-    return true
-  end
-  if type(v) ~= "table" then return fail(field, "type", "must be a table, got " .. describe(v)) end
-  return check(v, field, 1)
-end
-
---- An array (sequence) of 1..max items; returns its length. Only the table's own entries
--- count: metamethods (__index, __len, __pairs) are neither trusted nor called.
-function validate.list(v, field, max)
-  if type(v) ~= "table" then return fail(field, "type", "must be an array, got " .. describe(v)) end
-  local n = 0
-  for k in next, v do
-    if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then
-      return fail(field, "type", "must be an array (sequence), found key " .. key_label(k))
-    end
-    n = n + 1
-  end
-  for i = 1, n do
-    if rawget(v, i) == nil then return fail(field, "type", "must be an array without holes") end
-  end
-  if n == 0 then return fail(field, "length", "must not be empty") end
-  if max and n > max then return fail(field, "length", "must hold at most " .. max .. " items") end
-  return n
-end
-
---- Only keys listed in `allowed` may appear in the options table `t` (its own entries;
--- __pairs is not called).
-function validate.known_keys(t, field, allowed)
-  if type(t) ~= "table" then return fail(field, "type", "must be a table, got " .. describe(t)) end
-  for k in next, t do
-    if type(k) ~= "string" or not allowed[k] then
-      return fail(field .. "." .. key_label(k), "unknown_option", "is not a known option")
-    end
-  end
-  return true
-end
+-- The rules for tables (lists, option tables, JSON bodies) and for text in messages.
+require("koodrive.validate.tables")(validate, fail, describe)
 
 return validate

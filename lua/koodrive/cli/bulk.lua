@@ -68,14 +68,6 @@ end
 ---@param list any[]
 ---@param size integer
 ---@return any[][]
-function bulk.chunks(list, size)
-  local out = {}
-  for first = 1, #list, size do
-    local chunk = {}
-    for i = first, math.min(first + size - 1, #list) do chunk[#chunk + 1] = list[i] end
-    out[#out + 1] = chunk
-  end
-  return out
-end
+function bulk.chunks(list, size) return require("koodrive.batch").chunks(list, size) end
 
 return bulk

@@ -43,7 +43,6 @@ local AUTH_GROUPS = {
   { token = true, app_id = true, app_secret = true },
   { iam_token = true, ak = true, sk = true, security_token = true },
 }
-local SECRET_KEYS = { "token", "app_secret", "sk", "security_token", "iam_token" }
 
 --- The text after a command's options: precedence, the profile file, secrets in `ps`.
 config.HELP = [[
@@ -288,9 +287,11 @@ end
 ---@return string[]
 function config.secret_values(cfg)
   local values = {}
-  for _, key in ipairs(SECRET_KEYS) do
-    local v = cfg[key]
-    if type(v) == "string" and #v >= vault.MIN_LENGTH then values[#values + 1] = v end
+  -- Which settings are secrets is koodrive.secrets' rule for names, as everywhere else.
+  for key, v in pairs(cfg) do
+    if type(key) == "string" and vault.name(key) and type(v) == "string" and #v >= vault.MIN_LENGTH then
+      values[#values + 1] = v
+    end
   end
   return values
 end

@@ -24,6 +24,9 @@
 -- `reused` (how often the connection had been used before: 0 for a new one) and
 -- `new_connections` (1 or 0), for logs and tests.
 local errors = require "koodrive.errors"
+local failures = require "koodrive.transport.failures"
+local limits = require "koodrive.limits"
+local validate = require "koodrive.validate"
 
 local ngx = ngx -- luacheck: ignore (the global of nginx's Lua module; nil elsewhere)
 
@@ -51,7 +54,6 @@ function M.usable()
   return nil, phase
 end
 
-local DEFAULT_MAX_BODY = 8 * 1024 * 1024
 local MAX_HEADER_BYTES = 256 * 1024
 local DEFAULT_OP_TIMEOUT = 60 -- seconds, for a request without timeouts (nginx's own default)
 local READ_CHUNK = 64 * 1024
@@ -60,12 +62,10 @@ local READ_CHUNK = 64 * 1024
 -- Errors, mapped as the curl transport maps libcurl's
 --------------------------------------------------------------------------------------------
 
+-- The one constructor of transport errors (koodrive.transport.failures): nginx's failures
+-- have reasons, not libcurl codes.
 local function failure(reason, message)
-  if reason == "timeout" then
-    return nil, errors.new { kind = "timeout", reason = "timeout", message = message, retryable = true }
-  end
-  return nil, errors.new { kind = "transport", reason = reason, message = message,
-    retryable = reason ~= "too_large" and reason ~= "tls" }
+  return nil, failures.new(reason, message)
 end
 
 local function too_large(max_body)
@@ -162,11 +162,8 @@ local function request_head(request, target, authority)
   end
   table.sort(names)
   for _, name in ipairs(names) do
-    local value = headers[name]
-    if type(value) == "number" then value = tostring(value) end
-    if name == "" or name:find("[%c :]") or type(value) ~= "string" or value:find("[\r\n%z]") then
-      return header_error(name)
-    end
+    local value = validate.header_line(name, headers[name])
+    if not value then return header_error(name) end
     local lower = name:lower()
     -- Framing is this transport's business, and an Expect round trip is never wanted.
     if not FRAMING[lower] then
@@ -399,7 +396,7 @@ local function exchange(self, u, request, clock, head, close_after)
     budget = MAX_HEADER_BYTES
   until status >= 200 or status == 101
 
-  local max_body = tonumber(request.max_body) or DEFAULT_MAX_BODY
+  local max_body = tonumber(request.max_body) or limits.MAX_BODY
   local body, berr
   -- Kept alive: HTTP/1.1, neither side said "close", and never after 101 Switching Protocols.
   local keep = version == "1.1" and not has_token(headers.connection, "close") and not close_after
@@ -557,7 +554,7 @@ local function resty_exchange(self, request, u, clock, close_after)
     return failure("too_large", "response headers larger than 256 KiB")
   end
 
-  local max_body = tonumber(request.max_body) or DEFAULT_MAX_BODY
+  local max_body = tonumber(request.max_body) or limits.MAX_BODY
   local length = tonumber(out["content-length"])
   if length and length > max_body then httpc:close(); return too_large(max_body) end
   local parts, total = {}, 0
