@@ -46,7 +46,8 @@ build = {
       libraries = { "crypto" },
     },
     ["koodrive.curl"] = {
-      sources = { "src/curl_core.c", "src/http.c", "src/multi.c", "src/transfer.c" },
+      sources = { "src/curl_core.c", "src/handle.c", "src/headers.c", "src/http.c", "src/multi.c",
+        "src/transfer.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

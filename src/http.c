@@ -18,6 +18,7 @@
 
 #include "compat.h"
 #include "core.h"
+#include "handle.h"
 #include "transfer.h"
 
 #define HTTP_MT "koodrive.http"
