@@ -39,7 +39,7 @@ build = {
       defines = { "_POSIX_C_SOURCE=200809L" },
     },
     ["koodrive.sign"] = {
-      sources = { "src/encode.c", "src/sign.c" },
+      sources = { "src/encode.c", "src/sign.c", "src/sign_ctx.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(OPENSSL_INCDIR)" },
       libdirs = { "$(OPENSSL_LIBDIR)" },
