@@ -234,12 +234,12 @@ static int global_utc_stamp(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg kd_encode_funcs[] = { { "encode_path", global_encode_path },
-                                            { "encode_query", global_encode_query },
-                                            { "utc_stamp", global_utc_stamp },
-                                            { NULL, NULL } };
+static const luaL_Reg functions[] = { { "encode_path", global_encode_path },
+                                      { "encode_query", global_encode_query },
+                                      { "utc_stamp", global_utc_stamp },
+                                      { NULL, NULL } };
 
 void kd_encode_open(lua_State *L)
 {
-    luaL_setfuncs(L, kd_encode_funcs, 0);
+    luaL_setfuncs(L, functions, 0);
 }
