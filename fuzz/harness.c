@@ -91,7 +91,7 @@ static int fz_sha256_hex(lua_State *L)
     return 1;
 }
 
-/* kd_fuzz.hmac_sha256_hex(key, s): one-shot HMAC, none of sign.c's cached contexts. */
+/* kd_fuzz.hmac_sha256_hex(key, s): one-shot HMAC, none of sign_ctx.c's cached contexts. */
 static int fz_hmac_sha256_hex(lua_State *L)
 {
     size_t kn, n;
@@ -149,7 +149,8 @@ static int fz_push_headers(lua_State *L)
     return 1;
 }
 
-/* kd_fuzz.lazy_headers(block) -> a response table as transfer.c makes it: `headers` unread. */
+/* kd_fuzz.lazy_headers(block) -> a response table as kd_transfer_result makes it, `headers`
+ * unread. */
 static int fz_lazy_headers(lua_State *L)
 {
     size_t n;
