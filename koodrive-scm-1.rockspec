@@ -36,18 +36,20 @@ build = {
     -- Three C modules, so that require "koodrive" loads neither libcrypto nor libcurl:
     -- signing and HTTP load on first use (see src/core.c).
     ["koodrive.core"] = {
-      sources = { "src/clock.c", "src/core.c", "src/encode.c", "src/json.c", "src/random.c" },
+      sources = { "src/clock.c", "src/core.c", "src/encode.c", "src/json.c", "src/json_decode.c",
+        "src/random.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
     },
     ["koodrive.sign"] = {
-      sources = { "src/encode.c", "src/sign.c" },
+      sources = { "src/encode.c", "src/sign.c", "src/sign_ctx.c", "src/sign_req.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(OPENSSL_INCDIR)" },
       libdirs = { "$(OPENSSL_LIBDIR)" },
       libraries = { "crypto" },
     },
     ["koodrive.curl"] = {
-      sources = { "src/curl_core.c", "src/http.c", "src/multi.c", "src/transfer.c" },
+      sources = { "src/curl_core.c", "src/handle.c", "src/headers.c", "src/http.c", "src/multi.c",
+        "src/transfer.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

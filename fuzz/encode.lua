@@ -1,4 +1,4 @@
--- fuzz target "encode": core.encode_path and core.encode_query (src/sign.c), the encoders that
+-- fuzz target "encode": core.encode_path and core.encode_query (src/encode.c), the encoders that
 -- make the sent URL byte-identical to the signed one.
 --
 -- Invariants, checked against a plain Lua reference implementation of signing.md's rules:

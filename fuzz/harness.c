@@ -6,8 +6,9 @@
  *   - koodrive.core and koodrive.sign opened through their luaopen_* and preloaded, so the
  *     Lua layer (lua/ is on package.path) uses the instrumented C code;
  *   - `kd_fuzz`, a table of helpers the scripts cannot have otherwise: independent one-shot
- *     OpenSSL SHA-256 / HMAC / HKDF to check core.sign against, and push_headers, which runs
- *     transfer.c's header-block parser (kd_transfer_push_headers) on an exact-size copy;
+ *     OpenSSL SHA-256 / HMAC / HKDF to check core.sign against; push_headers, which runs
+ *     headers.c's header-block parser (kd_headers_push) on an exact-size copy; and
+ *     lazy_headers, a response table whose `headers` is parsed on first read (kd_headers_lazy);
  *   - the target script, which returns function(data): called once per input. An error it
  *     raises is a finding (a broken invariant): the harness prints it with its traceback and
  *     aborts, so libFuzzer keeps the input. Errors the API raises by design (bad arguments)
@@ -35,7 +36,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
-#include "transfer.h"
+#include "headers.h"
 
 #ifndef KD_FUZZ_ROOT
 #define KD_FUZZ_ROOT "."
@@ -90,7 +91,7 @@ static int fz_sha256_hex(lua_State *L)
     return 1;
 }
 
-/* kd_fuzz.hmac_sha256_hex(key, s): one-shot HMAC, none of sign.c's cached contexts. */
+/* kd_fuzz.hmac_sha256_hex(key, s): one-shot HMAC, none of sign_ctx.c's cached contexts. */
 static int fz_hmac_sha256_hex(lua_State *L)
 {
     size_t kn, n;
@@ -136,18 +137,26 @@ static int fz_push_headers(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    kd_buffer head;
-    memset(&head, 0, sizeof head);
+    char *copy = NULL;
     if (n > 0) {
-        head.data = malloc(n);
-        if (head.data == NULL)
+        copy = malloc(n);
+        if (copy == NULL)
             return luaL_error(L, "out of memory");
-        memcpy(head.data, s, n);
-        head.len = head.cap = n;
+        memcpy(copy, s, n);
     }
-    head.max = n;
-    kd_transfer_push_headers(L, &head);
-    free(head.data);
+    kd_headers_push(L, copy, n);
+    free(copy);
+    return 1;
+}
+
+/* kd_fuzz.lazy_headers(block) -> a response table as kd_transfer_result makes it, `headers`
+ * unread. */
+static int fz_lazy_headers(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    lua_newtable(L);
+    kd_headers_lazy(L, n > 0 ? s : NULL, n);
     return 1;
 }
 
@@ -168,11 +177,11 @@ static void fail(lua_State *L, const char *what)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static const luaL_Reg helpers[] = { { "sha256_hex", fz_sha256_hex },
-                                        { "hmac_sha256_hex", fz_hmac_sha256_hex },
-                                        { "hkdf_sha256_hex", fz_hkdf_sha256_hex },
-                                        { "push_headers", fz_push_headers },
-                                        { NULL, NULL } };
+    static const luaL_Reg helpers[] = {
+        { "sha256_hex", fz_sha256_hex },           { "hmac_sha256_hex", fz_hmac_sha256_hex },
+        { "hkdf_sha256_hex", fz_hkdf_sha256_hex }, { "push_headers", fz_push_headers },
+        { "lazy_headers", fz_lazy_headers },       { NULL, NULL }
+    };
     lua_State *L = luaL_newstate();
     (void)argc;
     (void)argv;
@@ -190,6 +199,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     lua_pop(L, 1);
     luaL_requiref(L, "koodrive.sign", luaopen_koodrive_sign, 0);
     lua_pop(L, 1);
+    kd_headers_open(L);
     luaL_newlib(L, helpers);
     lua_setglobal(L, "kd_fuzz");
 

@@ -8,7 +8,7 @@
 --     quoted text is accepted too and decodes to the same structure, except that some numbers
 --     became strings: each such string is an optional "-" and 16+ digits, and reads back as the
 --     number cjson gave for the original literal;
---   * koodrive.json.decode (the strict reader in src/json.c) never raises; what it accepts cjson
+--   * koodrive.json.decode (the strict reader in src/json_decode.c) never raises; what it accepts cjson
 --     accepts too, and decodes to the same structure as the quoted text (it is stricter: it
 --     refuses hex, +1, inf/nan, trailing text, duplicate keys and out-of-range numbers).
 local core = require "koodrive.core"

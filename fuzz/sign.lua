@@ -1,17 +1,19 @@
--- fuzz target "sign": core.sign (src/sign.c), the canonical request and the three schemes
--- (HMAC-SHA256, SDK-HMAC-SHA256, V11-HMAC-SHA256), on requests built from the input.
+-- fuzz target "sign": core.sign (src/sign.c, src/sign_req.c), the canonical request and the
+-- three schemes (HMAC-SHA256, SDK-HMAC-SHA256, V11-HMAC-SHA256), on requests built from the input.
 --
 -- Invariants:
 --   * misuse (unknown scheme, a method that is not a token, a path without "/", an empty or
 --     control-character key id, an empty secret, a bad or over-long (> 500 bytes)
---     region/service, a non-string body or header, bad query pairs) raises "bad argument #1",
+--     region/service, a non-string body or header, bad query pairs, an `unsigned` that is no
+--     array of at most 16 strings) raises "bad argument #1",
 --     and nothing else ever raises;
 --   * a bad header set (a name that is not a token, names equal but for case, CR/LF in a
 --     value, a missing Host/X-Date/X-User-Id or X-Sdk-Date, a V11 date under 8 bytes) gives
 --     nil and a message string;
---   * otherwise every field equals a plain Lua reference built from signing.md's rules, with
---     digests from independent one-shot OpenSSL calls (kd_fuzz.*, not sign.c's cached
---     contexts), so the key caches of sign.c are checked across inputs too.
+--   * otherwise every field equals a plain Lua reference built from signing.md's rules (less the
+--     headers named in `unsigned`, in any case), with
+--     digests from independent one-shot OpenSSL calls (kd_fuzz.*, not sign_ctx.c's cached
+--     contexts), so the key caches of sign_ctx.c are checked across inputs too.
 local core = require "koodrive.sign" -- the signing module also has the encoders
 local support = require "support"
 local check, show = support.check, support.show
@@ -123,6 +125,23 @@ local function build(r)
   for _, value in pairs(req.headers) do
     if type(value) ~= "string" then raise = true end
   end
+  -- `unsigned`: names of present headers in another case, or any names; rarely misused.
+  k = r:byte() % 8
+  if k == 1 then
+    req.unsigned, raise = r:bool() and "accept" or { 1 }, true
+  elseif k == 2 then
+    req.unsigned = {}
+    for i = 1, 17 do req.unsigned[i] = "h" .. i end
+    raise = true
+  elseif k >= 3 then
+    req.unsigned = {}
+    for name in pairs(req.headers) do
+      if #req.unsigned < 16 and r:bool() then
+        req.unsigned[#req.unsigned + 1] = r:bool() and ascii_upper(name) or ascii_lower(name)
+      end
+    end
+    if #req.unsigned < 16 and r:bool() then req.unsigned[#req.unsigned + 1] = header_name(r) end
+  end
   return req, raise
 end
 
@@ -156,7 +175,8 @@ local function reference(req)
   local scheme = req.scheme
   local path = core.encode_path(req.path)
   local query = core.encode_query(req.query)
-  local names = {}
+  local names, unsigned = {}, {}
+  for _, name in ipairs(req.unsigned or {}) do unsigned[ascii_lower(name)] = true end
   for name in pairs(req.headers) do
     local lower = ascii_lower(name)
     local signed
@@ -165,7 +185,7 @@ local function reference(req)
     else
       signed = not name:find("_", 1, true)
     end
-    if signed then names[#names + 1] = name end
+    if signed and not unsigned[lower] then names[#names + 1] = name end
   end
   table.sort(names, function(a, b) return bytes_less(ascii_lower(a), ascii_lower(b)) end)
   local lowers, lines = {}, {}

@@ -71,7 +71,8 @@ describe("regression: core.sign V11 scope (fuzz target sign)", function()
 end)
 
 describe("regression: response header block (fuzz target headers)", function()
-  -- The empty block (fuzz/corpus/headers/regression-empty-block) made kd_transfer_push_headers
+  -- The empty block (fuzz/corpus/headers/regression-empty-block) made the header parser (then
+  -- kd_transfer_push_headers in transfer.c, now kd_headers_push in headers.c)
   -- compute NULL + 0 on a buffer that never received a byte (UBSan: undefined behaviour).
   -- libcurl always hands over at least a status line, so the empty block cannot come through
   -- a real transfer; the nearest one can: a status line and nothing else.

@@ -196,6 +196,44 @@ describe("core.sign", function()
     assert.is_nil(r.canonical_request:find("x_custom_header", 1, true))
   end)
 
+  -- `unsigned`: what an auth profile says stays out of the signature (IoTDA: Accept and
+  -- User-Agent). Before it, the profile took those headers away and put them back around the call.
+  it("leaves the headers named in `unsigned` out of the signature, in any case", function()
+    local date = "20251103T070140Z"
+    for _, scheme in ipairs { "SDK-HMAC-SHA256", "V11-HMAC-SHA256" } do
+      local base = assert(core.sign(sdk_request({ Host = "h", ["X-Sdk-Date"] = date }, scheme)))
+      local req = sdk_request({ Host = "h", ["X-Sdk-Date"] = date, Accept = "application/json",
+        ["USER-AGENT"] = "koodrive-lua/x" }, scheme)
+      req.unsigned = { "accept", "User-Agent" }
+      local r = assert(core.sign(req))
+      assert.are.equal("host;x-sdk-date", r.signed_headers)
+      assert.are.equal(base.canonical_request, r.canonical_request)
+      assert.are.equal(base.authorization, r.authorization)
+      -- Without the list both are signed, so the list is what made the difference.
+      req.unsigned = nil
+      assert.are.equal("accept;host;user-agent;x-sdk-date", assert(core.sign(req)).signed_headers)
+    end
+    local app = app_request(copy(APP_HEADERS))
+    app.unsigned = { "X-USER-ID" }
+    assert.are.equal("host;x-date", assert(core.sign(app)).signed_headers)
+  end)
+
+  it("still refuses a CR or LF in an unsigned header, and a bad `unsigned` field", function()
+    local req = sdk_request({ Host = "h", ["X-Sdk-Date"] = "20251103T070140Z", Accept = "a\r\nX: y" })
+    req.unsigned = { "accept" }
+    local r, err = core.sign(req)
+    assert.is_nil(r)
+    assert.matches("header 'Accept' contains CR or LF", err)
+    for _, bad in ipairs { "accept", { 1 }, { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k",
+      "l", "m", "n", "o", "p", "q" } } do
+      req = sdk_request({ Host = "h", ["X-Sdk-Date"] = "20251103T070140Z" })
+      req.unsigned = bad
+      local ok, msg = pcall(core.sign, req)
+      assert.is_false(ok)
+      assert.matches("field 'unsigned'", msg)
+    end
+  end)
+
   it("signs every other header under SDK-HMAC-SHA256, lowercased and sorted", function()
     local r = assert(core.sign(sdk_request({
       ["X-Sdk-Date"] = "20251103T070140Z", ["Instance-Id"] = "i", Host = "h",

@@ -12,6 +12,7 @@ KD_EXPORT int luaopen_koodrive_core(lua_State *L)
     lua_newtable(L);
     kd_encode_open(L);
     kd_json_open(L);
+    kd_json_decode_open(L);
     kd_clock_open(L);
     kd_random_open(L);
     lua_pushliteral(L, KOODRIVE_VERSION);

@@ -10,6 +10,7 @@
 
 void kd_http_open(lua_State *L);
 void kd_json_open(lua_State *L);
+void kd_json_decode_open(lua_State *L);
 void kd_multi_open(lua_State *L);
 void kd_clock_open(lua_State *L);
 void kd_random_open(lua_State *L);

@@ -8,12 +8,14 @@
  * cosockets, replayed cassettes) never load libcurl at all. */
 #include "compat.h"
 #include "core.h"
+#include "headers.h"
 
 KD_EXPORT int luaopen_koodrive_curl(lua_State *L)
 {
     lua_newtable(L);
     kd_http_open(L);
     kd_multi_open(L);
+    kd_headers_open(L);
     lua_pushliteral(L, KOODRIVE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;

@@ -12,19 +12,19 @@
 #include "encode.h"
 
 /* ASCII-only lower case: header names must not depend on the C locale. */
-unsigned char kd_lower(unsigned char c)
+unsigned char kd_encode_lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
 /* The unreserved set of signing.md; every other byte is percent-encoded. */
-static int kd_is_unreserved(unsigned char c)
+static int is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.' || c == '~';
 }
 
-static int kd_hexval(unsigned char c)
+static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -36,23 +36,23 @@ static int kd_hexval(unsigned char c)
 }
 
 /* Byte-wise order, a proper prefix first: what memcmp gives, never locale collation. */
-static int kd_cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
+static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
 {
     int c = memcmp(a, b, an < bn ? an : bn);
     return c != 0 ? c : (an > bn) - (an < bn);
 }
 
-static int kd_cmp_query(const void *va, const void *vb)
+static int cmp_query(const void *va, const void *vb)
 {
     const kd_pair *a = va, *b = vb;
-    int c = kd_cmp_bytes(a->name, a->nlen, b->name, b->nlen);
-    return c != 0 ? c : kd_cmp_bytes(a->val, a->vlen, b->val, b->vlen);
+    int c = cmp_bytes(a->name, a->nlen, b->name, b->nlen);
+    return c != 0 ? c : cmp_bytes(a->val, a->vlen, b->val, b->vlen);
 }
 
 /* Stable insertion sort for the usual handful of pairs; qsort beyond that, where
  * stability cannot matter: pairs that compare equal are byte-identical (query) or
  * rejected as duplicates (headers). */
-void kd_sort(kd_pair *a, size_t n, int (*cmp)(const void *, const void *))
+void kd_encode_sort(kd_pair *a, size_t n, int (*cmp)(const void *, const void *))
 {
     size_t i, j;
     if (n > KD_LOCAL_PAIRS) {
@@ -67,10 +67,10 @@ void kd_sort(kd_pair *a, size_t n, int (*cmp)(const void *, const void *))
     }
 }
 
-static void kd_add_encoded_byte(luaL_Buffer *b, unsigned char c)
+static void add_encoded_byte(luaL_Buffer *b, unsigned char c)
 {
     static const char digits[] = "0123456789ABCDEF";
-    if (kd_is_unreserved(c)) {
+    if (is_unreserved(c)) {
         luaL_addchar(b, (char)c);
     } else {
         luaL_addchar(b, '%');
@@ -79,17 +79,17 @@ static void kd_add_encoded_byte(luaL_Buffer *b, unsigned char c)
     }
 }
 
-static void kd_add_encoded(luaL_Buffer *b, const char *s, size_t n)
+static void add_encoded(luaL_Buffer *b, const char *s, size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++)
-        kd_add_encoded_byte(b, (unsigned char)s[i]);
+        add_encoded_byte(b, (unsigned char)s[i]);
 }
 
 /* Pushes the path to send: each '/'-separated segment percent-decoded and re-encoded.
  * Splitting happens before decoding, so an encoded "%2F" stays inside its segment.
  * A '%' not followed by two hex digits is taken literally (and becomes "%25"). */
-void kd_push_path(lua_State *L, const char *p, size_t n)
+void kd_encode_push_path(lua_State *L, const char *p, size_t n)
 {
     luaL_Buffer b;
     size_t i;
@@ -98,19 +98,19 @@ void kd_push_path(lua_State *L, const char *p, size_t n)
         unsigned char c = (unsigned char)p[i];
         if (c == '/') {
             luaL_addchar(&b, '/');
-        } else if (c == '%' && i + 2 < n && kd_hexval((unsigned char)p[i + 1]) >= 0 &&
-                   kd_hexval((unsigned char)p[i + 2]) >= 0) {
-            kd_add_encoded_byte(&b, (unsigned char)(kd_hexval((unsigned char)p[i + 1]) * 16 +
-                                                    kd_hexval((unsigned char)p[i + 2])));
+        } else if (c == '%' && i + 2 < n && hexval((unsigned char)p[i + 1]) >= 0 &&
+                   hexval((unsigned char)p[i + 2]) >= 0) {
+            add_encoded_byte(&b, (unsigned char)(hexval((unsigned char)p[i + 1]) * 16 +
+                                                 hexval((unsigned char)p[i + 2])));
             i += 2;
         } else {
-            kd_add_encoded_byte(&b, c);
+            add_encoded_byte(&b, c);
         }
     }
     luaL_pushresult(&b);
 }
 
-const char *kd_check_path(lua_State *L, int arg, int idx, const char *what, size_t *n)
+const char *kd_encode_check_path(lua_State *L, int arg, int idx, const char *what, size_t *n)
 {
     const char *p;
     if (lua_type(L, idx) != LUA_TSTRING)
@@ -124,7 +124,7 @@ const char *kd_check_path(lua_State *L, int arg, int idx, const char *what, size
 /* Reads the array of {name, value} pairs at idx (nil = none). Numbers are accepted and
  * converted like tostring; the converted strings are anchored in a table pushed on the
  * stack, as is the userdata holding more than `local` can take. */
-kd_pair *kd_collect_query(lua_State *L, int arg, int idx, kd_pair *local, size_t *count)
+kd_pair *kd_encode_collect_query(lua_State *L, int arg, int idx, kd_pair *local, size_t *count)
 {
     kd_pair *q = local;
     size_t n, i;
@@ -180,45 +180,45 @@ kd_pair *kd_collect_query(lua_State *L, int arg, int idx, kd_pair *local, size_t
 }
 
 /* Pushes the canonical query: pairs sorted by raw name then raw value, then encoded. */
-void kd_push_query(lua_State *L, kd_pair *q, size_t n)
+void kd_encode_push_query(lua_State *L, kd_pair *q, size_t n)
 {
     luaL_Buffer b;
     size_t i;
-    kd_sort(q, n, kd_cmp_query);
+    kd_encode_sort(q, n, cmp_query);
     luaL_buffinit(L, &b);
     for (i = 0; i < n; i++) {
         if (i > 0)
             luaL_addchar(&b, '&');
-        kd_add_encoded(&b, q[i].name, q[i].nlen);
+        add_encoded(&b, q[i].name, q[i].nlen);
         luaL_addchar(&b, '=');
-        kd_add_encoded(&b, q[i].val, q[i].vlen);
+        add_encoded(&b, q[i].val, q[i].vlen);
     }
     luaL_pushresult(&b);
 }
 
 /* core.encode_path(path) -> the path to send (segments decoded and re-encoded). */
-static int l_encode_path(lua_State *L)
+static int global_encode_path(lua_State *L)
 {
     size_t n;
-    const char *p = kd_check_path(L, 1, 1, "path", &n);
-    kd_push_path(L, p, n);
+    const char *p = kd_encode_check_path(L, 1, 1, "path", &n);
+    kd_encode_push_path(L, p, n);
     return 1;
 }
 
 /* core.encode_query(pairs) -> the canonical query string ("" for nil or {}). */
-static int l_encode_query(lua_State *L)
+static int global_encode_query(lua_State *L)
 {
     kd_pair local[KD_LOCAL_PAIRS];
     kd_pair *q;
     size_t n;
     lua_settop(L, 1);
-    q = kd_collect_query(L, 1, 1, local, &n);
-    kd_push_query(L, q, n);
+    q = kd_encode_collect_query(L, 1, 1, local, &n);
+    kd_encode_push_query(L, q, n);
     return 1;
 }
 
 /* core.utc_stamp(seconds) -> "YYYYMMDDTHHMMSSZ" for a Unix time (floored). */
-static int l_utc_stamp(lua_State *L)
+static int global_utc_stamp(lua_State *L)
 {
     lua_Number t = luaL_checknumber(L, 1);
     time_t tt;
@@ -234,12 +234,12 @@ static int l_utc_stamp(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg kd_encode_funcs[] = { { "encode_path", l_encode_path },
-                                            { "encode_query", l_encode_query },
-                                            { "utc_stamp", l_utc_stamp },
-                                            { NULL, NULL } };
+static const luaL_Reg functions[] = { { "encode_path", global_encode_path },
+                                      { "encode_query", global_encode_query },
+                                      { "utc_stamp", global_utc_stamp },
+                                      { NULL, NULL } };
 
 void kd_encode_open(lua_State *L)
 {
-    luaL_setfuncs(L, kd_encode_funcs, 0);
+    luaL_setfuncs(L, functions, 0);
 }

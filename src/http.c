@@ -18,6 +18,7 @@
 
 #include "compat.h"
 #include "core.h"
+#include "handle.h"
 #include "transfer.h"
 
 #define HTTP_MT "koodrive.http"
@@ -102,12 +103,12 @@ static int global_curl_version(lua_State *L)
  * feature, 7.84 and later, make it so), and each lua_State that loads this module opens it:
  * the first call of the process is made under pthread_once, and every later open (in any
  * thread) reads the result it left. Never cleaned up, like the module (-z nodelete). */
-static pthread_once_t kd_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode kd_curl_init_rc = CURLE_FAILED_INIT;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static CURLcode init_rc = CURLE_FAILED_INIT;
 
-static void kd_curl_global_init(void)
+static void init_libcurl(void)
 {
-    kd_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 void kd_http_open(lua_State *L)
@@ -122,7 +123,7 @@ void kd_http_open(lua_State *L)
         { "curl_version", global_curl_version },
         { NULL, NULL },
     };
-    if (pthread_once(&kd_curl_once, kd_curl_global_init) != 0 || kd_curl_init_rc != CURLE_OK)
+    if (pthread_once(&init_once, init_libcurl) != 0 || init_rc != CURLE_OK)
         luaL_error(L, "koodrive: curl_global_init failed");
     kd_handle_class(L, HTTP_MT, methods, meth_close, meth_tostring);
     luaL_setfuncs(L, functions, 0);

@@ -28,6 +28,7 @@
 
 #include "compat.h"
 #include "core.h"
+#include "handle.h"
 #include "transfer.h"
 
 #define MULTI_MT "koodrive.multi"

@@ -11,7 +11,6 @@
  * A failed transfer is reported as (nil, reason, message, curl code). The reason is one only C
  * can see (too_large, descriptors, forked, request) or "transport": the Lua layer names the
  * libcurl code (koodrive.transport.failures), so codes are mapped in one place. */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "headers.h"
 #include "transfer.h"
 
 #define MAX_HEADER_BYTES (256u * 1024u)
@@ -328,46 +328,6 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     return 0;
 }
 
-/* Pushes the final response's headers as { [lowercase name] = value }; repeats are joined with ",
- * ". Not static only so that the fuzz target (fuzz/headers.lua) can reach it; hidden in the module.
- */
-void kd_transfer_push_headers(lua_State *L, const kd_buffer *head)
-{
-    /* A buffer that never received a byte has no data: NULL + 0 would be undefined. */
-    const char *p = head->data, *end = p != NULL ? p + head->len : p;
-    lua_newtable(L);
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *line_end = eol ? eol : end;
-        const char *colon = memchr(p, ':', (size_t)(line_end - p));
-        if (colon != NULL && colon > p && !(line_end - p >= 5 && memcmp(p, "HTTP/", 5) == 0)) {
-            const char *v = colon + 1, *ve = line_end;
-            luaL_Buffer name;
-            const char *q;
-            while (v < ve && (*v == ' ' || *v == '\t'))
-                v++;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            luaL_buffinit(L, &name);
-            for (q = p; q < colon; q++)
-                luaL_addchar(&name, (char)tolower((unsigned char)*q));
-            luaL_pushresult(&name);
-            lua_pushvalue(L, -1);
-            lua_rawget(L, -3);
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                lua_pushlstring(L, v, (size_t)(ve - v));
-            } else {
-                lua_pushliteral(L, ", ");
-                lua_pushlstring(L, v, (size_t)(ve - v));
-                lua_concat(L, 3);
-            }
-            lua_rawset(L, -3);
-        }
-        p = eol ? eol + 1 : end;
-    }
-}
-
 /* Whether a failed transfer ran out of file descriptors (EMFILE: this process, ENFILE: the
  * system). libcurl reports a socket() that failed so as "Couldn't connect" (without
  * CURLINFO_OS_ERRNO), a CA file it could not open as a bad CA file, and so on; the Lua layer
@@ -426,30 +386,13 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
     lua_createtable(L, 0, 5);
     lua_pushinteger(L, status);
     lua_setfield(L, -2, "status");
-    kd_transfer_push_headers(L, &t->head);
-    lua_setfield(L, -2, "headers");
     lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
     lua_setfield(L, -2, "body");
     lua_pushinteger(L, port);
     lua_setfield(L, -2, "local_port");
     lua_pushinteger(L, connects);
     lua_setfield(L, -2, "new_connections");
+    /* `headers`: parsed from a copy of the block when first read (headers.c). */
+    kd_headers_lazy(L, t->head.data, t->head.len);
     return 1;
-}
-
-void kd_handle_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
-                     lua_CFunction tostring)
-{
-    if (luaL_newmetatable(L, name)) {
-        lua_newtable(L);
-        luaL_setfuncs(L, methods, 0);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, close);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, close);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_pop(L, 1);
 }

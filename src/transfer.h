@@ -46,13 +46,4 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc);
 /* The result code of a multi transfer that was in flight when the process forked: in the
  * child it ends with reason "forked" (the parent carries it on). */
 #define KD_RESULT_FORKED ((CURLcode)-1)
-/* Pushes the header block in head (as captured from libcurl) as a Lua table; used by
- * kd_transfer_result, exposed for fuzz/headers.lua. */
-void kd_transfer_push_headers(lua_State *L, const kd_buffer *head);
-/* Registers the metatable `name` of a handle userdata (http.c, multi.c): `methods` as its
- * __index, `close` as __gc and __close (so no handle outlives an unwinding error), and
- * `tostring` as __tostring. Leaves the stack as it was. */
-void kd_handle_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction close,
-                     lua_CFunction tostring);
-
 #endif

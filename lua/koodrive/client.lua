@@ -29,16 +29,14 @@ function profile.headers(client, headers, opts)
   if trace_id then headers["X-Traceid"] = trace_id end
 end
 
--- Token mode: Authorization: Bearer; app mode: HMAC-SHA256 signed in C.
-function profile.authorize(client, secret, request, now)
-  request.headers["X-Date"] = pipeline.utc_stamp(now)
+-- What authorizes a KooDrive request (data, applied by pipeline.encode_or_sign): X-Date on every
+-- request; token mode: Authorization: Bearer; app mode: HMAC-SHA256 signed in C.
+function profile.authorize(client, secret)
   if secret.token then
-    request.headers.Authorization = secret.token
-    return pipeline.encode_or_sign(request, nil)
+    return { date_header = "X-Date", headers = { Authorization = secret.token } }
   end
-  return pipeline.encode_or_sign(request, {
-    scheme = "HMAC-SHA256", key_id = client.app_id, secret = secret.app_secret,
-  })
+  return { date_header = "X-Date", scheme = "HMAC-SHA256", key_id = client.app_id,
+    secret = secret.app_secret }
 end
 
 -- KooDrive bodies are {"code": 0, "msg": ...}; any other code is the service's error.

@@ -23,23 +23,17 @@ function profile.headers(client, headers)
   headers["Content-Type"] = "application/json"
 end
 
-function profile.authorize(client, secret, request, now)
-  local headers = request.headers
-  if secret.token then
-    headers["X-Auth-Token"] = secret.token
-    return pipeline.encode_or_sign(request, nil)
-  end
-  headers["X-Sdk-Date"] = pipeline.utc_stamp(now)
-  if secret.security_token then headers["X-Security-Token"] = secret.security_token end
-  -- Accept and User-Agent are not signed: proxies may rewrite them.
-  local accept, agent = headers.Accept, headers["User-Agent"]
-  headers.Accept, headers["User-Agent"] = nil, nil
-  local path, query = pipeline.encode_or_sign(request, {
-    scheme = client.derived and "V11-HMAC-SHA256" or "SDK-HMAC-SHA256",
-    key_id = client.ak, secret = secret.sk, region = client.region, service = SERVICE,
-  })
-  headers.Accept, headers["User-Agent"] = accept, agent
-  return path, query
+-- Accept and User-Agent are not signed: proxies may rewrite them.
+local UNSIGNED = { "accept", "user-agent" }
+
+-- What authorizes an IoTDA request (data, applied by pipeline.encode_or_sign): token mode:
+-- X-Auth-Token, nothing signed; AK/SK: X-Sdk-Date, SDK- or V11-HMAC-SHA256 signed in C.
+function profile.authorize(client, secret)
+  if secret.token then return { headers = { ["X-Auth-Token"] = secret.token } } end
+  return { date_header = "X-Sdk-Date",
+    headers = secret.security_token and { ["X-Security-Token"] = secret.security_token } or nil,
+    scheme = client.derived and "V11-HMAC-SHA256" or "SDK-HMAC-SHA256", key_id = client.ak,
+    secret = secret.sk, region = client.region, service = SERVICE, unsigned = UNSIGNED }
 end
 
 -- IoTDA errors: {"error_code", "error_msg"}, else {"code", "message"}; success has neither.

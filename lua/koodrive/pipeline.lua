@@ -168,7 +168,7 @@ local IDEMPOTENT = { GET = true, PUT = true, DELETE = true, HEAD = true }
 -- profile = { name, operations, bulk = { service = { method = fn(service, ...) } },
 --             set_token(secret, token) (token modes with a token_provider),
 --             headers(client, headers, opts),
---             authorize(client, secrets, request, now) -> path, query | nil, err,
+--             authorize(client, secrets) -> auth data for encode_or_sign (request/build.lua),
 --             envelope(decoded, status) -> code, msg, decode_error,
 --             describe(client) -> text for tostring }
 function pipeline.class(profile)

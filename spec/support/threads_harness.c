@@ -4,7 +4,7 @@
  *
  * Why: a host may run one lua_State per thread (a thread pool, a game's worker threads), and
  * the C modules keep process-wide state that the first signature or the first load sets up
- * (OpenSSL algorithm objects in sign.c, curl_global_init in http.c). This program makes that
+ * (OpenSSL algorithm objects in sign_ctx.c, curl_global_init in http.c). This program makes that
  * first use race on purpose: each of THREADS threads (default 4) creates its own Lua 5.4 state,
  * loads ROOT/spec/support/threads_worker.lua, then waits on a barrier; they are released
  * together, so every `require "koodrive"`, the first load of koodrive.sign and koodrive.curl

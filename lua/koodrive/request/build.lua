@@ -146,20 +146,30 @@ local function encoded_path(path)
   return e
 end
 
---- Signs with the C core, or only encodes when `sign` is nil (token modes).
-function build.encode_or_sign(request, sign)
-  if sign == nil then
+--- Applies what a profile's `authorize` returned: the date header (`date_header`, set to the
+-- UTC stamp of `now`), the credential headers (`headers`), then, when `scheme` is set, the
+-- signature of the C core over the request, leaving the headers named in `unsigned` out of it
+-- (with `key_id`, `secret` and, for V11, `region` and `service`). Without a scheme (token modes)
+-- the path and query are only encoded. Returns path, query or nil, err.
+function build.encode_or_sign(request, auth, now)
+  local headers = request.headers
+  if auth.date_header then headers[auth.date_header] = build.utc_stamp(now) end
+  if auth.headers then
+    for name, value in pairs(auth.headers) do headers[name] = value end
+  end
+  if auth.scheme == nil then
     local query = request.query
     return encoded_path(request.path), (query == nil or query[1] == nil) and "" or core.encode_query(query)
   end
-  sign.method, sign.path, sign.query = request.method, request.path, request.query
-  sign.headers, sign.body = request.headers, request.body
+  -- auth is this call's own table: it becomes the signer's request.
+  auth.method, auth.path, auth.query = request.method, request.path, request.query
+  auth.headers, auth.body = headers, request.body
   -- libcrypto is loaded on the first signature, not by require "koodrive" (src/core.c).
-  local signed, err = require("koodrive.sign").sign(sign)
+  local signed, err = require("koodrive.sign").sign(auth)
   if not signed then
     return nil, errors.validation("headers", "header_value", err)
   end
-  request.headers.Authorization = signed.authorization
+  headers.Authorization = signed.authorization
   return signed.path, signed.query
 end
 
@@ -215,7 +225,7 @@ function build.request(client, spec, opts)
   -- The offset learned from a clock refusal (see request.attempts) keeps signing at the
   -- server's time.
   now = math.floor(now) + client._clock_offset
-  local path, query = profile.authorize(client, secrets[client], request, now)
+  local path, query = build.encode_or_sign(request, profile.authorize(client, secrets[client]), now)
   if not path then return nil, query end
   local url = ep.origin .. path
   if query ~= "" then url = url .. "?" .. query end
