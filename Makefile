@@ -13,7 +13,7 @@ CORE      := $(BUILD)/koodrive/core.so $(BUILD)/koodrive/sign.so $(BUILD)/koodri
 INTERPRETERS ?= 5.4 5.3 5.2 5.1 luajit
 
 # Debian packages the build, the specs and the demo need: every interpreter with its headers
-# (LuaJIT from luajit2, OpenResty's branch; the local service always runs on lua5.4).
+# (LuaJIT from luajit2, OpenResty's branch; the local service runs inside nginx, on its LuaJIT).
 LUA_DEPS := lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5.4 liblua5.4-dev \
             luajit2 libluajit2-5.1-dev
 DEPS := $(LUA_DEPS) libcurl4-openssl-dev libssl-dev pkg-config \
@@ -113,7 +113,7 @@ lint: tool-deps
 	clang-format --dry-run --Werror $(C_FILES)
 	@echo "lint: clean"
 
-# The HTML reference (config.ld) into docs/, which is not committed.
+# The HTML reference (config.ld) into docs/api/, which is not committed.
 docs: tool-deps
 	lua5.1 /usr/bin/ldoc .
 
