@@ -71,6 +71,7 @@ build = {
     ["koodrive.iotda"] = "lua/koodrive/iotda.lua",
     ["koodrive.json"] = "lua/koodrive/json.lua",
     ["koodrive.loop"] = "lua/koodrive/loop.lua",
+    ["koodrive.loop.tasks"] = "lua/koodrive/loop/tasks.lua",
     ["koodrive.operations"] = "lua/koodrive/operations.lua",
     ["koodrive.retry"] = "lua/koodrive/retry.lua",
     ["koodrive.secrets"] = "lua/koodrive/secrets.lua",
