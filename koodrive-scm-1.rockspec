@@ -37,7 +37,7 @@ build = {
     -- signing and HTTP load on first use (see src/core.c).
     ["koodrive.core"] = {
       sources = { "src/clock.c", "src/core.c", "src/encode.c", "src/json.c", "src/json_decode.c",
-        "src/random.c" },
+        "src/json_scalar.c", "src/random.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
     },
     ["koodrive.sign"] = {
@@ -71,6 +71,7 @@ build = {
     ["koodrive.iotda"] = "lua/koodrive/iotda.lua",
     ["koodrive.json"] = "lua/koodrive/json.lua",
     ["koodrive.loop"] = "lua/koodrive/loop.lua",
+    ["koodrive.loop.tasks"] = "lua/koodrive/loop/tasks.lua",
     ["koodrive.operations"] = "lua/koodrive/operations.lua",
     ["koodrive.retry"] = "lua/koodrive/retry.lua",
     ["koodrive.secrets"] = "lua/koodrive/secrets.lua",
@@ -89,6 +90,9 @@ build = {
     ["koodrive.transport.curl"] = "lua/koodrive/transport/curl.lua",
     ["koodrive.transport.failures"] = "lua/koodrive/transport/failures.lua",
     ["koodrive.transport.ngx"] = "lua/koodrive/transport/ngx.lua",
+    ["koodrive.transport.ngx.connect"] = "lua/koodrive/transport/ngx/connect.lua",
+    ["koodrive.transport.ngx.http1"] = "lua/koodrive/transport/ngx/http1.lua",
+    ["koodrive.transport.ngx.resty"] = "lua/koodrive/transport/ngx/resty.lua",
     ["koodrive.transport.record"] = "lua/koodrive/transport/record.lua",
     ["koodrive.transport.replay"] = "lua/koodrive/transport/replay.lua",
   },

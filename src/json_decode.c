@@ -1,14 +1,11 @@
 /* json_decode.c - core.json_decode: the strict JSON reader responses are decoded with.
  * (json.c keeps 64-bit integers exact for the writer side and lua-cjson.) */
-#include <locale.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compat.h"
 #include "core.h"
-
-#define EXACT_DIGITS 15 /* every integer of up to 15 digits survives a double */
+#include "json_decode.h"
 
 /* A strict JSON reader (RFC 8259) that builds Lua values directly.
  *
@@ -28,15 +25,7 @@
  *   - a whole-valued number written with a fraction or exponent (0.0, 1e2) is recorded in the
  *     `floats` table given: floats[container][key] = true (Lua 5.1 cannot tell 0.0 from 0). */
 
-typedef struct {
-    lua_State *L;
-    const char *s, *p, *end;
-    int array_mt, floats; /* stack indexes */
-    int depth, max_depth;
-    int float_literal; /* set by read_number for the container to record */
-} reader;
-
-static int fail(reader *r, const char *what)
+int kd_json_fail(reader *r, const char *what)
 {
     return luaL_error(r->L, "%s at character %d", what, (int)(r->p - r->s) + 1);
 }
@@ -49,218 +38,10 @@ static void skip_space(reader *r)
 
 static void read_value(reader *r);
 
-static int hex4(reader *r, const char *q)
-{
-    int v = 0, i;
-    if (r->end - q < 4)
-        fail(r, "truncated \\u escape");
-    for (i = 0; i < 4; i++) {
-        char c = q[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
-            fail(r, "invalid \\u escape");
-    }
-    return v;
-}
-
-static void add_utf8(luaL_Buffer *b, unsigned long c)
-{
-    if (c < 0x80) {
-        luaL_addchar(b, (char)c);
-    } else if (c < 0x800) {
-        luaL_addchar(b, (char)(0xC0 | (c >> 6)));
-        luaL_addchar(b, (char)(0x80 | (c & 0x3F)));
-    } else if (c < 0x10000) {
-        luaL_addchar(b, (char)(0xE0 | (c >> 12)));
-        luaL_addchar(b, (char)(0x80 | ((c >> 6) & 0x3F)));
-        luaL_addchar(b, (char)(0x80 | (c & 0x3F)));
-    } else {
-        luaL_addchar(b, (char)(0xF0 | (c >> 18)));
-        luaL_addchar(b, (char)(0x80 | ((c >> 12) & 0x3F)));
-        luaL_addchar(b, (char)(0x80 | ((c >> 6) & 0x3F)));
-        luaL_addchar(b, (char)(0x80 | (c & 0x3F)));
-    }
-}
-
-/* Pushes the string starting at the opening quote. */
-static void read_string(reader *r)
-{
-    const char *q = r->p + 1, *start = q;
-    luaL_Buffer b;
-    int escaped = 0;
-    /* First pass: find the end and check the bytes; strings without escapes are pushed as is. */
-    for (;;) {
-        unsigned char c;
-        if (q >= r->end) {
-            r->p = q;
-            fail(r, "unterminated string");
-        }
-        c = (unsigned char)*q;
-        if (c == '"')
-            break;
-        if (c < 0x20) {
-            r->p = q;
-            fail(r, "control character in string");
-        }
-        if (c == '\\') {
-            escaped = 1;
-            q += 2;
-        } else {
-            q++;
-        }
-    }
-    if (!escaped) {
-        lua_pushlstring(r->L, start, (size_t)(q - start));
-        r->p = q + 1;
-        return;
-    }
-    luaL_buffinit(r->L, &b);
-    for (q = start; *q != '"';) {
-        if (*q != '\\') {
-            const char *run = q;
-            while (*q != '\\' && *q != '"')
-                q++;
-            luaL_addlstring(&b, run, (size_t)(q - run));
-            continue;
-        }
-        r->p = q;
-        switch (q[1]) {
-        case '"':
-            luaL_addchar(&b, '"');
-            break;
-        case '\\':
-            luaL_addchar(&b, '\\');
-            break;
-        case '/':
-            luaL_addchar(&b, '/');
-            break;
-        case 'b':
-            luaL_addchar(&b, '\b');
-            break;
-        case 'f':
-            luaL_addchar(&b, '\f');
-            break;
-        case 'n':
-            luaL_addchar(&b, '\n');
-            break;
-        case 'r':
-            luaL_addchar(&b, '\r');
-            break;
-        case 't':
-            luaL_addchar(&b, '\t');
-            break;
-        case 'u': {
-            unsigned long c = (unsigned long)hex4(r, q + 2);
-            q += 4;
-            if (c >= 0xDC00 && c <= 0xDFFF)
-                fail(r, "lone low surrogate in \\u escape");
-            if (c >= 0xD800 && c <= 0xDBFF) {
-                unsigned long lo;
-                if (r->end - q < 8 || q[2] != '\\' || q[3] != 'u')
-                    fail(r, "lone high surrogate in \\u escape");
-                lo = (unsigned long)hex4(r, q + 4);
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    fail(r, "lone high surrogate in \\u escape");
-                c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
-                q += 6;
-            }
-            add_utf8(&b, c);
-            break;
-        }
-        default:
-            fail(r, "invalid escape in string");
-        }
-        q += 2;
-    }
-    luaL_pushresult(&b);
-    r->p = q + 1;
-}
-
-#define MAX_NUMBER_TEXT 512
-
-/* Pushes the number at r->p, checked against the JSON grammar. */
-static void read_number(reader *r)
-{
-    const char *q = r->p, *digits;
-    int is_float = 0, nonzero = 0;
-    char text[MAX_NUMBER_TEXT];
-    size_t len;
-    double v;
-    char *stop;
-    if (*q == '-')
-        q++;
-    digits = q;
-    if (q < r->end && *q == '0') {
-        q++;
-    } else if (q < r->end && *q >= '1' && *q <= '9') {
-        while (q < r->end && *q >= '0' && *q <= '9')
-            nonzero |= *q++ != '0';
-    } else {
-        fail(r, "invalid number");
-    }
-    if (q < r->end && *q == '.') {
-        is_float = 1;
-        q++;
-        if (q >= r->end || *q < '0' || *q > '9')
-            fail(r, "invalid number (no digit after '.')");
-        while (q < r->end && *q >= '0' && *q <= '9')
-            nonzero |= *q++ != '0';
-    }
-    if (q < r->end && (*q == 'e' || *q == 'E')) {
-        is_float = 1;
-        q++;
-        if (q < r->end && (*q == '+' || *q == '-'))
-            q++;
-        if (q >= r->end || *q < '0' || *q > '9')
-            fail(r, "invalid number (no digit in the exponent)");
-        while (q < r->end && *q >= '0' && *q <= '9')
-            q++;
-    }
-    if (!is_float && (size_t)(q - digits) > EXACT_DIGITS) {
-        lua_pushlstring(r->L, r->p, (size_t)(q - r->p)); /* a long integer at the end of text */
-        r->p = q;
-        return;
-    }
-    len = (size_t)(q - r->p);
-    if (len >= MAX_NUMBER_TEXT)
-        fail(r, "number too long");
-    memcpy(text, r->p, len);
-    text[len] = '\0';
-    {
-        /* strtod follows the C locale's decimal point; JSON's is always '.'. */
-        char point = localeconv()->decimal_point[0];
-        if (point != '.') {
-            char *dot = strchr(text, '.');
-            if (dot)
-                *dot = point;
-        }
-    }
-    v = strtod(text, &stop);
-    if (isinf(v) || isnan(v))
-        fail(r, "number out of range");
-    if (v == 0 && nonzero)
-        fail(r, "number out of range (underflows to 0)");
-    r->p = q;
-    r->float_literal = is_float && v == floor(v);
-#if LUA_VERSION_NUM >= 503
-    if (v == floor(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0) {
-        lua_pushinteger(r->L, (lua_Integer)v);
-        return;
-    }
-#endif
-    lua_pushnumber(r->L, (lua_Number)v);
-}
-
 static void expect_literal(reader *r, const char *word, size_t len)
 {
     if ((size_t)(r->end - r->p) < len || memcmp(r->p, word, len) != 0)
-        fail(r, "invalid token");
+        kd_json_fail(r, "invalid token");
     r->p += len;
 }
 
@@ -319,7 +100,7 @@ static void read_array(reader *r)
             r->p++;
             return;
         }
-        fail(r, "expected ',' or ']' in array");
+        kd_json_fail(r, "expected ',' or ']' in array");
     }
 }
 
@@ -339,19 +120,19 @@ static void read_object(reader *r)
         const char *key_at;
         skip_space(r);
         if (r->p >= r->end || *r->p != '"')
-            fail(r, "expected a string key in object");
+            kd_json_fail(r, "expected a string key in object");
         key_at = r->p;
-        read_string(r);
+        kd_json_read_string(r);
         lua_pushvalue(L, -1);
         lua_rawget(L, t);
         if (!lua_isnil(L, -1)) {
             r->p = key_at;
-            fail(r, "duplicate key in object");
+            kd_json_fail(r, "duplicate key in object");
         }
         lua_pop(L, 1);
         skip_space(r);
         if (r->p >= r->end || *r->p != ':')
-            fail(r, "expected ':' after key in object");
+            kd_json_fail(r, "expected ':' after key in object");
         r->p++;
         read_value(r);
         if (r->float_literal) {
@@ -373,7 +154,7 @@ static void read_object(reader *r)
             r->p++;
             return;
         }
-        fail(r, "expected ',' or '}' in object");
+        kd_json_fail(r, "expected ',' or '}' in object");
     }
 }
 
@@ -382,12 +163,12 @@ static void read_value(reader *r)
     skip_space(r);
     r->float_literal = 0;
     if (r->p >= r->end)
-        fail(r, "unexpected end of text");
+        kd_json_fail(r, "unexpected end of text");
     switch (*r->p) {
     case '{':
     case '[':
         if (++r->depth > r->max_depth)
-            fail(r, "nested too deep");
+            kd_json_fail(r, "nested too deep");
         luaL_checkstack(r->L, 6, "nested too deep");
         if (*r->p == '{')
             read_object(r);
@@ -397,7 +178,7 @@ static void read_value(reader *r)
         r->float_literal = 0;
         break;
     case '"':
-        read_string(r);
+        kd_json_read_string(r);
         break;
     case 't':
         expect_literal(r, "true", 4);
@@ -412,7 +193,7 @@ static void read_value(reader *r)
         lua_pushlightuserdata(r->L, NULL);
         break;
     default:
-        read_number(r);
+        kd_json_read_number(r);
         break;
     }
 }
@@ -437,7 +218,7 @@ static int global_json_decode(lua_State *L)
     read_value(&r);
     skip_space(&r);
     if (r.p != r.end)
-        fail(&r, "unexpected text after the JSON value");
+        kd_json_fail(&r, "unexpected text after the JSON value");
     return 1;
 }
 

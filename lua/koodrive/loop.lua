@@ -29,6 +29,7 @@ local core = require "koodrive.core"
 local monotonic = core.monotonic
 local curl = require "koodrive.transport.curl"
 local errors = require "koodrive.errors"
+local tasks = require "koodrive.loop.tasks"
 
 local loop = {}
 
@@ -36,44 +37,14 @@ local Loop = {}
 Loop.__index = Loop
 Loop.__name = "koodrive.loop"
 
-local unpack = table.unpack or unpack
-local function pack(...) return { n = select("#", ...), ... } end
-
 local DEFAULT_BUDGET = 0.0015 -- seconds a poll may work (libcurl's work included, waiting not)
 local DEFAULT_STARTS = 8       -- queued calls a poll puts on the network
 
--- coroutine -> loop. Weak values too: Lua 5.1 and LuaJIT have no ephemerons, so a strong
--- value would keep a dropped loop (and, through its tasks, the key) alive for good, with its
--- connections open. The loop is kept alive by whoever polls it; no one else needs it.
-local owner = setmetatable({}, { __mode = "kv" })
-local WAIT = setmetatable({}, { __tostring = function() return "koodrive.loop wait" end })
+local owner, WAIT, try_yield = tasks.owner, tasks.WAIT, tasks.try_yield
+local step, raise_pending, running_task = tasks.step, tasks.raise_pending, tasks.running
 local serial = 0 -- tokens of waits: each answer names the wait it is for
 
--- try_yield(...) -> true, values the coroutine was resumed with | false when it cannot yield
--- here. Lua 5.3+ and LuaJIT tell (coroutine.isyieldable); Lua 5.2 reports a failed yield to
--- pcall (which it can yield across); Lua 5.1 cannot yield past any C function, so a C frame
--- between here and the task's body means no (5.1 also cannot yield out of a metamethod, which
--- leaves no trace on the stack: that yield raises Lua's own error, with nothing queued).
-local try_yield
-if coroutine.isyieldable then
-  local isyieldable, yield = coroutine.isyieldable, coroutine.yield
-  function try_yield(...)
-    if not isyieldable() then return false end
-    return true, yield(...)
-  end
-elseif _VERSION == "Lua 5.2" then
-  function try_yield(...) return pcall(coroutine.yield, ...) end
-else
-  function try_yield(...)
-    if not coroutine.running() then return false end
-    for level = 2, 1000 do
-      local info = debug.getinfo(level, "S")
-      if not info then break end
-      if info.what == "C" then return false end
-    end
-    return true, coroutine.yield(...)
-  end
-end
+-- (WAIT and try_yield: see koodrive.loop.tasks, which owns how a task waits.)
 loop.try_yield = try_yield
 
 local function not_yieldable()
@@ -114,92 +85,6 @@ function loop.new(opts)
     timers = {}, starts_per_poll = starts, busy = 0, spawned = 0 }, Loop)
 end
 
-local step
-
--- Marks a task finished, runs its callback, wakes tasks waiting for it.
-local function finish(self, handle, ok, values)
-  handle.done = true
-  handle.wait = nil
-  self.tasks = self.tasks - 1
-  self.handles[handle.co] = nil
-  if not ok then
-    handle.error = values[1]
-    self.raised[#self.raised + 1] = values[1]
-  else
-    handle.values = values
-    handle.result, handle.err = values[1], values[2]
-    if handle.callback then
-      local cok, cerr = pcall(handle.callback, unpack(values, 1, values.n))
-      if not cok then
-        handle.error = cerr
-        self.raised[#self.raised + 1] = cerr
-      end
-    end
-  end
-  for _, waiter in ipairs(handle.waiters or {}) do
-    waiter.remaining = waiter.remaining - 1
-    local h = waiter.handle
-    if waiter.remaining == 0 and not h.done and h.wait == waiter then
-      h.wait = nil
-      step(self, h, waiter.token)
-    end
-  end
-end
-
-local FOREIGN = "koodrive.loop: a task yielded a value the loop does not own (a transport " ..
-  "or library yielding to its own scheduler), and poll was not called from a coroutine that " ..
-  "can pass the yield on: run the loop inside that scheduler"
-
--- Resumes a task with the given values until it waits again or ends. A wait of the loop
--- (WAIT, entry) is registered here, after the yield happened: a yield that failed queued
--- nothing. Any other yield goes on to the host, and its answer back into the task.
-function step(self, handle, ...)
-  local co = handle.co
-  self.busy = self.busy + 1
-  local res = pack(coroutine.resume(co, ...))
-  while true do
-    if not res[1] then
-      self.busy = self.busy - 1
-      return finish(self, handle, false, { debug.traceback(co, tostring(res[2])) })
-    elseif coroutine.status(co) == "dead" then
-      self.busy = self.busy - 1
-      return finish(self, handle, true, pack(unpack(res, 2, res.n)))
-    elseif res[2] == WAIT then
-      self.busy = self.busy - 1
-      local entry = res[3]
-      entry.handle, handle.wait = handle, entry
-      if entry.request then
-        local q = self.queued
-        q.last = q.last + 1
-        q[q.last] = entry
-      elseif entry.due then
-        self.timers[#self.timers + 1] = entry
-      end -- else a wait_all waiter, woken by finish
-      return
-    end
-    local back = pack(try_yield(unpack(res, 2, res.n)))
-    if not back[1] then
-      self.busy = self.busy - 1
-      return finish(self, handle, false, { FOREIGN })
-    end
-    res = pack(coroutine.resume(co, unpack(back, 2, back.n)))
-  end
-end
-
--- Raises the first error a task or callback left, so it reaches the host.
-local function raise_pending(self)
-  if #self.raised > 0 then
-    local e = table.remove(self.raised, 1)
-    error(e, 0)
-  end
-end
-
--- "task #3 (file.lua:42)" for messages.
-local function describe(handle)
-  local info = debug.getinfo(handle.fn, "S")
-  return "task #" .. handle.id .. " (" .. info.short_src .. ":" .. tostring(info.linedefined) .. ")"
-end
-
 --- Starts fn(...) as a task; callback(results...) runs when it ends. Returns its handle:
 -- { done, result, err, values, error }.
 ---@param fn function the task
@@ -229,12 +114,6 @@ function loop.start(self, fn, callback, ...)
   self.tasks = self.tasks + 1
   step(self, handle, ...)
   return handle
-end
-
--- The handle of the running task of this loop, or nil.
-local function running_task(self)
-  local co = coroutine.running()
-  return co and self.handles[co] or nil
 end
 
 --- Used by the pipeline from inside a task: queues the request for the multi handle and
@@ -303,31 +182,6 @@ function Loop:wait_all(handles)
       "table.sort, or a pcall on Lua 5.1)", 2)
   end
   if token ~= waiter.token then error("koodrive.wait: woken by another task's event", 2) end
-end
-
--- Every task left waits for another task and nothing else can happen: ends them all with
--- one error naming who waits for whom.
-local function deadlock(self)
-  local lines = {}
-  local list = {}
-  for _, h in pairs(self.handles) do list[#list + 1] = h end
-  table.sort(list, function(a, b) return a.id < b.id end)
-  for _, h in ipairs(list) do
-    local waits = {}
-    for _, other in ipairs(h.wait and h.wait.waits_for or {}) do
-      if not other.done then waits[#waits + 1] = describe(other) end
-    end
-    lines[#lines + 1] = describe(h) .. (#waits > 0 and (" waits for " .. table.concat(waits, ", "))
-      or " is suspended outside the loop")
-  end
-  local message = "koodrive.loop: deadlock: " .. #list .. " task(s) wait and no call, timer " ..
-    "or other task can wake them: " .. table.concat(lines, "; ")
-  for _, h in ipairs(list) do
-    h.done, h.wait, h.error = true, nil, message
-    self.handles[h.co] = nil
-  end
-  self.tasks = 0
-  self.raised[#self.raised + 1] = message
 end
 
 -- One poll without raising the errors tasks left (see Loop:poll).
@@ -410,7 +264,7 @@ local function poll_once(self, timeout, budget)
   end
   if self.tasks > 0 and self.busy == 0 and ready.first > ready.last and queued.first > queued.last
       and #timers == 0 and self.multi:pending() == 0 then
-    deadlock(self)
+    tasks.deadlock(self)
   end
   return self.tasks
 end
