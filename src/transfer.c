@@ -387,10 +387,15 @@ static int pack_headers(kd_transfer *t)
     kd_buffer *b = &t->head;
     b->len = 0;
     while ((h = curl_easy_nextheader(t->easy, CURLH_HEADER, -1, h)) != NULL) {
-        size_t nlen = strlen(h->name), vlen = strlen(h->value);
-        size_t need = KD_HEADERS_PACKED_SIZE(nlen, vlen);
+        size_t nlen = strlen(h->name), vlen = strlen(h->value), need;
         if (nlen == 0)
             continue;
+        /* libcurl 7.88 leaves an empty value as its line's terminator ("X:\r\n" gives "\r"):
+         * its trimming stops at the value's first byte. A value cannot hold a CR or LF
+         * otherwise (a line ends at the first of them), so that one byte means empty. */
+        if (vlen == 1 && (h->value[0] == '\r' || h->value[0] == '\n'))
+            vlen = 0;
+        need = KD_HEADERS_PACKED_SIZE(nlen, vlen);
         if (!buffer_reserve(b, need))
             return 0;
         kd_headers_pack(b->data + b->len, h->name, nlen, h->value, vlen);
