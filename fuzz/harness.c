@@ -6,9 +6,11 @@
  *   - koodrive.core and koodrive.sign opened through their luaopen_* and preloaded, so the
  *     Lua layer (lua/ is on package.path) uses the instrumented C code;
  *   - `kd_fuzz`, a table of helpers the scripts cannot have otherwise: independent one-shot
- *     OpenSSL SHA-256 / HMAC / HKDF to check core.sign against; push_headers, which runs
- *     headers.c's header-block parser (kd_headers_push) on an exact-size copy; and
- *     lazy_headers, a response table whose `headers` is parsed on first read (kd_headers_lazy);
+ *     OpenSSL SHA-256 / HMAC / HKDF to check core.sign against; pack_headers, which packs
+ *     name/value pairs as the transfer does with what libcurl's header API gives
+ *     (kd_headers_pack, each from an exact-size copy); push_headers, which runs headers.c's
+ *     splitter of packed headers (kd_headers_push) on an exact-size copy; and lazy_headers, a
+ *     response table whose `headers` is split on first read (kd_headers_lazy);
  *   - the target script, which returns function(data): called once per input. An error it
  *     raises is a finding (a broken invariant): the harness prints it with its traceback and
  *     aborts, so libFuzzer keeps the input. Errors the API raises by design (bad arguments)
@@ -131,25 +133,71 @@ static int fz_hkdf_sha256_hex(lua_State *L)
     return 1;
 }
 
-/* kd_fuzz.push_headers(block) -> table: the block is copied into a buffer of exactly its size
- * (the empty block as NULL, 0: a transfer that saw no header), so any read past it is caught. */
-static int fz_push_headers(lua_State *L)
+/* Copies s[0..n) into a malloc'ed buffer of exactly n bytes (NULL when n is 0), so that any
+ * read past it is caught. */
+static char *exact_copy(lua_State *L, const char *s, size_t n)
 {
-    size_t n;
-    const char *s = luaL_checklstring(L, 1, &n);
     char *copy = NULL;
     if (n > 0) {
         copy = malloc(n);
         if (copy == NULL)
-            return luaL_error(L, "out of memory");
+            luaL_error(L, "out of memory");
         memcpy(copy, s, n);
     }
+    return copy;
+}
+
+/* kd_fuzz.pack_headers({ name1, value1, name2, value2, ... }) -> the packed string that
+ * kd_headers_pack makes of them, one after the other. */
+static int fz_pack_headers(lua_State *L)
+{
+    luaL_Buffer b;
+    int i, n;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    n = (int)lua_rawlen(L, 1);
+    luaL_buffinit(L, &b);
+    for (i = 1; i + 1 <= n; i += 2) {
+        size_t nlen, vlen, size;
+        const char *name, *value;
+        char *ncopy, *vcopy, *out;
+        lua_rawgeti(L, 1, i);
+        lua_rawgeti(L, 1, i + 1);
+        name = luaL_checklstring(L, -2, &nlen);
+        value = luaL_checklstring(L, -1, &vlen);
+        size = KD_HEADERS_PACKED_SIZE(nlen, vlen);
+        ncopy = exact_copy(L, name, nlen);
+        vcopy = exact_copy(L, value, vlen);
+        out = malloc(size);
+        if (out == NULL) {
+            free(ncopy);
+            free(vcopy);
+            return luaL_error(L, "out of memory");
+        }
+        kd_headers_pack(out, ncopy, nlen, vcopy, vlen);
+        lua_pop(L, 2);
+        luaL_addlstring(&b, out, size);
+        free(out);
+        free(ncopy);
+        free(vcopy);
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* kd_fuzz.push_headers(packed) -> table: the packed string is copied into a buffer of exactly
+ * its size (the empty one as NULL, 0: a response without headers), so any read past it is
+ * caught. */
+static int fz_push_headers(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    char *copy = exact_copy(L, s, n);
     kd_headers_push(L, copy, n);
     free(copy);
     return 1;
 }
 
-/* kd_fuzz.lazy_headers(block) -> a response table as kd_transfer_result makes it, `headers`
+/* kd_fuzz.lazy_headers(packed) -> a response table as kd_transfer_result makes it, `headers`
  * unread. */
 static int fz_lazy_headers(lua_State *L)
 {
@@ -177,11 +225,13 @@ static void fail(lua_State *L, const char *what)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static const luaL_Reg helpers[] = {
-        { "sha256_hex", fz_sha256_hex },           { "hmac_sha256_hex", fz_hmac_sha256_hex },
-        { "hkdf_sha256_hex", fz_hkdf_sha256_hex }, { "push_headers", fz_push_headers },
-        { "lazy_headers", fz_lazy_headers },       { NULL, NULL }
-    };
+    static const luaL_Reg helpers[] = { { "sha256_hex", fz_sha256_hex },
+                                        { "hmac_sha256_hex", fz_hmac_sha256_hex },
+                                        { "hkdf_sha256_hex", fz_hkdf_sha256_hex },
+                                        { "pack_headers", fz_pack_headers },
+                                        { "push_headers", fz_push_headers },
+                                        { "lazy_headers", fz_lazy_headers },
+                                        { NULL, NULL } };
     lua_State *L = luaL_newstate();
     (void)argc;
     (void)argv;

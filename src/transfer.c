@@ -1,8 +1,9 @@
 /* transfer.c - one HTTP exchange on a libcurl easy handle.
  *
  * Why no Lua calls inside libcurl callbacks: a Lua error raised there would longjmp
- * through libcurl. The callbacks only append bytes to C buffers owned by the transfer;
- * Lua values are built once the transfer has finished (kd_transfer_result).
+ * through libcurl. The callbacks only append bytes to C buffers owned by the transfer (the
+ * header callback only counts: libcurl keeps the headers); Lua values are built once the
+ * transfer has finished (kd_transfer_result).
  *
  * The response body is capped (max_body, required: its default is the Lua layer's, in
  * koodrive.limits): a larger body aborts the transfer with kind "too_large" instead of growing
@@ -22,10 +23,16 @@
 #include "transfer.h"
 
 #define MAX_HEADER_BYTES (256u * 1024u)
+/* Lines of all header blocks of one response (status lines, 1xx blocks and trailers
+ * included): curl_easy_nextheader recounts each returned header's name over every stored
+ * line, so its cost grows with lines x bytes. At 200, the worst (one 1.3 KiB name repeated)
+ * took 0.1-0.15 s of CPU in tests; 990 lines took 0.7 s. Real responses have a few dozen. */
+#define MAX_HEADER_LINES 200u
+#define MAX_HEADER_LINES_TEXT "200"
 #define KEEP_BUFFER_BYTES (64u * 1024u)
 
-/* Appends n bytes, growing geometrically; refuses (returns 0) past the cap. */
-static int buffer_append(kd_buffer *b, const char *p, size_t n)
+/* Makes room for n more bytes, growing geometrically; refuses (returns 0) past the cap. */
+static int buffer_reserve(kd_buffer *b, size_t n)
 {
     if (n > b->max - b->len) {
         b->overflow = 1;
@@ -42,6 +49,14 @@ static int buffer_append(kd_buffer *b, const char *p, size_t n)
         b->data = grown;
         b->cap = cap;
     }
+    return 1;
+}
+
+/* Appends n bytes; refuses (returns 0) past the cap. */
+static int buffer_append(kd_buffer *b, const char *p, size_t n)
+{
+    if (!buffer_reserve(b, n))
+        return 0;
     memcpy(b->data + b->len, p, n);
     b->len += n;
     return 1;
@@ -73,14 +88,24 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return buffer_append(b, ptr, n) ? n : 0;
 }
 
-/* Keeps only the header block of the final response (1xx interim blocks are dropped). */
+/* Only the size guard of the response headers: libcurl keeps them itself (kd_transfer_result
+ * reads them through its header API), and this stops a hostile server from making that store,
+ * and the header API's walks over it, grow without bound. The bytes of each block count (a 1xx
+ * interim block does not add to the final one); the lines of all blocks count, for libcurl
+ * keeps them all and curl_easy_nextheader scans the whole store for every header it returns. */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    kd_buffer *b = ud;
+    kd_header_guard *g = ud;
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
-        b->len = 0;
-    return buffer_append(b, ptr, n) ? n : 0;
+        g->bytes = 0;
+    g->lines++;
+    if (n > MAX_HEADER_BYTES - g->bytes || g->lines > MAX_HEADER_LINES) {
+        g->overflow = 1;
+        return 0;
+    }
+    g->bytes += n;
+    return n;
 }
 
 int kd_transfer_init(kd_transfer *t)
@@ -270,7 +295,8 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     /* Reset clears the last call's options but keeps the live connection cache. */
     curl_easy_reset(e);
     buffer_reset(&t->body, (size_t)t->max_body);
-    buffer_reset(&t->head, MAX_HEADER_BYTES);
+    buffer_reset(&t->head, (size_t)-1);
+    memset(&t->guard, 0, sizeof t->guard);
     t->errbuf[0] = '\0';
     curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -281,7 +307,7 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t->head);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t->guard);
     if (timeout_ms >= 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     if (connect_ms >= 0)
@@ -348,6 +374,35 @@ static int out_of_descriptors(CURL *e, const char *detail)
     return errno == EMFILE || errno == ENFILE;
 }
 
+/* Packs the final response's headers into t->head (headers.h) while the transfer still owns
+ * its easy handle: the response table gets a copy, so a late read of `headers` never goes to
+ * the handle, which by then may serve another call. Request -1 is the last request; origin
+ * CURLH_HEADER leaves out 1xx interim headers (CURLH_1XX), trailers (CURLH_TRAILER, as the ngx
+ * transport drops them) and a proxy's CONNECT answer. Headers with an empty name (a line
+ * ":value") are dropped. Returns 0 when out of memory. */
+static int pack_headers(kd_transfer *t)
+{
+    struct curl_header *h = NULL;
+    kd_buffer *b = &t->head;
+    b->len = 0;
+    while ((h = curl_easy_nextheader(t->easy, CURLH_HEADER, -1, h)) != NULL) {
+        size_t nlen = strlen(h->name), vlen = strlen(h->value), need;
+        if (nlen == 0)
+            continue;
+        /* libcurl 7.88 leaves an empty value as its line's terminator ("X:\r\n" gives "\r"):
+         * its trimming stops at the value's first byte. A value cannot hold a CR or LF
+         * otherwise (a line ends at the first of them), so that one byte means empty. */
+        if (vlen == 1 && (h->value[0] == '\r' || h->value[0] == '\n'))
+            vlen = 0;
+        need = KD_HEADERS_PACKED_SIZE(nlen, vlen);
+        if (!buffer_reserve(b, need))
+            return 0;
+        kd_headers_pack(b->data + b->len, h->name, nlen, h->value, vlen);
+        b->len += need;
+    }
+    return 1;
+}
+
 int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
 {
     CURL *e = t->easy;
@@ -368,8 +423,13 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
             lua_pushfstring(L, "response body larger than the %d byte limit", (int)t->max_body);
             return push_failure(L, "too_large", lua_tostring(L, -1), rc);
         }
-        if (rc == CURLE_WRITE_ERROR && t->head.overflow)
-            return push_failure(L, "too_large", "response headers larger than 256 KiB", rc);
+        if (rc == CURLE_WRITE_ERROR && t->guard.overflow)
+            return push_failure(L, "too_large",
+                                t->guard.lines > MAX_HEADER_LINES
+                                    ? "response headers of more than " MAX_HEADER_LINES_TEXT
+                                      " lines"
+                                    : "response headers larger than 256 KiB",
+                                rc);
         if (out_of_descriptors(e, detail)) {
             lua_pushfstring(L,
                             "out of file descriptors: the process has too many files and sockets "
@@ -380,6 +440,9 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
         lua_pushfstring(L, "%s (curl error %d)", detail, (int)rc);
         return push_failure(L, "transport", lua_tostring(L, -1), rc);
     }
+    if (!pack_headers(t))
+        return push_failure(L, "transport", "out of memory reading the response headers",
+                            CURLE_OUT_OF_MEMORY);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_LOCAL_PORT, &port);
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
@@ -392,7 +455,7 @@ int kd_transfer_result(lua_State *L, kd_transfer *t, CURLcode rc)
     lua_setfield(L, -2, "local_port");
     lua_pushinteger(L, connects);
     lua_setfield(L, -2, "new_connections");
-    /* `headers`: parsed from a copy of the block when first read (headers.c). */
+    /* `headers`: split from a copy of the packed headers when first read (headers.c). */
     kd_headers_lazy(L, t->head.data, t->head.len);
     return 1;
 }

@@ -15,11 +15,19 @@ typedef struct {
     int overflow; /* set when an append would pass max */
 } kd_buffer;
 
+/* The size guard of the response header block (transfer.c's header callback). */
+typedef struct {
+    size_t bytes; /* of the current block (a 1xx interim block is followed by another) */
+    size_t lines; /* header lines of every block, trailers included: all that libcurl keeps */
+    int overflow; /* set when either passes its limit */
+} kd_header_guard;
+
 typedef struct {
     CURL *easy;
     struct curl_slist *headers; /* request headers, alive until the transfer ends */
     kd_buffer body;             /* response body */
-    kd_buffer head;             /* response header block */
+    kd_buffer head;             /* the final response's headers, packed (headers.h) */
+    kd_header_guard guard;      /* bounds what libcurl keeps of the response headers */
     kd_buffer
         request_body; /* private copy of the request body (multi transfers outlive the call) */
     long max_body;
