@@ -13,9 +13,7 @@
 local client = require "koodrive.client"
 local errors = require "koodrive.errors"
 local json = require "koodrive.json"
-local loop = require "koodrive.loop"
 local pipeline = require "koodrive.pipeline"
-local scheduler = require "koodrive.scheduler"
 
 -- Editor types (LuaLS): see lua/koodrive/meta.lua.
 ---@class koodrive
@@ -28,10 +26,15 @@ local koodrive = {
   iotda = { new = function(config) return require("koodrive.iotda").new(config) end },
   transport = require "koodrive.transport",
   errors = errors,
-  loop = loop.new,          -- koodrive.loop(): many calls in flight, driven by loop:poll(timeout)
-  run = scheduler.run,      -- koodrive.run(fn, ...): fn's calls read sequentially, run non-blocking
-  spawn = scheduler.spawn,  -- inside run, a loop task or an OpenResty handler: start another task
-  wait = scheduler.wait,    -- there: wait for spawned tasks
+  -- The loop and the scheduler load on first use too.
+  -- koodrive.loop(): many calls in flight, driven by loop:poll(timeout)
+  loop = function(...) return require("koodrive.loop").new(...) end,
+  -- koodrive.run(fn, ...): fn's calls read sequentially, run non-blocking
+  run = function(...) return require("koodrive.scheduler").run(...) end,
+  -- inside run, a loop task or an OpenResty handler: start another task
+  spawn = function(...) return require("koodrive.scheduler").spawn(...) end,
+  -- there: wait for spawned tasks
+  wait = function(...) return require("koodrive.scheduler").wait(...) end,
   batch = function(...) return require("koodrive.batch").map(...) end,
   null = json.null,
   array = json.array,      -- koodrive.array(t): t is written as a JSON array, [] when empty
@@ -109,8 +112,8 @@ end
 --- A new loop: many calls in flight, driven by `loop:poll(timeout)` (`koodrive.loop.new`).
 -- @function loop
 -- @tparam[opt] table opts `{ starts_per_poll = 8, max_connections = n }` (max_connections:
--- 1 to 1024, the most connections the loop's multi handle opens at once; libcurl's default
--- when not given)
+-- 1 to 1024, the most connections the loop's multi handle opens at once; 32 when not
+-- given)
 -- @return a loop
 
 --- Runs `fn(...)` as a task on a fresh loop until every task has ended and returns fn's

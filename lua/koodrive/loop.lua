@@ -27,7 +27,10 @@
 -- @module koodrive.loop
 local core = require "koodrive.core"
 local monotonic = core.monotonic
-local curl = require "koodrive.transport.curl"
+-- The libcurl transport names failures; it loads with the first one.
+local function failure(reason, message, code)
+  return require("koodrive.transport.curl").failure(reason, message, code)
+end
 local errors = require "koodrive.errors"
 local tasks = require "koodrive.loop.tasks"
 
@@ -208,7 +211,7 @@ local function poll_once(self, timeout, budget)
       if id then
         self.waiting[id] = item
       else
-        item.failure = curl.failure(reason, message, code)
+        item.failure = failure(reason, message, code)
         push(item)
       end
     end
@@ -252,7 +255,7 @@ local function poll_once(self, timeout, budget)
       -- The answer becomes Lua values only now, within the budget.
       local res, reason, message, code = self.multi:take(entry.id)
       entry.response = res
-      entry.failure = not res and curl.failure(reason, message, code) or nil
+      entry.failure = not res and failure(reason, message, code) or nil
     end
     -- Delivered only to the task still waiting on exactly this entry.
     local handle = entry.handle

@@ -5,8 +5,14 @@
 local errors = require "koodrive.errors"
 local retry = require "koodrive.retry"
 local vault = require "koodrive.secrets"
-local scheduler = require "koodrive.scheduler"
-local current_loop = require("koodrive.loop").current
+-- The loop and the scheduler load when first needed (a loop made, a retry waiting), so that
+-- `require "koodrive"` stays short; which loop runs this coroutine is the tasks' owner map.
+local loop_owner = require("koodrive.loop.tasks").owner
+local running = coroutine.running
+local function current_loop()
+  local co = running()
+  return co and loop_owner[co] or nil
+end
 local config = require "koodrive.request.config"
 local build = require "koodrive.request.build"
 local response = require "koodrive.request.response"
@@ -92,7 +98,7 @@ local function pause(client, seconds)
   if seconds <= 0 then return end
   local custom = client._config.sleep
   if custom then return custom(seconds) end
-  scheduler.sleep(seconds)
+  require("koodrive.scheduler").sleep(seconds)
 end
 
 --- Tells, once per client, that TLS verification is off: through the logger when there is
