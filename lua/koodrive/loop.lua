@@ -27,10 +27,9 @@
 -- @module koodrive.loop
 local core = require "koodrive.core"
 local monotonic = core.monotonic
--- The libcurl transport names failures; it loads with the first one.
-local function failure(reason, message, code)
-  return require("koodrive.transport.curl").failure(reason, message, code)
-end
+-- Loaded with the loop, not with the first failure: a failure may be that the process is out
+-- of file descriptors, and then no module file could be opened any more.
+local failure = require("koodrive.transport.curl").failure
 local errors = require "koodrive.errors"
 local tasks = require "koodrive.loop.tasks"
 

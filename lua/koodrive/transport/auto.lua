@@ -14,6 +14,10 @@ local Auto = {}
 Auto.__name = "koodrive.transport.auto"
 
 local ngx_module -- koodrive.transport.ngx, loaded only inside nginx
+-- The Lua side of the libcurl transport (libcurl itself loads with the first handle) comes
+-- with this module: a first send may find the process out of file descriptors, when no
+-- module file could be opened any more.
+local curl_transport = require "koodrive.transport.curl"
 
 --- The nginx phase when cosockets can be used now, else nil.
 local function cosocket_phase()
@@ -48,7 +52,7 @@ function Auto:current()
     -- A handle inherited from another process (nginx's master) is kept, never used, closed
     -- or collected here: its connections are the parent's.
     if self.curl then self.inherited = self.curl end
-    self.curl = require("koodrive.transport.curl").new(self.opts.curl)
+    self.curl = curl_transport.new(self.opts.curl)
     self.curl_pid = pid
   end
   return self.curl, "curl"
