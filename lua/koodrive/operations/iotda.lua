@@ -14,18 +14,17 @@ local POLICY_ID = { name = "policy_id", check = check.hex24 }
 local function check_bind_targets(spec) return check.targets(spec, nil) end
 local function check_unbind_targets(spec) return check.targets(spec, 20) end
 
-local function page_size(opts, field)
-  local v = opts and opts.page_size
-  if v == nil then return nil end
-  return check.range(v, field, 1, 50)
+-- Op options are checked with the value or nil (not given): nil passes.
+local function optional(check_fn)
+  return function(v, name)
+    if v == nil then return nil end
+    return check_fn(v, name)
+  end
 end
 
--- A marker continuation from opts.cursor: 24 hex characters (iotda-api.md §2, §8).
-local function marker(opts, field)
-  local v = opts and opts.cursor
-  if v == nil then return nil end
-  return check.hex24(v, field)
-end
+-- The options of both marker listings: offset 0..500 (iotda-api.md §2, §8) and a cursor
+-- that is a marker, 24 hex characters (the pipeline checks page_size against page_max).
+local LISTING_OPTIONS = { offset = optional(check.offset), cursor = optional(check.hex24) }
 
 return {
   {
@@ -41,18 +40,18 @@ return {
     name = "device_policies.list",
     method = "GET", path = BASE,
     args = { { name = "query", check = check.list_query } },
-    options = { offset = check.offset },
+    options = LISTING_OPTIONS,
     query = function(a, opts)
       local q = {}
       local function add(k, v) if v ~= nil then q[#q + 1] = { k, v } end end
       add("app_id", a.query.app_id)
       add("policy_name", a.query.policy_name)
-      add("limit", page_size(opts, "page_size"))
-      add("marker", marker(opts, "cursor"))
-      add("offset", opts and opts.offset)
+      add("limit", opts.page_size)
+      add("marker", opts.cursor)
+      add("offset", opts.offset)
       return q
     end,
-    paging = "marker",
+    paging = "marker", page_max = 50,
     status = 200,
     result = shape.policy_list,
   },
@@ -104,18 +103,15 @@ return {
     name = "device_policies.list_targets",
     method = "POST", path = BASE .. "/{policy_id}/list-targets",
     args = { POLICY_ID, { name = "query", check = check.targets_query } },
-    options = { offset = check.offset },
+    options = LISTING_OPTIONS,
+    -- Every field is optional (iotda-api.md §8): nothing given is the body {}.
     body = function(a, opts)
-      local limit, err = page_size(opts, "page_size")
-      if err then return nil, err.message end
-      local m
-      m, err = marker(opts, "cursor")
-      if err then return nil, err.message end
-      local b = { target_type = a.query.target_type, limit = limit, marker = m, offset = opts and opts.offset }
+      local b = { target_type = a.query.target_type, limit = opts.page_size and math.floor(opts.page_size),
+        marker = opts.cursor, offset = opts.offset }
       if next(b) == nil then return "{}" end
       return json.encode(b)
     end,
-    paging = "marker",
+    paging = "marker", page_max = 50,
     status = 200,
     result = shape.policy_targets,
   },
