@@ -172,7 +172,7 @@ end
 -- when app_id was given.
 function shape.policy_list(body, args, _, opts)
   local list = body.policies
-  if absent(list) then list = {} elseif not json.is_array(list) then
+  if absent(list) then list = setmetatable({}, json.array_mt) elseif not json.is_array(list) then
     return nil, "'policies' is not an array"
   end
   local below = opts and type(opts.cursor) == "string" and opts.cursor:lower() or nil
@@ -199,7 +199,7 @@ local TARGET_TYPES = { device = true, product = true, app = true }
 
 function shape.policy_targets(body, args, _, opts)
   local list = body.targets
-  if absent(list) then list = {} elseif not json.is_array(list) then
+  if absent(list) then list = setmetatable({}, json.array_mt) elseif not json.is_array(list) then
     return nil, "'targets' is not an array"
   end
   local only = args.query.target_type
