@@ -60,7 +60,8 @@ function M.of(svc)
     epoch = state.random_digits(7) }, Store)
   local stamp = now_stamp()
   local seeded = add_policy(self, { policy_id = c.policy_id, policy_name = c.policy_name or "local-policy",
-    app_id = c.policy_app_id, statement = seed_statement(c.policy_statement), create_time = stamp, update_time = stamp })
+    app_id = c.policy_app_id, statement = seed_statement(c.policy_statement),
+    create_time = stamp, update_time = stamp })
   for _, t in ipairs(TARGET_TYPES) do
     for _, id in ipairs((c.policy_targets or {})[t] or {}) do self:bind(seeded, t, id) end
   end
@@ -81,7 +82,7 @@ function Store:create(fields, force)
     app_id = fields.app_id, statement = fields.statement, create_time = stamp, update_time = stamp })
 end
 
-function Store:update(p, fields)
+function Store.update(_, p, fields)
   if fields.policy_name ~= nil then p.policy_name = fields.policy_name end
   if fields.statement ~= nil then p.statement = fields.statement end
   p.update_time = now_stamp()
@@ -102,7 +103,7 @@ function Store:bind(p, target_type, id)
 end
 
 --- Unbinds one target; false when it was not bound.
-function Store:unbind(p, target_type, id)
+function Store.unbind(_, p, target_type, id)
   if not p.targets[target_type]:remove(id) then return false end
   p.records[target_type .. "\0" .. id] = nil
   return true
@@ -134,7 +135,7 @@ function Store:list(filter, marker, offset, limit)
 end
 
 --- A policy's bound targets (of one type when given): page, count, marker.
-function Store:targets(p, only, marker, offset, limit)
+function Store.targets(_, p, only, marker, offset, limit)
   local records = {}
   for _, t in ipairs(TARGET_TYPES) do
     if not only or only == t then
