@@ -259,6 +259,11 @@ describe("iotda device_policies answers", function()
     assert.are.equal("api", err.kind)
     assert.are.equal("IOTDA.000006", err.code)
     assert.are.equal(1, #t.requests)
+    -- a 503 may have created it: not sent again (idempotent = false)
+    client, t = answering(503, "", { retries = { max_attempts = 3, base_delay = 0.001 }, sleep = function() end })
+    _, err = client.device_policies:create(CREATE)
+    assert.is_true(err.ambiguous)
+    assert.are.equal(1, #t.requests)
   end)
 
   it("get and update: the policy asked for", function()
@@ -278,6 +283,22 @@ describe("iotda device_policies answers", function()
     assert.are.equal("api", err.kind)
     assert.are.equal("IOTDA.015206", err.code)
     decode_error(204, "<html>", "device_policies.delete", P)
+  end)
+
+  it("delete: 'does not exist' after an attempt that may have deleted it is uncertain", function()
+    local answers = { { 503, "" }, { 404, '{"error_code":"IOTDA.015206","error_msg":"The device policy does not exist."}' } }
+    local t = { requests = {} }
+    function t.send(self, req)
+      self.requests[#self.requests + 1] = req
+      local a = table.remove(answers, 1)
+      return { status = a[1], headers = {}, body = a[2] }
+    end
+    local client = assert(koodrive.iotda.new { endpoint = fixtures.IOT_ENDPOINT, project_id = fixtures.PROJECT_ID,
+      token = "t", transport = t, retries = { max_attempts = 2, base_delay = 0.001 }, sleep = function() end })
+    local _, err = client.device_policies:delete(P)
+    assert.are.equal(2, #t.requests)
+    assert.are.equal("IOTDA.015206", err.code)
+    assert.is_true(err.uncertain)
   end)
 
   it("bind: every id succeeded or failed, none disappears", function()
