@@ -262,7 +262,7 @@ describe("iotda device_policies answers", function()
     -- a 503 may have created it: not sent again (idempotent = false)
     client, t = answering(503, "", { retries = { max_attempts = 3, base_delay = 0.001 }, sleep = function() end })
     _, err = client.device_policies:create(CREATE)
-    assert.is_true(err.ambiguous)
+    assert.is_true(err.uncertain)
     assert.are.equal(1, #t.requests)
   end)
 
