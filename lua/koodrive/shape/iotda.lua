@@ -4,43 +4,11 @@
 -- policy other than the one named, a target that was not sent, a listed id at or above the
 -- marker sent are contradictions, never successes. Messages name fields, never values.
 local json = require "koodrive.json"
+local common = require "koodrive.shape"
 
 local shape = {}
 
-local null = json.null
-
--- Copies of shape.lua's shared helpers (absent, id_string, requested_ids) until the lead
--- exports them from there.
-local function absent(v)
-  return v == nil or v == null
-end
-
-local function id_string(t, k)
-  local v = t[k]
-  if type(v) == "number" then
-    local n = json.integer(t, k)
-    if n then return string.format("%d", n) end
-    return nil
-  end
-  if type(v) == "string" and v ~= "" then return v end
-  return nil
-end
-
-local function requested_ids(list, name, wanted)
-  if absent(list) then return {} end
-  if not json.is_array(list) then return nil, "'" .. name .. "' is not an array" end
-  local out, seen = {}, {}
-  for i = 1, #list do
-    local id = id_string(list, i)
-    if not id then return nil, "'" .. name .. "[" .. i .. "]' is not an id" end
-    if not wanted[id] then return nil, "'" .. name .. "[" .. i .. "]' is an id that was not sent" end
-    if not seen[id] then
-      seen[id] = true
-      out[#out + 1] = id
-    end
-  end
-  return out, seen
-end
+local absent, id_string, requested_ids = common.absent, common.id_string, common.requested_ids
 
 local function is_hex24(v)
   return type(v) == "string" and #v == 24 and not v:find("[^0-9A-Fa-f]")
