@@ -113,7 +113,8 @@ for _, mode in ipairs { "token", "app" } do
         _, err = c:call { method = "POST", path = V1 .. "share", body = bad }
         assert.are.equal(13000102, err.code)
       end
-      _, err = c:call { method = "POST", path = V1 .. "share", body = { scope = 3, fileIds = { "nope" }, containerId = CID, validDays = 1 } }
+      _, err = c:call { method = "POST", path = V1 .. "share",
+        body = { scope = 3, fileIds = { "nope" }, containerId = CID, validDays = 1 } }
       assert.are.equal(13000309, err.code)
     end)
 
