@@ -192,6 +192,12 @@ for _, mode in ipairs { "token", "app" } do
       local again = assert(c:call { method = "POST", path = "/koodrive/ose/v1/directory",
         body = { fileName = "Projects", fileType = "10", containerId = CID, parentFolder = { DOCS }, renameMode = 2 } })
       assert.matches("^Projects_%d+", again.data.fileName)
+      local in_root = assert(c:call { method = "POST", path = "/koodrive/ose/v1/directory",
+        body = { fileName = "Top", fileType = "10", containerId = CID, parentFolder = { "root" } } })
+      assert.are.same({ "root" }, in_root.data.parentFolder)
+      local top = assert(c:call { method = "POST", path = "/koodrive/ose/v1/files/" .. in_root.data.id .. "/detail",
+        body = { containerId = CID } })
+      assert.are.same({ ROOT }, top.data.parentFolder)
       for _, bad in ipairs { "a/b", "a:b", "..", ".", "", "x?", string.rep("é", 251) } do
         _, err = c:call { method = "POST", path = "/koodrive/ose/v1/directory",
           body = { fileName = bad, fileType = "10", containerId = CID } }

@@ -162,7 +162,11 @@ local function directory(svc, ctx, req)
   if not name then return fail(13000405) end
   local node = tree.add(st, space, parent, name, "10", 0)
   node.description = desc
-  return kd(200, 0, "success", "data", tree.json(st, node, ctx.user))
+  -- parentFolder echoes the parent as sent (an alias like "root" stays "root"),
+  -- so a client can check the folder landed where it asked (local choice)
+  local out = tree.json(st, node, ctx.user)
+  if pf then out.vals.parentFolder = array { pf[1] } end
+  return kd(200, 0, "success", "data", out)
 end
 
 -- POST files/rename/{id} {containerId, name, renameMode 2|3} -> {code,msg} (recorded)
