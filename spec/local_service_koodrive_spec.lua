@@ -367,3 +367,26 @@ for _, mode in ipairs { "token", "app" } do
     end)
   end)
 end
+
+describe("local KooDrive routes given bodies of the wrong shape", function()
+  before_each(function() control("/_local/reset") end)
+
+  it("answer a 4xx KooDrive error, never a crash", function()
+    local c = client("token")
+    local posts = { "files/0", "files/1", "files/" .. DOCS .. "/detail", "directory", "files/rename/" .. DOCS,
+      "files/search", "files/recycle", "jobs", "cancel", "star/batch", "share", "share/cancel", "usergroups",
+      "usergroups/" .. KD.group_id .. "/members/batchAdd", "users", "space/usage/user", "backup/device/d1/scope" }
+    local bodies = { "nope", "[1]", '"x"', "{}", '{"containerId":[1],"pageInfo":"x","fileName":{},"taskType":1.5,' ..
+      '"taskInfo":[],"jobId":1.5,"subRequestList":{},"fileIds":"x","shareIds":[1],"groupName":7,"userIds":[1],' ..
+      '"scopeList":[1],"amendModRoles":[{"userId":"1"}],"searchType":[],"starred":"yes","userId":1}' }
+    for _, p in ipairs(posts) do
+      for _, b in ipairs(bodies) do
+        -- (every field of space/usage/user is optional: {} is a good request)
+        if p == "space/usage/user" and b == "{}" then b = '{"userIds":"x"}' end
+        local status, doc = send(c, { method = "POST", path = "/koodrive/ose/v1/" .. p, body = b })
+        assert.is_true(status >= 400 and status < 500, p .. " " .. b .. " -> " .. tostring(status))
+        assert.is_true(doc.code >= 13000101 and doc.code < 13000500, p .. " " .. b)
+      end
+    end
+  end)
+end)
