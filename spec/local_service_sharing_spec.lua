@@ -215,6 +215,34 @@ for _, mode in ipairs { "token", "app" } do
       _, err = c:call { method = "GET", path = V1 .. "backup/record/42/files", query = { pageSize = 2 } }
       assert.are.equal(13000309, err.code)
     end)
+
+    it("applies the paging modes to shares, groups and backup files too", function()
+      local c = client(mode)
+      share(c, DOCS, {})
+      control("/_local/paging?mode=empty_first&pages=1")
+      local record = V1 .. "backup/record/" .. KD.backup_record_id .. "/files"
+      local lists = {
+        { V1 .. "share", {}, "shareLinks" },
+        { V1 .. "usergroups", { pageCursor = "", sourceType = 0 }, "userGroupList" },
+        { record, {}, "data" },
+      }
+      for _, l in ipairs(lists) do
+        local q = { pageSize = 2 }
+        for k, v in pairs(l[2]) do q[k] = v end
+        local first = assert(c:call { method = "GET", path = l[1], query = q })
+        assert.are.same({}, first[l[3]], l[1])
+        assert.are_not.equal("", first.nextCursor)
+        if l[1] == record then q.cursor = first.nextCursor else q.pageCursor = first.nextCursor end
+        local second = assert(c:call { method = "GET", path = l[1], query = q })
+        assert.is_true(#second[l[3]] >= 1, l[1])
+      end
+      control("/_local/paging?mode=partial")
+      local p = assert(c:call { method = "GET", path = record, query = { pageSize = 4 } })
+      assert.are.same({ 2, "CUR2" }, { #p.data, p.nextCursor })
+      control("/_local/paging?mode=repeat_cursor")
+      p = assert(c:call { method = "GET", path = record, query = { pageSize = 1, cursor = "CUR1" } })
+      assert.are.equal("CUR1", p.nextCursor)
+    end)
   end)
 end
 
