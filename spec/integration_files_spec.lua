@@ -115,6 +115,55 @@ for _, mode in ipairs { "token", "app" } do
       assert.are.equal(3, #capped)
     end)
 
+    describe("with the service's paging modes", function()
+      after_each(function() server.control("/_local/paging?mode=normal") end)
+
+      local function folder_of_five()
+        local top = assert(c.files:mkdir { fileName = "modes " .. tag, containerId = C })
+        for i = 1, 5 do
+          assert(c.files:mkdir { fileName = ("m%02d"):format(i), containerId = C, parentFolder = top.id })
+        end
+        return { containerId = C, parentFileId = top.id }
+      end
+
+      for _, paging_mode in ipairs { "partial", "empty_first" } do
+        it("follows " .. paging_mode .. " pages to the end of files, search and favorites", function()
+          local req = folder_of_five()
+          local all = assert(c.files:all(req))
+          assert.are.equal(5, #all)
+          assert(c.favorites:set({ { containerId = C, fileId = all[1].id }, { containerId = C, fileId = all[2].id } },
+            true))
+          assert.are.equal(200, (server.control("/_local/paging?mode=" .. paging_mode .. "&pages=2")))
+          local pages, items = 0, 0
+          for page, err in c.files:pages(req, { page_size = 2 }) do
+            assert.is_nil(err)
+            pages, items = pages + 1, items + #page.items
+          end
+          assert.are.equal(5, items)
+          assert.is_true(pages > 3)
+          local seen = {}
+          for f, err in c.files:search_each({ searchType = "personal", filter = { keyWord = "m0" } }, { page_size = 2 }) do
+            assert.is_nil(err)
+            seen[f.id] = true
+          end
+          for _, f in ipairs(all) do assert.is_true(seen[f.id], f.fileName) end
+          local starred = assert(c.favorites:all(nil, { page_size = 1 }))
+          local ids = {}
+          for _, f in ipairs(starred) do ids[f.id] = true end
+          assert.is_true(ids[all[1].id] and ids[all[2].id])
+        end)
+      end
+
+      it("stops with an error when the service repeats a cursor", function()
+        local req = folder_of_five()
+        assert.are.equal(200, (server.control("/_local/paging?mode=repeat_cursor")))
+        local list, err = c.files:all(req, { page_size = 2 })
+        assert.is_nil(list)
+        assert.are.equal("decode", err.kind)
+        assert.are.equal(2, #err.items)
+      end)
+    end)
+
     it("searches by name", function()
       assert(c.files:mkdir { fileName = "needle " .. tag, containerId = C })
       local found = assert(c.files:search_all { searchType = "personal", filter = { keyWord = "needle " .. tag } })
