@@ -220,6 +220,31 @@ for _, mode in ipairs { "token", "app" } do
       assert.are.equal(C, cleared.containerId)
     end)
 
+    it("runs the file jobs built on these operations (copy, delete, restore, clear_recycled)", function()
+      local src = assert(c.files:mkdir { fileName = "fj " .. tag, containerId = C })
+      local dst = assert(c.files:mkdir { fileName = "fj-dst " .. tag, containerId = C })
+      local item = assert(c.files:mkdir { fileName = "x", containerId = C, parentFolder = src.id })
+      local wait = { deadline = 30, interval = 0.2 }
+      local function opts(extra)
+        local o = { srcContainerId = C, deadline = wait.deadline, interval = wait.interval }
+        for k, v in pairs(extra or {}) do o[k] = v end
+        return o
+      end
+      assert(c.files:copy({ { fileId = item.id } }, opts { dstContainerId = C,
+        newFilePath = assert(c.files:path(dst.id, C)).fileIdPath }))
+      assert.are.same({ "x" }, names(assert(c.files:all { containerId = C, parentFileId = dst.id })))
+      local entry = { fileId = item.id, filePath = assert(c.files:path(item.id, C)).fileIdPath }
+      local deleted = assert(c.files:delete({ entry }, opts()))
+      assert.are.equal(2, deleted.jobInfo.status)
+      assert.are.same({}, names(assert(c.files:all { containerId = C, parentFileId = src.id })))
+      assert(c.files:restore({ entry }, opts()))
+      assert.are.same({ "x" }, names(assert(c.files:all { containerId = C, parentFileId = src.id })))
+      assert(c.files:delete({ entry }, opts()))
+      assert(c.files:clear_recycled(C, wait))
+      local bin = assert(c.files:list_recycled_all { containerId = C, parentFileId = "root" })
+      assert.are.same({}, bin)
+    end)
+
     it("cancels a pending job", function()
       local top = assert(c.files:mkdir { fileName = "cancel " .. tag, containerId = C })
       local job = assert(c.jobs:create { taskType = 2, actionType = 202,
