@@ -35,11 +35,18 @@ return {
       { id = "FlocalBeach00000000000000000000001", parent = "Flocal2025000000000000000000000001",
         name = "beach.jpg", size = 4096, fileType = "15" },
     },
-    -- OrgID authorization codes POST session/ accepts, each once (per reset)
+    -- OrgID authorization codes POST session/ accepts, each once (per reset);
+    -- auth_code is one more, under the name the sharing spec reads
     auth_codes = { "local-auth-code-0001", "local-auth-code-0002", "local-auth-code-0003" },
+    auth_code = "local-auth-code-0000",
     -- the carrier account POST auth/login accepts (authType "1") and its user
+    -- (carrier = the same account and password as one table)
     carrier_account = "0027188460911",
     carrier_password = "local-carrier-password",
+    carrier = { account = "0027188460911", password = "local-carrier-password" },
+    -- short names of the seeded space and of one seeded folder (Documents)
+    container_id = "IAADlocalSpace00000000000000000000000000001",
+    file_id = "FlocalDocs0000000000000000000000001",
     carrier_user_id = "1882575898755117312",
     -- a backup record with files, for GET backup/record/{id}/files
     backup_record_id = "1700000000000000001",

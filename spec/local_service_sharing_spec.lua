@@ -258,6 +258,8 @@ describe("local KooDrive sessions and carrier tokens", function()
     assert(c:call { method = "GET", path = V1 .. "userList", query = { offset = 0, limit = 1 } })
     status = bare("session/", { code = KD.auth_codes[1] })
     assert.are.equal(401, status)
+    assert.are.equal(200, (bare("session/", { code = KD.auth_code })))   -- the extra seeded code
+    assert.are.equal(401, (bare("session/", { code = "local-auth-code-9999" })))
     local st, r = raw("POST", server.url .. V1 .. "session/refresh", nil, { ["x-session-id"] = s.data.sessionId })
     assert.are.equal(200, st)
     local _, err = c:call { method = "GET", path = V1 .. "userList", query = { offset = 0, limit = 1 } }

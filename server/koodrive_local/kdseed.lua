@@ -60,6 +60,7 @@ function M.seed(st, creds)
   end
 
   for _, c in ipairs(kd.auth_codes or {}) do st.codes[c] = true end
+  if kd.auth_code then st.codes[kd.auth_code] = true end
 
   if kd.backup_record_id then
     local files = {}
