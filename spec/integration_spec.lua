@@ -139,7 +139,7 @@ describe("delete_members against the local service", function()
   it("goes through the generic call with a query", function()
     local c = koodrive_client()
     local envelope = assert(c:call { method = "GET", path = "/koodrive/ose/v1/usergroups",
-      query = { pageSize = 100, sourceType = 1 } })
+      query = { pageSize = 100, pageCursor = "", sourceType = 1 } })
     assert.are.equal(0, envelope.code)
   end)
 end)

@@ -355,7 +355,9 @@ describe_in_server_lua("local service over HTTP", function()
     assert.are.equal('{"code":0,"msg":"Success","status":0,"failedList":[]}', r.body)
 
     r = call("GET", "/koodrive/ose/v1/usergroups/" .. GROUP .. "/members", bearer(random_user()))
-    assert.are.same({ { userId = "132543141414141414" } }, r.json.members)
+    local ids = {}
+    for i, m in ipairs(r.json.userGroupMemberInfos) do ids[i] = m.userId end
+    assert.are.same({ "132543141414141414" }, ids)
 
     for _, bad in ipairs({ '{"amendModRoles":[]}', '{"amendModRoles":[{"userId":1.5}]}',
       '{"amendModRoles":[{"userId":"12"}]}', '{"amendModRoles":[{"userId":-1}]}',
@@ -372,8 +374,11 @@ describe_in_server_lua("local service over HTTP", function()
   end)
 
   it("lists user groups", function()
-    local r = call("GET", "/koodrive/ose/v1/usergroups", bearer(random_user()))
-    assert.are.equal(GROUP, r.json.groups[1].groupId)
+    -- the groups the caller owns or is in: the seeded user owns the seeded group
+    local r = call("GET", "/koodrive/ose/v1/usergroups?pageSize=10&pageCursor=&sourceType=0",
+      bearer(creds.koodrive.user_id))
+    assert.are.equal(GROUP, r.json.userGroupList[1].id)
+    assert.are.equal(1, r.json.total)
   end)
 
   describe("IoTDA", function()
