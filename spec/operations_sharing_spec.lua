@@ -131,10 +131,9 @@ end)
 describe("sharing validation, before anything is sent", function()
   local t = fixtures.never()
   local c = client(t)
-  local hundred, hundred_one, fifty_one = {}, {}, {}
+  local hundred_one, fifty_one = {}, {}
   for i = 1, 101 do
     hundred_one[i] = "id" .. i
-    if i <= 100 then hundred[i] = "id" .. i end
     if i <= 51 then fifty_one[i] = tostring(i) end
   end
   local share = function(over)
@@ -228,5 +227,238 @@ describe("sharing validation, before anything is sent", function()
 
   it("sent nothing", function()
     assert.are.same({}, t.requests)
+  end)
+end)
+
+describe("sharing results and listings", function()
+  it("shares.cancel: 0 and \"0\" cancelled, other codes failed, left-out ids unreported", function()
+    local t = scripted { '{"code":0,"subResponseList":[{"shareId":"a","code":0},{"shareId":"b","code":"0"},' ..
+      '{"shareId":"c","code":13000309,"msg":"gone"}]}' }
+    local r = assert(client(t).shares:cancel({ "a", "b", "c", "d" }))
+    assert.are.same({ "a", "b" }, r.cancelled)
+    assert.are.same({ { shareId = "c", code = 13000309, msg = "gone" },
+      { shareId = "d", code = "KOODRIVE.UNREPORTED", msg = "the service reported neither success nor failure for this share" } },
+      r.failed)
+    assert.are.same({}, r.uncertain)
+  end)
+
+  it("shares.cancel: a numeric share id in the answer is read as its digits", function()
+    local t = scripted { '{"subResponseList":[{"shareId":1689759841444195,"code":0}]}' }
+    local r = assert(client(t).shares:cancel({ "1689759841444195" }))
+    assert.are.same({ "1689759841444195" }, r.cancelled)
+  end)
+
+  it("shares.list follows nextCursor through partial and empty pages", function()
+    local t = scripted {
+      '{"code":0,"shareLinks":[{"shareId":"s1"}],"nextCursor":"p2"}',
+      '{"code":0,"shareLinks":[],"nextCursor":"p3"}',
+      '{"code":0,"shareLinks":[{"shareId":2},{"shareId":"s3","files":[]}]}',
+    }
+    local items = assert(client(t).shares:all())
+    assert.are.same({ "s1", "2", "s3" }, { items[1].shareId, items[2].shareId, items[3].shareId })
+    assert.is_nil(query_of(t.requests[1].url).pageCursor)
+    assert.are.equal("p2", query_of(t.requests[2].url).pageCursor)
+    assert.are.equal("p3", query_of(t.requests[3].url).pageCursor)
+  end)
+
+  it("shares.list: a repeated cursor is an error, not a loop", function()
+    local t = scripted { '{"shareLinks":[],"nextCursor":"same"}' }
+    local page, err = client(t).shares:list(nil, { cursor = "same" })
+    assert.is_nil(page)
+    assert.are.equal("decode", err.kind)
+  end)
+
+  it("shares.received pages", function()
+    local t = scripted { '{"code":"0","shareLinks":[{"shareId":"r1","files":[{"id":"f"}]}],"nextCursor":""}' }
+    local page = assert(client(t).shares:received())
+    assert.are.equal("r1", page.items[1].shareId)
+    assert.is_nil(page.next)
+  end)
+
+  it("usergroups.list: first request pageCursor= empty, then nextCursor; ids as strings; total", function()
+    local t = scripted {
+      '{"code":0,"total":2,"userGroupList":[{"id":17,"groupName":"a","ownerId":"9"}],"nextCursor":"n"}',
+      '{"code":0,"total":2,"userGroupList":[{"id":"18","groupName":"b"}]}',
+    }
+    local c = client(t)
+    local pager = c.usergroups:pages({ sourceType = 1 })
+    local p1 = assert(pager:next())
+    assert.are.equal("17", p1.items[1].id)
+    assert.are.equal(2, p1.total)
+    local p2 = assert(pager:next())
+    assert.are.equal("18", p2.items[1].id)
+    assert.is_nil(pager:next())
+    assert.matches("[?&]pageCursor=&", t.requests[1].url .. "&")
+    assert.are.equal("n", query_of(t.requests[2].url).pageCursor)
+  end)
+
+  it("usergroups.members: offset paging ends at total", function()
+    local t = scripted {
+      '{"code":0,"total":3,"userGroupMemberInfos":[{"userId":"1"},{"userId":"2"}]}',
+      '{"code":0,"total":3,"userGroupMemberInfos":[{"userId":3}]}',
+    }
+    local all = assert(client(t).usergroups:members_all("g1", nil, { page_size = 2 }))
+    assert.are.same({ "1", "2", "3" }, { all[1].userId, all[2].userId, all[3].userId })
+    assert.are.equal("2", query_of(t.requests[2].url).offset)
+    assert.are.equal(2, #t.requests)
+  end)
+
+  it("users.list: reads data, falls back to list, ends on a short page", function()
+    local t = scripted {
+      '{"code":0,"data":[{"userId":"1","name":"a"},{"userId":"2","name":"b"}]}',
+      '{"code":0,"list":[{"userId":"3","name":"c","role":1}]}',
+    }
+    local all = assert(client(t).users:all(nil, { page_size = 2 }))
+    assert.are.equal(3, #all)
+    assert.are.equal("3", all[3].userId)
+    assert.are.equal(2, #t.requests)
+  end)
+
+  it("usage.by_user: entries for ids not sent are a contradiction", function()
+    local t = scripted { '{"code":0,"total":1,"data":[{"userId":"9","quota":"1","used":2.5}]}' }
+    local page, err = client(t).usage:by_user({ "1" })
+    assert.is_nil(page)
+    assert.matches("not sent", err.message)
+  end)
+
+  it("usage.by_user without ids pages over everyone by total", function()
+    local t = scripted {
+      '{"code":0,"total":3,"data":[{"userId":"1","quota":1024,"used":2.5},{"userId":"2","quota":"5","used":0}]}',
+      '{"code":0,"total":3,"data":[{"userId":"3","quota":"5","used":1}]}',
+    }
+    local all = assert(client(t).usage:by_user_all(nil, nil, { page_size = 2 }))
+    assert.are.equal(3, #all)
+    assert.are.equal("1024", all[1].quota)
+    assert.matches('"offset":2', t.requests[2].body, 1, true)
+  end)
+
+  it("backups.record_files: cursor in, nextCursor out, lock id header on every page", function()
+    local t = scripted {
+      '{"code":0,"data":[{"fileId":"f1","fileName":"a","size":3}],"nextCursor":"k"}',
+      '{"code":0,"data":[]}',
+    }
+    local all = assert(client(t).backups:record_files_all("r1", nil, { backup_lock_id = "L" }))
+    assert.are.equal(1, #all)
+    assert.are.equal("k", query_of(t.requests[2].url).cursor)
+    assert.are.equal("L", t.requests[2].headers["x-backup-lock-id"])
+  end)
+
+  it("backups.scopes and add_scopes", function()
+    local t = scripted { '{"code":0,"scopeList":[{"localPath":"/a"}]}', '{"code":0,"msg":"ok","extra":1}' }
+    local c = client(t)
+    assert.are.same({ scopeList = { { localPath = "/a" } } }, c.backups:scopes("d", "100"))
+    assert.are.equal(1, assert(c.backups:add_scopes("d", "100", { { localPath = "/a" } })).extra)
+  end)
+
+  it("sessions.create: data.accessToken (kept as returned), then the 2024 top-level form", function()
+    local t = scripted {
+      '{"code":0,"data":{"accessToken":"Bearer abc.def","sessionId":"sid1","userId":"42",' ..
+        '"userInfo":{"role":"1","userId":"42","tenantId":7}}}',
+      '{"code":"0","accessToken":"Bearer+xyz123","userId":"43","userName":"n"}',
+    }
+    local c = client(t)
+    local s1 = assert(c.sessions:create("code-1"))
+    assert.are.equal("Bearer abc.def", s1.accessToken)
+    assert.are.equal("sid1", s1.sessionId)
+    assert.are.equal("7", s1.userInfo.tenantId)
+    assert.not_matches("abc", tostring(s1))
+    local s2 = assert(c.sessions:create("code-2"))
+    assert.are.equal("Bearer+xyz123", s2.accessToken)
+    assert.are.equal("43", s2.userId)
+    assert.is_nil(t.requests[1].headers.Authorization)
+  end)
+
+  it("sessions.refresh_token: SessionInfo directly in data", function()
+    local t = scripted { '{"code":0,"data":{"accessToken":"AT n1","expiresIn":"1800","refreshToken":"r2"}}' }
+    local info = assert(client(t).sessions:refresh_token("AT o", "r1"))
+    assert.are.same({ "AT n1", 1800, "r2" }, { info.accessToken, info.expiresIn, info.refreshToken })
+  end)
+end)
+
+describe("sharing bulk helpers", function()
+  local function ids(n, prefix)
+    local out = {}
+    for i = 1, n do out[i] = (prefix or "") .. i end
+    return out
+  end
+
+  it("cancel_many splits 250 ids into 100, 100, 50 and accounts for each", function()
+    local t = { requests = {} }
+    function t.send(_, req)
+      t.requests[#t.requests + 1] = req
+      local body = require("koodrive.json").decode(req.body)
+      local items = {}
+      for _, id in ipairs(body.shareIds) do
+        if id ~= "s7" then items[#items + 1] = string.format('{"shareId":"%s","code":%d}', id, id == "s8" and 5 or 0) end
+      end
+      return { status = 200, headers = {}, body = '{"code":0,"subResponseList":[' .. table.concat(items, ",") .. ']}' }
+    end
+    local list = ids(250, "s")
+    list[251] = "s1" -- a repeat is sent once
+    local r = assert(bulk.cancel_shares(client(t).shares, list, { concurrency = 2, agent_name = "op" }))
+    assert.are.equal(3, r.calls)
+    assert.are.equal(3, #t.requests)
+    assert.are.equal(248, #r.cancelled)
+    assert.are.equal(2, #r.failed)
+    local failed = {}
+    for _, f in ipairs(r.failed) do failed[f.shareId] = f.code end
+    assert.are.same({ s7 = "KOODRIVE.UNREPORTED", s8 = 5 }, failed)
+    assert.are.equal("op", t.requests[1].headers["X-Hw-Agentname"])
+  end)
+
+  it("cancel_many: a call that fails reports each of its ids; a bad id sends nothing", function()
+    local t = scripted { { status = 500, body = '{"code":13000102,"msg":"bad"}' }, '{"code":0}' }
+    local r = assert(bulk.cancel_shares(client(t).shares, ids(150), { concurrency = 1 }))
+    assert.are.equal(150, #r.failed)
+    assert.are.equal(13000102, r.failed[1].code)
+    assert.are.equal("1", r.failed[1].shareId)
+    -- The second call's answer names no share: each of its 50 is failed as unreported.
+    assert.are.equal("KOODRIVE.UNREPORTED", r.failed[101].code)
+    assert.are.equal("101", r.failed[101].shareId)
+    assert.are.same({}, r.cancelled)
+    local never = fixtures.never()
+    local bad = ids(150)
+    bad[140] = "x\n"
+    local none, err = bulk.cancel_shares(client(never).shares, bad)
+    assert.is_nil(none)
+    assert.are.equal("shareIds[140]", err.field)
+    assert.are.same({}, never.requests)
+  end)
+
+  it("by_user_many: 120 ids in calls of 50; ids without an entry are missing", function()
+    local t = { requests = {} }
+    function t.send(_, req)
+      t.requests[#t.requests + 1] = req
+      local body = require("koodrive.json").decode(req.body)
+      local items = {}
+      for _, id in ipairs(body.userIds) do
+        if id ~= "77" then items[#items + 1] = string.format('{"userId":"%s","quota":"1","used":0}', id) end
+      end
+      return { status = 200, headers = {}, body = '{"code":0,"total":' .. #items .. ',"data":[' .. table.concat(items, ",") .. ']}' }
+    end
+    local r = assert(bulk.usage_by_user(client(t).usage, ids(120)))
+    assert.are.equal(3, #t.requests)
+    assert.are.equal(119, #r.usage)
+    assert.are.same({ "77" }, r.missing)
+    assert.are.same({}, r.failed)
+  end)
+
+  it("add_members_many: 230 members in calls of 100, refusals and failed calls per id", function()
+    local n = 0
+    local t = { requests = {} }
+    function t.send(_, req)
+      t.requests[#t.requests + 1] = req
+      n = n + 1
+      if n == 1 then return { status = 200, headers = {}, body = '{"code":0,"status":1,"failedList":["5"]}' } end
+      if n == 2 then return { status = 200, headers = {}, body = '{"code":0}' } end
+      return { status = 400, headers = {}, body = '{"code":13000102,"msg":"no"}' }
+    end
+    local r = assert(bulk.add_members(client(t).usergroups, "g1", ids(230), { concurrency = 1 }))
+    assert.are.equal(3, r.calls)
+    assert.are.equal(199, #r.added)
+    assert.are.equal(1 + 30, #r.failed)
+    assert.are.same({ userId = "5", refused = true }, r.failed[1])
+    assert.are.equal(13000102, r.failed[2].code)
+    assert.are.same({}, r.uncertain)
   end)
 end)

@@ -58,7 +58,8 @@ local function entries(list, name, key, required, optional)
     if not e then return nil, err end
     out[i] = e
   end
-  return out
+  -- Marked as an array, as a decoded one is (koodrive.paging checks its items with is_array).
+  return setmetatable(out, json.array_mt)
 end
 
 -- Fields that must be strings (or absent/null) in `o`.
@@ -374,7 +375,8 @@ function S.backup_files(body, _, _, opts)
     local where = "data[" .. i .. "]"
     local ok, serr = strings(f, where, { "fileName", "sha256", "description", "createTime" })
     if not ok then return nil, serr end
-    if not absent(f.size) and type(f.size) ~= "number" and not (type(f.size) == "string" and f.size:find("^%d+$")) then
+    local size = f.size
+    if not absent(size) and type(size) ~= "number" and not (type(size) == "string" and size:find("^%d+$")) then
       return nil, "'" .. where .. ".size' is not a number"
     end
   end
