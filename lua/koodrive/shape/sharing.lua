@@ -340,8 +340,12 @@ function S.usage(body, args, _, opts)
   for i, u in ipairs(items) do
     local where = "data[" .. i .. "]"
     if wanted and not wanted[u.userId] then return nil, "'" .. where .. ".userId' is a user that was not sent" end
-    if type(u.quota) == "number" then u.quota = id_string(u, "quota") or tostring(u.quota)
-    elseif not absent(u.quota) and type(u.quota) ~= "string" then return nil, "'" .. where .. ".quota' is not a string" end
+    -- quota is documented as a string: a number is taken as its digits.
+    if type(u.quota) == "number" then
+      u.quota = id_string(u, "quota") or tostring(u.quota)
+    elseif not absent(u.quota) and type(u.quota) ~= "string" then
+      return nil, "'" .. where .. ".quota' is not a string"
+    end
     if not absent(u.used) and type(u.used) ~= "number" then return nil, "'" .. where .. ".used' is not a number" end
   end
   local t, terr = total(body)
