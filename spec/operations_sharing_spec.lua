@@ -192,6 +192,7 @@ describe("sharing validation, before anything is sent", function()
     { "backups.add_scopes", { "d", "100", { "path" } }, "scopeList[1]", "type" },
     { "backups.scopes", { "d" }, "moduleCode", "enum" },
     { "backups.record_files", { n = 3, "r", nil, { page_size = 0 } }, "page_size", "range" },
+    { "backups.record_files", { n = 3, "r", nil, { cursor = string.rep("c", 1001) } }, "cursor", "length" },
     { "sessions.create", { "" }, "code", "length" },
     { "sessions.create", { "c", { domain = 5 } }, "domain", "type" },
     { "sessions.refresh", { "sid\n" }, "sessionId", "header_value" },
