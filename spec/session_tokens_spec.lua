@@ -336,3 +336,91 @@ describe("koodrive.secrets knows the session secrets", function()
     assert.not_matches("tok%-%d", text)
   end)
 end)
+
+-- Two nginx light threads refused at once share one refresh: a handler with its own fake
+-- service (a transport whose refresh answers after an ngx.sleep, so the threads interleave).
+describe("session_tokens in OpenResty", function()
+  local nginx = require "support.nginx"
+  local available, why = nginx.available()
+  local it_nginx = available and it or pending
+  if not available then it_nginx = function(name) pending(name .. " (" .. why .. ")") end end
+
+  local HANDLER = [==[
+local koodrive = require "koodrive"
+local session_tokens = require "koodrive.session_tokens"
+local cjson = require "cjson"
+local M = {}
+function M.handle()
+  local s = { n = 0, valid = {}, refreshes = 0, refused = 0 }
+  local function answer(status, body) return { status = status, headers = {}, body = cjson.encode(body) } end
+  local t = {}
+  function t.send(_, req)
+    local route = req.url:match("/koodrive/ose/v1/(.*)$")
+    if route == "auth/login" or route == "auth/refreshToken" then
+      if route == "auth/refreshToken" then s.refreshes = s.refreshes + 1; ngx.sleep(0.1) end
+      s.n = s.n + 1
+      local token = "AT tok-" .. s.n
+      s.valid = { ["Bearer " .. token] = true }
+      local info = { accessToken = token, expiresIn = 1800, refreshToken = "rt" }
+      if route == "auth/login" then info = { sessionInfo = info } end
+      return answer(200, { code = 0, data = info })
+    end
+    if not s.valid[req.headers.Authorization] then
+      s.refused = s.refused + 1
+      return answer(401, { code = 401, msg = "expired" })
+    end
+    return { status = 200, headers = {}, body = '{"code":0,"data":[]}' }
+  end
+  local function new(extra)
+    local o = { endpoint = "https://kd.example", user_id = "1505084218764547200", transport = t, retries = false }
+    for k, v in pairs(extra) do o[k] = v end
+    return assert(koodrive.new(o))
+  end
+  local provider = assert(session_tokens { client = new { token = "bootstrap" }, agent_name = "a", reuse_window = 0,
+    login = { account = "a", authType = "1", password = "p" } })
+  local c = new { token_provider = provider }
+  assert(c.devices:list())
+  s.valid = {}
+  local ok = {}
+  local threads = {}
+  for i = 1, 2 do threads[i] = ngx.thread.spawn(function() return c.devices:list() ~= nil end) end
+  for i = 1, 2 do local _, r = ngx.thread.wait(threads[i]); ok[i] = r end
+  ngx.say(cjson.encode({ ok = ok, refreshes = s.refreshes, refused = s.refused }))
+end
+return M
+]==]
+
+  local CONF = [[
+@MODULES@
+@USER@
+daemon off;
+master_process on;
+worker_processes 1;
+pid @PREFIX@/logs/nginx.pid;
+error_log @PREFIX@/logs/error.log info;
+events { worker_connections 64; }
+http {
+  access_log off;
+  @TEMP_PATHS@
+  lua_package_path "@LUA_PATH@";
+  lua_package_cpath "@LUA_CPATH@";
+  server {
+    listen 127.0.0.1:@PORT@;
+    location /st { content_by_lua_block { require("kd_session_tokens").handle() } }
+  }
+}
+]]
+
+  it_nginx("two light threads refused at once share one refresh", function()
+    local srv = nginx.start { conf = CONF, files = { ["lua/kd_session_tokens.lua"] = HANDLER } }
+    local ok, status, _, body = pcall(nginx.get, srv.port, "/st", 20)
+    local log = srv.log()
+    srv.stop()
+    assert(ok, status)
+    assert.are.equal(200, status, log)
+    local r = json.decode(body)
+    assert.are.same({ true, true }, r.ok)
+    assert.are.equal(2, r.refused)
+    assert.are.equal(1, r.refreshes)
+  end)
+end)
