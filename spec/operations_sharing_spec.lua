@@ -463,3 +463,47 @@ describe("sharing bulk helpers", function()
     assert.are.same({}, r.uncertain)
   end)
 end)
+
+describe("hostile listing and session answers are decode errors", function()
+  local cases = {
+    { "usergroups.list", { { sourceType = 0 } }, '{"userGroupList":[{"id":1.5}]}', "not an id" },
+    { "usergroups.list", { { sourceType = 0 } }, '{"userGroupList":[{"id":"a","groupName":7}]}', "groupName" },
+    { "usergroups.list", { { sourceType = 0 } }, '{"userGroupList":[],"total":-1}', "total" },
+    { "usergroups.list", { { sourceType = 0 } }, '{"userGroupList":[],"nextCursor":5}', "nextCursor" },
+    { "shares.list", {}, '{"shareLinks":"x"}', "not an array" },
+    { "shares.list", {}, '{"shareLinks":[{"shareId":"a","linkUrl":{}}]}', "linkUrl" },
+    { "shares.list", {}, '{"shareLinks":[{"linkUrl":"u"}]}', "shareId" },
+    { "usergroups.members", { n = 3, "g", nil, { page_size = 1 } },
+      '{"total":9,"userGroupMemberInfos":[{"userId":"1"},{"userId":"2"}]}', "more items" },
+    { "usergroups.members", { "g" }, '{"userGroupMemberInfos":[{"userId":true}]}', "userId" },
+    { "users.list", {}, '{"data":{"userId":"1"}}', "not an array" },
+    { "usage.by_user", {}, '{"data":[{"userId":"1","used":"lots"}]}', "used" },
+    { "backups.record_files", { "r" }, '{"data":[{"fileId":"f","size":"12a"}]}', "size" },
+    { "backups.scopes", { "d", "100" }, '{"scopeList":[1]}', "scopeList" },
+    { "sessions.create", { "c" }, '{"code":0,"data":"Bearer tok-123456"}', "data" },
+    { "sessions.create", { "c" }, '{"code":0,"data":{"sessionId":"s"}}', "accessToken" },
+    { "sessions.refresh", { "s" }, '{"code":0,"accessToken":""}', "accessToken" },
+    { "shares.update", { "s1", { validDays = 1 } }, '{"shareLink":{"shareId":"s2"}}', "not the shareId" },
+    { "shares.create", { { scope = 1, fileIds = { "f" }, containerId = "c", validDays = 1 } }, '{"code":0}', "shareLink" },
+  }
+  for i, case in ipairs(cases) do
+    it("#" .. i .. " " .. case[1] .. ": " .. case[4], function()
+      local t = scripted { case[3] }
+      local c = client(t)
+      local service, method = case[1]:match("^(.-)%.(.*)$")
+      local args = case[2]
+      local result, err = c[service][method](c[service], (table.unpack or unpack)(args, 1, args.n or #args))
+      assert.is_nil(result)
+      assert.are.equal("decode", err.kind)
+      assert.matches(case[4], err.message, 1, true)
+    end)
+  end
+
+  it("a token in a hostile session answer is not in the error", function()
+    local t = scripted { '{"code":0,"data":{"accessToken":7,"refreshToken":"rt-secret-abcdef123"}}' }
+    local _, err = client(t).sessions:refresh_token("AT x", "rt-secret-abcdef123")
+    assert.are.equal("decode", err.kind)
+    assert.not_matches("rt%-secret", tostring(err))
+    assert.not_matches("rt%-secret", tostring(err.body))
+  end)
+end)
