@@ -360,7 +360,8 @@ function M.handle()
       if route == "auth/refreshToken" then s.refreshes = s.refreshes + 1; ngx.sleep(0.1) end
       s.n = s.n + 1
       local token = "AT tok-" .. s.n
-      s.valid = { ["Bearer " .. token] = true }
+      -- Sent as "Bearer AT ..." today, or unchanged if AT tokens keep their own scheme.
+      s.valid = { ["Bearer " .. token] = true, [token] = true }
       local info = { accessToken = token, expiresIn = 1800, refreshToken = "rt" }
       if route == "auth/login" then info = { sessionInfo = info } end
       return answer(200, { code = 0, data = info })
