@@ -1,6 +1,6 @@
 -- The sharing family's operations (koodrive-sharing-groups-api.md): each request exactly as
 -- built (client:prepare_operation), every documented rule refused before anything is sent,
--- the result shapes and listings over a scripted transport, and the bulk helpers.
+-- the bulk helpers, and what koodrive.secrets knows of the session secrets.
 local koodrive = require "koodrive"
 local fixtures = require "support.fixtures"
 local bulk = require "koodrive.bulk.sharing"
@@ -231,151 +231,6 @@ describe("sharing validation, before anything is sent", function()
   end)
 end)
 
-describe("sharing results and listings", function()
-  it("shares.cancel: 0 and \"0\" cancelled, other codes failed, left-out ids unreported", function()
-    local t = scripted { '{"code":0,"subResponseList":[{"shareId":"a","code":0},{"shareId":"b","code":"0"},' ..
-      '{"shareId":"c","code":13000309,"msg":"gone"}]}' }
-    local r = assert(client(t).shares:cancel({ "a", "b", "c", "d" }))
-    assert.are.same({ "a", "b" }, r.cancelled)
-    assert.are.same({ { shareId = "c", code = 13000309, msg = "gone" },
-      { shareId = "d", code = "KOODRIVE.UNREPORTED", msg = "the service reported neither success nor failure for this share" } },
-      r.failed)
-    assert.are.same({}, r.uncertain)
-  end)
-
-  it("shares.cancel: a numeric share id in the answer is read as its digits", function()
-    local t = scripted { '{"subResponseList":[{"shareId":1689759841444195,"code":0}]}' }
-    local r = assert(client(t).shares:cancel({ "1689759841444195" }))
-    assert.are.same({ "1689759841444195" }, r.cancelled)
-  end)
-
-  it("shares.list follows nextCursor through partial and empty pages", function()
-    local t = scripted {
-      '{"code":0,"shareLinks":[{"shareId":"s1"}],"nextCursor":"p2"}',
-      '{"code":0,"shareLinks":[],"nextCursor":"p3"}',
-      '{"code":0,"shareLinks":[{"shareId":2},{"shareId":"s3","files":[]}]}',
-    }
-    local items = assert(client(t).shares:all())
-    assert.are.same({ "s1", "2", "s3" }, { items[1].shareId, items[2].shareId, items[3].shareId })
-    assert.is_nil(query_of(t.requests[1].url).pageCursor)
-    assert.are.equal("p2", query_of(t.requests[2].url).pageCursor)
-    assert.are.equal("p3", query_of(t.requests[3].url).pageCursor)
-  end)
-
-  it("shares.list: a repeated cursor is an error, not a loop", function()
-    local t = scripted { '{"shareLinks":[],"nextCursor":"same"}' }
-    local page, err = client(t).shares:list(nil, { cursor = "same" })
-    assert.is_nil(page)
-    assert.are.equal("decode", err.kind)
-  end)
-
-  it("shares.received pages", function()
-    local t = scripted { '{"code":"0","shareLinks":[{"shareId":"r1","files":[{"id":"f"}]}],"nextCursor":""}' }
-    local page = assert(client(t).shares:received())
-    assert.are.equal("r1", page.items[1].shareId)
-    assert.is_nil(page.next)
-  end)
-
-  it("usergroups.list: first request pageCursor= empty, then nextCursor; ids as strings; total", function()
-    local t = scripted {
-      '{"code":0,"total":2,"userGroupList":[{"id":17,"groupName":"a","ownerId":"9"}],"nextCursor":"n"}',
-      '{"code":0,"total":2,"userGroupList":[{"id":"18","groupName":"b"}]}',
-    }
-    local c = client(t)
-    local pager = c.usergroups:pages({ sourceType = 1 })
-    local p1 = assert(pager:next())
-    assert.are.equal("17", p1.items[1].id)
-    assert.are.equal(2, p1.total)
-    local p2 = assert(pager:next())
-    assert.are.equal("18", p2.items[1].id)
-    assert.is_nil(pager:next())
-    assert.matches("[?&]pageCursor=&", t.requests[1].url .. "&")
-    assert.are.equal("n", query_of(t.requests[2].url).pageCursor)
-  end)
-
-  it("usergroups.members: offset paging ends at total", function()
-    local t = scripted {
-      '{"code":0,"total":3,"userGroupMemberInfos":[{"userId":"1"},{"userId":"2"}]}',
-      '{"code":0,"total":3,"userGroupMemberInfos":[{"userId":3}]}',
-    }
-    local all = assert(client(t).usergroups:members_all("g1", nil, { page_size = 2 }))
-    assert.are.same({ "1", "2", "3" }, { all[1].userId, all[2].userId, all[3].userId })
-    assert.are.equal("2", query_of(t.requests[2].url).offset)
-    assert.are.equal(2, #t.requests)
-  end)
-
-  it("users.list: reads data, falls back to list, ends on a short page", function()
-    local t = scripted {
-      '{"code":0,"data":[{"userId":"1","name":"a"},{"userId":"2","name":"b"}]}',
-      '{"code":0,"list":[{"userId":"3","name":"c","role":1}]}',
-    }
-    local all = assert(client(t).users:all(nil, { page_size = 2 }))
-    assert.are.equal(3, #all)
-    assert.are.equal("3", all[3].userId)
-    assert.are.equal(2, #t.requests)
-  end)
-
-  it("usage.by_user: entries for ids not sent are a contradiction", function()
-    local t = scripted { '{"code":0,"total":1,"data":[{"userId":"9","quota":"1","used":2.5}]}' }
-    local page, err = client(t).usage:by_user({ "1" })
-    assert.is_nil(page)
-    assert.matches("not sent", err.message)
-  end)
-
-  it("usage.by_user without ids pages over everyone by total", function()
-    local t = scripted {
-      '{"code":0,"total":3,"data":[{"userId":"1","quota":1024,"used":2.5},{"userId":"2","quota":"5","used":0}]}',
-      '{"code":0,"total":3,"data":[{"userId":"3","quota":"5","used":1}]}',
-    }
-    local all = assert(client(t).usage:by_user_all(nil, nil, { page_size = 2 }))
-    assert.are.equal(3, #all)
-    assert.are.equal("1024", all[1].quota)
-    assert.matches('"offset":2', t.requests[2].body, 1, true)
-  end)
-
-  it("backups.record_files: cursor in, nextCursor out, lock id header on every page", function()
-    local t = scripted {
-      '{"code":0,"data":[{"fileId":"f1","fileName":"a","size":3}],"nextCursor":"k"}',
-      '{"code":0,"data":[]}',
-    }
-    local all = assert(client(t).backups:record_files_all("r1", nil, { backup_lock_id = "L" }))
-    assert.are.equal(1, #all)
-    assert.are.equal("k", query_of(t.requests[2].url).cursor)
-    assert.are.equal("L", t.requests[2].headers["x-backup-lock-id"])
-  end)
-
-  it("backups.scopes and add_scopes", function()
-    local t = scripted { '{"code":0,"scopeList":[{"localPath":"/a"}]}', '{"code":0,"msg":"ok","extra":1}' }
-    local c = client(t)
-    assert.are.same({ scopeList = { { localPath = "/a" } } }, c.backups:scopes("d", "100"))
-    assert.are.equal(1, assert(c.backups:add_scopes("d", "100", { { localPath = "/a" } })).extra)
-  end)
-
-  it("sessions.create: data.accessToken (kept as returned), then the 2024 top-level form", function()
-    local t = scripted {
-      '{"code":0,"data":{"accessToken":"Bearer abc.def","sessionId":"sid1","userId":"42",' ..
-        '"userInfo":{"role":"1","userId":"42","tenantId":7}}}',
-      '{"code":"0","accessToken":"Bearer+xyz123","userId":"43","userName":"n"}',
-    }
-    local c = client(t)
-    local s1 = assert(c.sessions:create("code-1"))
-    assert.are.equal("Bearer abc.def", s1.accessToken)
-    assert.are.equal("sid1", s1.sessionId)
-    assert.are.equal("7", s1.userInfo.tenantId)
-    assert.not_matches("abc", tostring(s1))
-    local s2 = assert(c.sessions:create("code-2"))
-    assert.are.equal("Bearer+xyz123", s2.accessToken)
-    assert.are.equal("43", s2.userId)
-    assert.is_nil(t.requests[1].headers.Authorization)
-  end)
-
-  it("sessions.refresh_token: SessionInfo directly in data", function()
-    local t = scripted { '{"code":0,"data":{"accessToken":"AT n1","expiresIn":"1800","refreshToken":"r2"}}' }
-    local info = assert(client(t).sessions:refresh_token("AT o", "r1"))
-    assert.are.same({ "AT n1", 1800, "r2" }, { info.accessToken, info.expiresIn, info.refreshToken })
-  end)
-end)
-
 describe("sharing bulk helpers", function()
   local function ids(n, prefix)
     local out = {}
@@ -464,46 +319,45 @@ describe("sharing bulk helpers", function()
   end)
 end)
 
-describe("hostile listing and session answers are decode errors", function()
-  local cases = {
-    { "usergroups.list", { { sourceType = 0 } }, '{"userGroupList":[{"id":1.5}]}', "not an id" },
-    { "usergroups.list", { { sourceType = 0 } }, '{"userGroupList":[{"id":"a","groupName":7}]}', "groupName" },
-    { "usergroups.list", { { sourceType = 0 } }, '{"userGroupList":[],"total":-1}', "total" },
-    { "usergroups.list", { { sourceType = 0 } }, '{"userGroupList":[],"nextCursor":5}', "nextCursor" },
-    { "shares.list", {}, '{"shareLinks":"x"}', "not an array" },
-    { "shares.list", {}, '{"shareLinks":[{"shareId":"a","linkUrl":{}}]}', "linkUrl" },
-    { "shares.list", {}, '{"shareLinks":[{"linkUrl":"u"}]}', "shareId" },
-    { "usergroups.members", { n = 3, "g", nil, { page_size = 1 } },
-      '{"total":9,"userGroupMemberInfos":[{"userId":"1"},{"userId":"2"}]}', "more items" },
-    { "usergroups.members", { "g" }, '{"userGroupMemberInfos":[{"userId":true}]}', "userId" },
-    { "users.list", {}, '{"data":{"userId":"1"}}', "not an array" },
-    { "usage.by_user", {}, '{"data":[{"userId":"1","used":"lots"}]}', "used" },
-    { "backups.record_files", { "r" }, '{"data":[{"fileId":"f","size":"12a"}]}', "size" },
-    { "backups.scopes", { "d", "100" }, '{"scopeList":[1]}', "scopeList" },
-    { "sessions.create", { "c" }, '{"code":0,"data":"Bearer tok-123456"}', "data" },
-    { "sessions.create", { "c" }, '{"code":0,"data":{"sessionId":"s"}}', "accessToken" },
-    { "sessions.refresh", { "s" }, '{"code":0,"accessToken":""}', "accessToken" },
-    { "shares.update", { "s1", { validDays = 1 } }, '{"shareLink":{"shareId":"s2"}}', "not the shareId" },
-    { "shares.create", { { scope = 1, fileIds = { "f" }, containerId = "c", validDays = 1 } }, '{"code":0}', "shareLink" },
-  }
-  for i, case in ipairs(cases) do
-    it("#" .. i .. " " .. case[1] .. ": " .. case[4], function()
-      local t = scripted { case[3] }
-      local c = client(t)
-      local service, method = case[1]:match("^(.-)%.(.*)$")
-      local args = case[2]
-      local result, err = c[service][method](c[service], (table.unpack or unpack)(args, 1, args.n or #args))
-      assert.is_nil(result)
-      assert.are.equal("decode", err.kind)
-      assert.matches(case[4], err.message, 1, true)
-    end)
-  end
+describe("koodrive.secrets knows the session secrets", function()
+  local vault = require "koodrive.secrets"
 
-  it("a token in a hostile session answer is not in the error", function()
-    local t = scripted { '{"code":0,"data":{"accessToken":7,"refreshToken":"rt-secret-abcdef123"}}' }
-    local _, err = client(t).sessions:refresh_token("AT x", "rt-secret-abcdef123")
-    assert.are.equal("decode", err.kind)
-    assert.not_matches("rt%-secret", tostring(err))
-    assert.not_matches("rt%-secret", tostring(err.body))
+  it("x-session-id is a secret header; sessionId and the token fields are secret names", function()
+    assert.is_true(vault.header("X-Session-Id"))
+    for _, name in ipairs { "sessionId", "session_id", "accessToken", "refreshToken", "captchaToken", "password" } do
+      assert.is_true(vault.name(name), name)
+    end
+    assert.is_false(vault.name("code"))
+    assert.is_false(vault.name("userId"))
+  end)
+
+  it("JSON fields of a login answer are redacted in text", function()
+    local text = '{"data":{"sessionInfo":{"accessToken":"AT 3b911d72300","refreshToken":"0e0e72d3c7e9"},' ..
+      '"sessionId":"sid-123456"}}'
+    local out = vault.redact(text, {})
+    assert.not_matches("3b911d72", out)
+    assert.not_matches("0e0e72d3", out)
+    assert.not_matches("sid%-123456", out)
+  end)
+
+  it("values an operation declares for a request (request.secrets) are redacted", function()
+    local values = vault.values(nil, { headers = {}, secrets = { "org-auth-code-123" } })
+    assert.matches("<redacted>", vault.redact('{"code":"org-auth-code-123"}', values))
+    assert.not_matches("org%-auth", vault.redact("echo org-auth-code-123", values))
+  end)
+
+  it("a recorded session refresh keeps the session id out of the cassette", function()
+    local path = os.tmpname()
+    local t = scripted { '{"code":0,"msg":"ok","accessToken":"Bearer tok-2-0123456789abcdef"}' }
+    local record = koodrive.transport.record(t, path)
+    local c = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = fixtures.USER_ID, token = "tok-1-abcdef",
+      transport = record, retries = false })
+    assert(c.sessions:refresh("sid-secret-98765"))
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("*a")
+    f:close()
+    os.remove(path)
+    assert.not_matches("sid%-secret", text)
+    assert.not_matches("tok%-%d", text)
   end)
 end)

@@ -1,7 +1,7 @@
 -- koodrive.session_tokens: a token_provider on the session calls, over an in-process fake
 -- service (a transport that routes by path): first token, refresh after a 401, refresh
 -- shortly before expiry, one refresh shared by concurrent callers, fallbacks, errors, and
--- no token in any message, log record or tostring.
+-- no token in any message, log record or tostring; two nginx light threads.
 local koodrive = require "koodrive"
 local session_tokens = require "koodrive.session_tokens"
 local json = require "koodrive.json"
@@ -292,49 +292,6 @@ describe("session_tokens options", function()
       assert.are.equal(case[3], err.rule)
     end)
   end
-end)
-
-describe("koodrive.secrets knows the session secrets", function()
-  local vault = require "koodrive.secrets"
-
-  it("x-session-id is a secret header; sessionId and the token fields are secret names", function()
-    assert.is_true(vault.header("X-Session-Id"))
-    for _, name in ipairs { "sessionId", "session_id", "accessToken", "refreshToken", "captchaToken", "password" } do
-      assert.is_true(vault.name(name), name)
-    end
-    assert.is_false(vault.name("code"))
-    assert.is_false(vault.name("userId"))
-  end)
-
-  it("JSON fields of a login answer are redacted in text", function()
-    local text = '{"data":{"sessionInfo":{"accessToken":"AT 3b911d72300","refreshToken":"0e0e72d3c7e9"},' ..
-      '"sessionId":"sid-123456"}}'
-    local out = vault.redact(text, {})
-    assert.not_matches("3b911d72", out)
-    assert.not_matches("0e0e72d3", out)
-    assert.not_matches("sid%-123456", out)
-  end)
-
-  it("values an operation declares for a request (request.secrets) are redacted", function()
-    local values = vault.values(nil, { headers = {}, secrets = { "org-auth-code-123" } })
-    assert.matches("<redacted>", vault.redact('{"code":"org-auth-code-123"}', values))
-    assert.not_matches("org%-auth", vault.redact("echo org-auth-code-123", values))
-  end)
-
-  it("a recorded session refresh keeps the session id out of the cassette", function()
-    local path = os.tmpname()
-    local t = fake()
-    local record = koodrive.transport.record(t, path)
-    local c = assert(koodrive.new { endpoint = fixtures.ENDPOINT, user_id = fixtures.USER_ID, token = "tok-1-abcdef",
-      transport = record, retries = false })
-    assert(c.sessions:refresh("sid-secret-98765"))
-    local f = assert(io.open(path, "rb"))
-    local text = f:read("*a")
-    f:close()
-    os.remove(path)
-    assert.not_matches("sid%-secret", text)
-    assert.not_matches("tok%-%d", text)
-  end)
 end)
 
 -- Two nginx light threads refused at once share one refresh: a handler with its own fake
