@@ -30,6 +30,14 @@ local function path_error(kind, path, message, extra)
   return e
 end
 
+-- Two or more entries answer to one name: the error lists every id.
+local function ambiguous(shown, what, name, found)
+  local ids = {}
+  for i, e in ipairs(found) do ids[i] = tostring(e.id) end
+  return path_error("ambiguous", shown, shown .. ": " .. #found .. " " .. what .. " '" .. name ..
+    "' (ids " .. table.concat(ids, ", ") .. "): give the id instead", { ids = ids })
+end
+
 --- Whether `arg` is a path (it starts with "/") rather than an id.
 ---@param arg string
 ---@return boolean
@@ -153,12 +161,7 @@ function Resolver:child(parent_id, name, segments, n)
     return nil, path_error("not_found", shown, shown .. ": no file or folder named '" .. name ..
       "' in " .. join(segments, n - 1))
   end
-  if #found > 1 then
-    local ids = {}
-    for i, e in ipairs(found) do ids[i] = tostring(e.id) end
-    return nil, path_error("ambiguous", shown, shown .. ": " .. #found .. " entries are named '" ..
-      name .. "' (ids " .. table.concat(ids, ", ") .. "): give the id instead", { ids = ids })
-  end
+  if #found > 1 then return nil, ambiguous(shown, "entries are named", name, found) end
   return found[1]
 end
 
@@ -218,6 +221,47 @@ function Resolver:parent_and_name(path)
   local parent, perr = self:folder(join(segments, #segments - 1))
   if not parent then return nil, perr end
   return parent, segments[#segments]
+end
+
+--- What `arg` names in the recycle bin: an id as given; a path by its name among the bin's
+-- entries (files:list_recycled, every page) whose parent is the path's parent folder in the
+-- live tree ("/x": deleted from the root). An entry without parentFolder matches by name only.
+---@param arg string
+---@return table|nil target
+---@return table|nil err
+function Resolver:recycled(arg)
+  if not paths.is_path(arg) then return { id = arg, arg = arg } end
+  local parent, name = self:parent_and_name(arg)
+  if not parent then return nil, name end
+  local parents = { [parent.id] = true }
+  if parent.root then
+    local space = self.mine or {}
+    for _, k in ipairs { "bizRootFileId", "rootFileId" } do
+      if type(space[k]) == "string" then parents[space[k]] = true end
+    end
+  end
+  local container, err = self:container()
+  if not container then return nil, err end
+  local iter, state, control = self.client.files:list_recycled_each(
+    { containerId = container, parentFileId = "root" }, { page_size = PAGE_SIZE })
+  local found = {}
+  while true do
+    local entry, ierr = iter(state, control)
+    if ierr then return nil, ierr end
+    if not entry then break end
+    control = entry
+    local pf = type(entry) == "table" and entry.parentFolder
+    local from = type(pf) == "table" and pf[1] or nil
+    if type(entry) == "table" and entry.fileName == name and (from == nil or parents[from]) then
+      found[#found + 1] = entry
+    end
+  end
+  if #found == 0 then
+    return nil, path_error("not_found", arg, arg .. ": no '" .. name .. "' from " .. (parent.path or parent.id) ..
+      " in the recycle bin")
+  end
+  if #found > 1 then return nil, ambiguous(arg, "entries in the recycle bin are named", name, found) end
+  return { id = found[1].id, entry = found[1], path = arg, arg = arg }
 end
 
 --- The job entry ({ fileId, filePath }) of `target`: filePath is the service's fileIdPath
