@@ -1,0 +1,317 @@
+-- The `koodrive` file, job, share and group commands (lua/koodrive/cli/files.lua, jobs.lua,
+-- shares.lua, groups.lua). First in-process against a scripted client (what each command asks
+-- the library for, its output and exit codes, dry runs sending nothing that changes anything),
+-- then as a child process against the local service.
+local cli = require "koodrive.cli"
+local config = require "koodrive.cli.config"
+local json = require "koodrive.json"
+
+local ENV = { KOODRIVE_ENDPOINT = "http://127.0.0.1:9", KOODRIVE_USER_ID = "1",
+  KOODRIVE_TOKEN = "files-spec-token", HOME = "/nonexistent" }
+local CONTAINER = "C1"
+
+-- A scripted client: a folder tree, a recycle bin, jobs, shares and groups in tables; every
+-- call is recorded in calls as "service.method".
+local function scripted()
+  local c = { calls = {}, tree = {}, bin = {}, created = {} }
+  local function record(name, ...) table.insert(c.calls, { name = name, args = { ... } }) end
+  local function add(id, name, parent, ftype, size)
+    c.tree[id] = { id = id, fileName = name, fileType = ftype or "10", size = size, parent = parent }
+  end
+  add("p", "Projects", "root"); add("p26", "2026", "p"); add("a", "a.txt", "p26", "26", 10)
+  add("b", "b.txt", "p26", "26", 20); add("t1", "twice", "root", "45"); add("t2", "twice", "root", "45")
+  c.bin.x = { id = "x", fileName = "old.txt", fileType = "26", parentFolder = { "biz-root" } }
+  c.bin.y = { id = "y", fileName = "old.txt", fileType = "26", parentFolder = { "p" } }
+  local function children(parent)
+    local list = {}
+    for _, e in pairs(c.tree) do if e.parent == parent then list[#list + 1] = e end end
+    table.sort(list, function(x, y) return x.id < y.id end)
+    return list
+  end
+  local function iterate(list)
+    local i = 0
+    return function() i = i + 1; return list[i] end
+  end
+  c.spaces = { mine = function() record("spaces.mine")
+    return { containerId = CONTAINER, bizRootFileId = "biz-root", rootFileId = "space-root" } end }
+  c.files = {
+    each = function(_, req) record("files.each", req); return iterate(children(req.parentFileId)) end,
+    list_recycled_each = function(_, req)
+      record("files.list_recycled_each", req)
+      local list = {}
+      for _, e in pairs(c.bin) do list[#list + 1] = e end
+      table.sort(list, function(x, y) return x.id < y.id end)
+      return iterate(list)
+    end,
+    path = function(_, id, container)
+      record("files.path", id, container)
+      return { fileIdPath = "ROOT/" .. id, namePath = "/name/of/" .. id }
+    end,
+    get = function(_, id, opts) record("files.get", id, opts); return { id = id, fileName = "detail-" .. id } end,
+    mkdir = function(_, req)
+      record("files.mkdir", req)
+      local id = "new" .. (#c.created + 1)
+      c.created[#c.created + 1] = id
+      add(id, req.fileName, req.parentFolder and req.parentFolder[1] or "root")
+      return { id = id, fileName = req.fileName }
+    end,
+    search_each = function(_, req)
+      record("files.search_each", req)
+      return iterate { { id = "a", fileName = "a.txt", fileType = "26", size = 10, namePath = "/Projects/2026/a.txt" } }
+    end,
+  }
+  for _, m in ipairs { "copy", "move", "delete", "restore" } do
+    c.files[m] = function(_, items, opts)
+      record("files." .. m, items, opts)
+      if opts.wait == false then return { jobId = "j-" .. m } end
+      return { jobId = "j-" .. m, jobInfo = { status = 2, taskResultCode = c.result or 1 },
+        taskInfos = { { fileId = items[1].fileId, status = 2 } } }
+    end
+  end
+  c.jobs = {
+    each = function(_, q) record("jobs.each", q)
+      return iterate { { taskId = "j1", taskType = 3, status = 1, createTime = "t" } } end,
+    get = function(_, id) record("jobs.get", id); return { jobInfo = { taskId = id, status = 3 } } end,
+    cancel = function(_, id) record("jobs.cancel", id); return {} end,
+  }
+  c.shares = {
+    each = function() record("shares.each"); return iterate { { shareId = "s1", displayName = "a.txt", scope = 2 } } end,
+    received_each = function() record("shares.received_each"); return iterate {} end,
+    create = function(_, req) record("shares.create", req); return { shareLink = { shareId = "s9", linkUrl = "u" } } end,
+    cancel = function(_, ids) record("shares.cancel", ids)
+      return { cancelled = { ids[1] }, failed = { { shareId = ids[2], code = "31084", msg = "no such share" } } } end,
+  }
+  c.usergroups = {
+    each = function(_, q) record("usergroups.each", q); return iterate { { id = "g1", groupName = "team" } } end,
+    create = function(_, req) record("usergroups.create", req); return { id = "g2" } end,
+    members_each = function(_, g) record("usergroups.members_each", g)
+      return iterate { { userId = "11", userName = "ann" } } end,
+    add_members = function(_, g, ids) record("usergroups.add_members", g, ids)
+      return { failedList = { ids[#ids] } } end,
+  }
+  function c.prepare_operation(_, name, ...)
+    record("prepare " .. name, ...)
+    local body = assert(json.encode({ ... }))
+    return { method = "POST", url = "http://127.0.0.1:9/fake/" .. name, headers = { Authorization = "Bearer x" },
+      body = body }
+  end
+  function c.names()
+    local n = {}
+    for i, call in ipairs(c.calls) do n[i] = call.name end
+    return n
+  end
+  function c.find(name)
+    for _, call in ipairs(c.calls) do if call.name == name then return call end end
+  end
+  return c
+end
+
+local fake
+local real_client = config.koodrive_client
+
+local function run(argv)
+  local out, err = {}, {}
+  local code = cli.main(argv, { out = function(s) out[#out + 1] = s end, err = function(s) err[#err + 1] = s end,
+    getenv = function(name) return ENV[name] end, stdin = io.open("/dev/null") })
+  return code, table.concat(out), table.concat(err)
+end
+
+describe("koodrive files (scripted client)", function()
+  before_each(function()
+    fake = scripted()
+    config.koodrive_client = function() return fake end
+  end)
+  after_each(function() config.koodrive_client = real_client end)
+
+  it("ls: a folder by path as a table, and as JSON", function()
+    local code, out, err = run { "files", "ls", "/Projects/2026" }
+    assert.are.equal(0, code, err)
+    assert.are.equal("name   type  size  id\na.txt  word  10    a\nb.txt  word  20    b\n", out)
+    code, out = run { "files", "ls", "--json" }
+    assert.are.equal(0, code)
+    local doc = assert(json.decode(out))
+    assert.are.same({ CONTAINER, "root", 3 }, { doc.containerId, doc.parentFileId, #doc.files })
+    code, out = run { "files", "ls", "/Projects/2026", "--limit", "1", "--json" }
+    assert.are.equal(0, code)
+    assert.are.equal(1, #assert(json.decode(out)).files)
+  end)
+
+  it("ls: a missing segment exits 5, an ambiguous name 4, a file is not a folder (4)", function()
+    local code, out, err = run { "files", "ls", "/Projects/2027" }
+    local _
+    assert.are.same({ 5, "" }, { code, out })
+    assert.truthy(err:find("no file or folder named '2027' in /Projects", 1, true), err)
+    code, _, err = run { "files", "info", "/twice" }
+    assert.are.equal(4, code)
+    assert.truthy(err:find("(ids t1, t2)", 1, true), err)
+    code, _, err = run { "files", "ls", "/Projects/2026/a.txt" }
+    assert.are.equal(4, code)
+    assert.truthy(err:find("is not a folder", 1, true), err)
+    code, _, err = run { "files", "ls", "/Projects", "--recycled" }
+    assert.are.equal(2, code, err)
+  end)
+
+  it("ls --recycled lists the bin; --dry-run prints the listing request", function()
+    local code, out = run { "files", "ls", "--recycled" }
+    assert.are.equal(0, code)
+    assert.truthy(out:find("old.txt", 1, true))
+    code, out = run { "files", "ls", "/Projects", "--dry-run" }
+    assert.are.equal(0, code)
+    assert.truthy(out:find("POST http://127.0.0.1:9/fake/files.list\n", 1, true), out)
+    assert.truthy(out:find('"parentFileId":"p"', 1, true), out)
+    assert.truthy(out:find("Authorization: <redacted>", 1, true), out)
+  end)
+
+  it("mkdir: under a folder, at the root without parentFolder, an existing name refused (4)", function()
+    local code, out, err = run { "files", "mkdir", "/Projects/2026/new" }
+    assert.are.equal(0, code, err)
+    assert.are.same({ fileName = "new", fileType = "10", containerId = CONTAINER, parentFolder = { "p26" } },
+      fake.find("files.mkdir").args[1])
+    assert.truthy(out:find("new   folder  -     new1\n", 1, true), out)
+    fake = scripted()
+    code = run { "files", "mkdir", "/top" }
+    assert.are.equal(0, code)
+    assert.is_nil(fake.find("files.mkdir").args[1].parentFolder)
+    code, out, err = run { "files", "mkdir", "/Projects" }
+    assert.are.equal(4, code)
+    assert.truthy(err:find("/Projects exists already", 1, true), err)
+    assert.are.equal("", out)
+    code, out, err = run { "files", "mkdir", "/nope/deeper" }
+    assert.are.equal(5, code, err)
+  end)
+
+  it("mkdir --parents creates the missing folders in order; an existing path is fine", function()
+    local code, out, err = run { "files", "mkdir", "-p", "/Projects/x/y", "--json" }
+    assert.are.equal(0, code, err)
+    local doc = assert(json.decode(out))
+    assert.are.same({ "x", "y" }, { doc.created[1].fileName, doc.created[2].fileName })
+    local mk = {}
+    for _, call in ipairs(fake.calls) do if call.name == "files.mkdir" then mk[#mk + 1] = call.args[1] end end
+    assert.are.same({ { "p" }, { "new1" } }, { mk[1].parentFolder, mk[2].parentFolder })
+    code, out = run { "files", "mkdir", "--parents", "/Projects/2026" }
+    assert.are.equal(0, code)
+    assert.truthy(out:find("nothing created", 1, true))
+  end)
+
+  it("mv: items with the service's fileIdPath, the destination's as newFilePath; the job printed", function()
+    local code, out, err = run { "files", "mv", "/Projects/2026/a.txt", "b", "/Projects" }
+    assert.are.equal(0, code, err)
+    local call = fake.find("files.move")
+    assert.are.same({ { fileId = "a", filePath = "ROOT/a" }, { fileId = "b", filePath = "ROOT/b" } }, call.args[1])
+    assert.are.same({ srcContainerId = CONTAINER, dstContainerId = CONTAINER, newFilePath = "ROOT/p" }, call.args[2])
+    assert.truthy(out:find("job j-move: 2 done, 1 all succeeded\n", 1, true), out)
+    assert.truthy(out:find("fileId  status", 1, true), out)
+  end)
+
+  it("cp to / uses bizRootFileId; a partly failed job exits 1, a failed one 5", function()
+    fake.result = 2
+    local code, out = run { "files", "cp", "a", "/", "--json" }
+    assert.are.equal(1, code)
+    assert.are.equal("ROOT/biz-root", fake.find("files.copy").args[2].newFilePath)
+    local doc = assert(json.decode(out))
+    assert.are.same({ "j-copy", "a" }, { doc.jobId, doc.files[1].fileId })
+    fake.result = 3
+    code = run { "files", "cp", "a", "/" }
+    assert.are.equal(5, code)
+    code = run { "files", "cp", "a" }
+    assert.are.equal(2, code)
+  end)
+
+  it("rm: logical by default, --permanent for good, --no-wait prints the job id", function()
+    local code = run { "files", "rm", "/Projects/2026/a.txt" }
+    assert.are.equal(0, code)
+    assert.are.same({ srcContainerId = CONTAINER, permanent = false }, fake.find("files.delete").args[2])
+    fake = scripted()
+    local out
+    code, out = run { "files", "rm", "a", "--permanent", "--no-wait" }
+    assert.are.equal(0, code)
+    assert.are.same({ srcContainerId = CONTAINER, permanent = true, wait = false }, fake.find("files.delete").args[2])
+    assert.truthy(out:find("job j-delete started", 1, true), out)
+    code = run { "files", "rm", "/" }
+    assert.are.equal(4, code)
+  end)
+
+  it("rm --dry-run: the jobs.create request (202), nothing deleted", function()
+    local code, out, err = run { "files", "rm", "a", "--permanent", "--dry-run", "--json" }
+    assert.are.equal(0, code, err)
+    local doc = assert(json.decode(out))
+    local req = assert(json.decode(doc.requests[1].body))[1]
+    assert.are.same({ taskType = 2, actionType = 202, dstContainerId = CONTAINER,
+      taskInfo = { srcContainerId = CONTAINER, fileInfo = { { fileId = "a", filePath = "ROOT/a" } } } }, req)
+    assert.is_nil(fake.find("files.delete"))
+  end)
+
+  it("restore: a path is looked up in the bin among entries deleted from its parent", function()
+    local code, _, err = run { "files", "restore", "/Projects/old.txt" }
+    assert.are.equal(0, code, err)
+    assert.are.equal("y", fake.find("files.restore").args[1][1].fileId)
+    fake = scripted()
+    code = run { "files", "restore", "/old.txt" }
+    assert.are.equal(0, code)
+    assert.are.equal("x", fake.find("files.restore").args[1][1].fileId)
+    code, _, err = run { "files", "restore", "/Projects/2026/old.txt" }
+    assert.are.equal(5, code)
+    assert.truthy(err:find("in the recycle bin", 1, true), err)
+  end)
+
+  it("info: the detail with its paths; search: a table with the name path", function()
+    local code, out = run { "files", "info", "/Projects" }
+    assert.are.equal(0, code)
+    assert.truthy(out:find("fileName    detail-p\n", 1, true), out)
+    assert.truthy(out:find("namePath    /name/of/p\n", 1, true), out)
+    code, out = run { "files", "info", "/", "--json" }
+    assert.are.equal(0, code)
+    assert.are.equal("biz-root", assert(json.decode(out)).file.id)
+    code, out = run { "files", "search", "a.t" }
+    assert.are.equal(0, code)
+    assert.are.same({ searchType = "personal", filter = { keyWord = "a.t" } }, fake.find("files.search_each").args[1])
+    assert.truthy(out:find("/Projects/2026/a.txt", 1, true))
+  end)
+
+  it("jobs ls, show, cancel", function()
+    local code, out = run { "jobs", "ls", "--type", "3" }
+    assert.are.equal(0, code)
+    assert.are.same({ type = 3 }, fake.find("jobs.each").args[1])
+    assert.truthy(out:find("j1      3 move  -           1 processing", 1, true), out)
+    code, out = run { "jobs", "show", "j7" }
+    assert.are.equal(0, code)
+    assert.are.equal("job j7: 3 cancelled\n", out)
+    code, out = run { "jobs", "cancel", "j7" }
+    assert.are.same({ 0, "job j7 cancelled\n" }, { code, out })
+    code = run { "jobs", "ls", "--status", "9" }
+    assert.are.equal(2, code)
+  end)
+
+  it("shares create by path, cancel with a partial failure (1)", function()
+    local code = run { "shares", "create", "/Projects/2026/a.txt", "b", "--days", "7" }
+    assert.are.equal(0, code)
+    assert.are.same({ scope = 2, validDays = 7, containerId = CONTAINER, fileIds = { "a", "b" } },
+      fake.find("shares.create").args[1])
+    code = run { "shares", "create", "a", "--days", "366" }
+    assert.are.equal(2, code)
+    local out
+    code, out = run { "shares", "cancel", "s1", "s2" }
+    assert.are.equal(1, code)
+    assert.truthy(out:find("s1  ok\n", 1, true), out)
+    assert.truthy(out:find("s2  failed: refused by the service: 31084 no such share", 1, true), out)
+    code, out = run { "shares", "ls" }
+    assert.are.equal(0, code)
+    assert.truthy(out:find("s1       a.txt  2", 1, true), out)
+  end)
+
+  it("groups ls, create, members, add-members (the refused id reported)", function()
+    local code, out = run { "groups", "ls" }
+    assert.are.equal(0, code)
+    assert.truthy(out:find("g1  team", 1, true), out)
+    assert.are.same({ sourceType = 0 }, fake.find("usergroups.each").args[1])
+    code = run { "groups", "create", "team b", "--source-type", "1" }
+    assert.are.equal(0, code)
+    assert.are.same({ groupName = "team b", sourceType = 1 }, fake.find("usergroups.create").args[1])
+    code, out = run { "groups", "members", "g1", "--json" }
+    assert.are.equal(0, code)
+    assert.are.equal("ann", assert(json.decode(out)).userGroupMemberInfos[1].userName)
+    code, out = run { "groups", "add-members", "g1", "11", "12" }
+    assert.are.equal(1, code)
+    assert.truthy(out:find("11  ok\n12  failed: refused by the service\n", 1, true), out)
+  end)
+end)
