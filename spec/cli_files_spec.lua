@@ -176,7 +176,8 @@ describe("koodrive files (scripted client)", function()
     assert.are.equal(4, code)
     assert.truthy(err:find("/Projects exists already", 1, true), err)
     assert.are.equal("", out)
-    code, out, err = run { "files", "mkdir", "/nope/deeper" }
+    local _
+    code, _, err = run { "files", "mkdir", "/nope/deeper" }
     assert.are.equal(5, code, err)
   end)
 
