@@ -14,9 +14,18 @@ local function bearer(token)
   return "Bearer " .. token
 end
 
+-- A call built from other calls (koodrive.composite), loaded on its first use.
+local function composite(name)
+  return function(...) return require("koodrive.composite")[name](...) end
+end
+
 local profile = { name = "koodrive", operations = operations.koodrive, bulk = {
   devices = { unbind_many = lazy_batch "unbind_devices" },
   usergroups = { delete_members_many = lazy_batch "delete_members" },
+  spaces = { mine = composite "mine" },
+  jobs = { wait = composite "wait" },
+  files = { copy = composite "copy", move = composite "move", delete = composite "delete",
+    restore = composite "restore", clear_recycled = composite "clear_recycled" },
 } }
 
 -- Headers every KooDrive request carries (besides Host, User-Agent, Accept, Content-Type).
@@ -46,9 +55,16 @@ end
 -- string that is no number) is the service's error; anything else is no answer (a decode
 -- error). Success also needs HTTP 200: "Errors arrive either as HTTP 200 with a non-zero code,
 -- or as HTTP 400/401/500".
-function profile.envelope(body, status)
+-- Operations of the families documented later (code_optional, koodrive-files-api.md §1
+-- Decision): "A call succeeded when the HTTP status is 2xx and code is absent or 0".
+function profile.envelope(body, status, ctx)
   local code = body.code
-  if code == nil or code == json.null then return nil, nil, "response has no 'code' field" end
+  local lenient = ctx and ctx.code_optional
+  if code == nil or code == json.null then
+    -- (a non-2xx answer without a code is then an HTTP error, with its body's snippet)
+    if lenient then return nil end
+    return nil, nil, "response has no 'code' field"
+  end
   local n = shape.code(body)
   local msg = body.msg
   if n == nil then
@@ -58,7 +74,7 @@ function profile.envelope(body, status)
     return nil, nil, "response 'code' is not an integer (a " .. type(code) .. ")"
   end
   if n ~= 0 then return n, msg end
-  if status ~= 200 and status >= 200 and status < 300 then
+  if status ~= 200 and status >= 200 and status < 300 and not lenient then
     return nil, nil, "HTTP " .. status .. " with code 0, where success is documented as HTTP 200"
   end
   return nil

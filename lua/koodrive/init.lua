@@ -214,6 +214,13 @@ end
 -- @field retry Whether this call may be retried. (default: true for operations that are safe to
 -- repeat)
 
+--- Per-call options of a listing (with the CallOptions), and of its pages/each/all.
+-- @table PageOptions
+-- @field page_size Items asked for per page, 1-100 (1-50 on IoTDA). (default: the service's
+-- default)
+-- @field cursor Resume from a page's `next` (a saved continuation).
+-- @field max_items all() only: stop after this many items (the result has `more`).
+
 --- The `retries` option.
 -- @table RetryOptions
 -- @field max_attempts Attempts in all, the first included. (default: 3)

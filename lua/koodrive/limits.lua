@@ -17,6 +17,18 @@ local limits = {
   --- Calls in flight at once in bulk work by default, and at most (koodrive.batch).
   CONCURRENCY = 8,
   CONCURRENCY_MAX = 256,
+  --- Largest page of a listing unless the operation says otherwise (page_size), and the
+  -- largest offset and cursor text a continuation may be.
+  PAGE_MAX = 100,
+  OFFSET_MAX = 2 ^ 31 - 1,
+  CURSOR_MAX = 4096,
+  --- Largest max_items of X:all().
+  MAX_ITEMS_MAX = 2 ^ 31 - 1,
+  --- Job waits (koodrive-files-api.md §5.5 Decision): first poll interval, largest one, and the
+  -- default deadline, seconds.
+  JOB_POLL_FIRST = 1,
+  JOB_POLL_MAX = 10,
+  JOB_DEADLINE = 600,
 }
 
 return limits

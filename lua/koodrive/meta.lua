@@ -60,6 +60,12 @@
 ---@field connect_timeout? number Connection timeout in seconds. Default: the client's.
 ---@field retry? boolean Whether this call may be retried. Default: true for operations that are safe to repeat.
 
+---Per-call options of a listing (with the CallOptions), and of its pages/each/all.
+---@class koodrive.PageOptions
+---@field page_size? integer Items asked for per page, 1-100 (1-50 on IoTDA). Default: the service's default.
+---@field cursor? string|integer Resume from a page's `next` (a saved continuation).
+---@field max_items? integer all() only: stop after this many items (the result has `more`).
+
 ---The `retries` option.
 ---@class koodrive.RetryOptions
 ---@field max_attempts? integer Attempts in all, the first included. Default: 3.

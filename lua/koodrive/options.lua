@@ -72,6 +72,14 @@ options.groups = {
       default_text = "true for operations that are safe to repeat" },
   },
   {
+    id = "page", class = "koodrive.PageOptions", ldoc = "PageOptions",
+    doc = "Per-call options of a listing (with the CallOptions), and of its pages/each/all.",
+    { "page_size", "integer", "Items asked for per page, 1-100 (1-50 on IoTDA).",
+      default_text = "the service's default" },
+    { "cursor", "string|integer", "Resume from a page's `next` (a saved continuation)." },
+    { "max_items", "integer", "all() only: stop after this many items (the result has `more`)." },
+  },
+  {
     id = "retries", class = "koodrive.RetryOptions", ldoc = "RetryOptions",
     doc = "The `retries` option.",
     { "max_attempts", "integer", "Attempts in all, the first included.", default = limits.RETRY.max_attempts },

@@ -15,6 +15,7 @@ local config = require "koodrive.request.config"
 local build = require "koodrive.request.build"
 local attempts = require "koodrive.request.attempts"
 local response = require "koodrive.request.response"
+local paging = require "koodrive.paging"
 
 local pipeline = {}
 
@@ -63,7 +64,7 @@ local function check_args(op, ...)
     end
     args[a.name] = v
   end
-  local opts, oerr = call_options((select(nargs + 1, ...)))
+  local opts, oerr = call_options((select(nargs + 1, ...)), op)
   if not opts then oerr.operation = op.name; return nil, oerr end
   if select("#", ...) > nargs + 1 then
     return nil, errors.new { kind = "validation", operation = op.name, rule = "arity",
@@ -71,40 +72,78 @@ local function check_args(op, ...)
   end
   return args, opts
 end
--- Kept for the CLI until it goes through client:prepare_operation / client:check_operation.
 
 local NO_QUERY = {}
 
--- The pipeline spec { method, path, query, body } of an operation called with `...`, its
--- per-call options and its arguments by name; or nil and a validation error.
+-- A builder's failure (body, query, headers) as the call's validation error.
+local function build_failure(op, berr)
+  if type(berr) == "table" then berr.operation = op.name; return berr end
+  return errors.new { kind = "validation", operation = op.name, message = berr }
+end
+
+-- The query pairs and extra headers an operation builds from its arguments, checked as a
+-- generic call's are; or nil and a validation error.
+local function query_and_headers(op, args, opts)
+  local query, headers = NO_QUERY, nil
+  if op.query then
+    local q, qerr = op.query(args, opts)
+    if q == nil then return nil, build_failure(op, qerr) end
+    q, qerr = build.query_pairs(q)
+    if not q then return nil, build_failure(op, qerr) end
+    query = q
+  end
+  if op.headers then
+    local h, herr = op.headers(args, opts)
+    if h == nil then return nil, build_failure(op, herr) end
+    for name, value in pairs(h) do
+      local ok, verr = build.check_header(name, value)
+      if not ok then return nil, build_failure(op, verr) end
+    end
+    headers = next(h) ~= nil and h or nil
+  end
+  return query, headers
+end
+
+-- The pipeline spec { method, path, query, body, headers, no_auth } of an operation called with
+-- `...`, its per-call options and its arguments by name; or nil and a validation error.
 local function operation_spec(client, op, ...)
   local args, opts = check_args(op, ...)
   if not args then return nil, opts end
   local body
   if op.body then
     local berr
-    body, berr = op.body(args)
-    if not body then
-      return nil, errors.new { kind = "validation", operation = op.name, message = berr }
-    end
+    body, berr = op.body(args, opts)
+    if not body then return nil, build_failure(op, berr) end
   end
-  return { method = op.method, path = fill_template(op.path, args, client._path_values), query = NO_QUERY,
-    body = body }, opts, args
+  local query, headers = query_and_headers(op, args, opts)
+  if not query then return nil, headers end
+  return { method = op.method, path = fill_template(op.path, args, client._path_values), query = query,
+    body = body, headers = headers, no_auth = op.auth == "none" }, opts, args
 end
 
--- Checks an operation's arguments and body without building anything: true or nil, err.
+-- Checks an operation's arguments and what it builds from them, without signing anything:
+-- true or nil, err.
 local function check_operation(op, ...)
   local args, opts = check_args(op, ...)
   if not args then return nil, opts end
   if op.body then
-    local body, berr = op.body(args)
-    if not body then return nil, errors.new { kind = "validation", operation = op.name, message = berr } end
+    local body, berr = op.body(args, opts)
+    if not body then return nil, build_failure(op, berr) end
   end
+  local query, herr = query_and_headers(op, args, opts)
+  if not query then return nil, herr end
   return true
 end
 
--- The declared operations of each service object (client.devices, ...), for pipeline.check.
+-- The declared operations of each service object (client.devices, ...), for pipeline.check,
+-- and the client each belongs to, for the calls built from other calls (koodrive.composite).
 local service_ops = setmetatable({}, { __mode = "k" })
+local service_client = setmetatable({}, { __mode = "k" })
+
+--- The client a service object (client.files) belongs to.
+function pipeline.client_of(service)
+  return service_client[service]
+end
 
 --- Whether `service:method(...)` would accept these arguments (and per-call options), checked
 -- without building or sending anything: true, or nil and the validation error the call would
@@ -127,7 +166,8 @@ end
 local function run(client, op, ...)
   local spec, opts, args = operation_spec(client, op, ...)
   if not spec then return nil, opts end
-  local ctx = { operation = op.name, idempotent = op.idempotent ~= false }
+  local ctx = { operation = op.name, idempotent = op.idempotent ~= false,
+    code_optional = op.code_optional, empty_body = op.empty_body }
   local decoded, err, res, history = execute(client, spec, opts, ctx)
   if not decoded then
     -- "Not found" after an attempt that may have done the work most likely means it did.
@@ -142,7 +182,7 @@ local function run(client, op, ...)
   if op.status and res.status ~= op.status then
     serr = "HTTP " .. tostring(res.status) .. " where the contract documents " .. op.status
   else
-    result, serr = op.result(decoded, args, call)
+    result, serr = op.result(decoded, args, call, opts)
   end
   if result == nil then
     -- An answer that contradicts the request: the service did answer, so the call may have
@@ -159,6 +199,42 @@ local function run(client, op, ...)
 end
 
 local IDEMPOTENT = { GET = true, PUT = true, DELETE = true, HEAD = true }
+
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+--- The companions of a listing operation `S.m` (koodrive.paging): S:pages, S:each and S:all
+-- for `list`, S:m_pages, S:m_each and S:m_all for any other. They take the operation's
+-- arguments; the last table's `cursor` is where they start, `max_items` bounds all().
+local function add_companions(obj, client, op, method)
+  local n = #op.args
+  local function pager(...)
+    local argc, argv = select("#", ...), { ... }
+    local opts = argv[n + 1]
+    local given = type(opts) == "table"
+    local fetch = function(cursor)
+      if given then
+        local o = {}
+        for k, v in pairs(opts) do o[k] = v end
+        o.cursor, o.max_items = cursor, nil
+        argv[n + 1] = o
+      elseif cursor ~= nil then
+        argv[n + 1] = { cursor = cursor }
+      end
+      return run(client, op, unpack(argv, 1, math.max(argc, n + 1)))
+    end
+    return paging.pager(fetch, given and opts.cursor or nil, op.name), given and opts.max_items or nil
+  end
+  local prefix = method == "list" and "" or (method .. "_")
+  obj[prefix .. "pages"] = function(_, ...) return (pager(...)) end
+  obj[prefix .. "each"] = function(_, ...) return paging.each((pager(...))) end
+  obj[prefix .. "all"] = function(_, ...)
+    local p, max_items = pager(...)
+    if max_items ~= nil and (type(max_items) ~= "number" or max_items < 0 or max_items % 1 ~= 0) then
+      return nil, errors.validation("max_items", "type", "must be a whole number")
+    end
+    return paging.all(p, max_items)
+  end
+end
 
 --------------------------------------------------------------------------------------------
 -- Client classes
@@ -203,13 +279,24 @@ function pipeline.class(profile)
     for service, ops in pairs(services) do
       local obj = {}
       service_ops[obj] = ops
+      service_client[obj] = client
       for method, op in pairs(ops) do
         obj[method] = function(_, ...) return run(client, op, ...) end
+        if op.paging then add_companions(obj, client, op, method) end
       end
       for method, fn in pairs(profile.bulk and profile.bulk[service] or {}) do
         obj[method] = fn
       end
       client[service] = obj
+    end
+    -- Services made only of calls built from others (none yet) get their object too.
+    for service, fns in pairs(profile.bulk or {}) do
+      if not client[service] then
+        local obj = {}
+        service_client[obj] = client
+        for method, fn in pairs(fns) do obj[method] = fn end
+        client[service] = obj
+      end
     end
   end
 

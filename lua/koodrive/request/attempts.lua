@@ -157,7 +157,7 @@ function attempts.execute(client, spec, opts, ctx)
       client._clock_offset = client._clock_offset + (server_time - 1 - signed_at)
       skew_learned, again, extra = true, true, extra + 1
       entry.retry = "clock"
-    elseif err.status == 401 and not token_refreshed and cfg.token_provider then
+    elseif err.status == 401 and not token_refreshed and cfg.token_provider and not spec.no_auth then
       token_refreshed = true
       local ok, why = refresh_token(client)
       if ok then

@@ -71,6 +71,19 @@ local function query_pairs(q)
   return pairs_out
 end
 
+build.query_pairs = query_pairs
+
+--- An operation's extra header (its `headers` builder): a token name and a header value;
+-- true, or nil and a validation error naming the header.
+function build.check_header(name, value)
+  if type(name) ~= "string" or not name:find("^[%w%-_]+$") then
+    return nil, errors.validation("headers", "header_name", "names must be header tokens")
+  end
+  local ok, err = validate.header_value(value, name)
+  if not ok then return nil, err end
+  return true
+end
+
 -- A spec's own keys and the per-call options (koodrive.options).
 local SPEC_KEYS = options.names("call", { "method", "path", "query", "body" })
 
@@ -193,8 +206,9 @@ local refresh_token = build.refresh_token
 -- `spec` = { method, path (raw, relative to the endpoint's base), query = pairs, body = string }.
 function build.request(client, spec, opts)
   local profile = client._profile
-  -- A token mode client with only a token_provider gets its first token now.
-  if client._config.token_provider and not secrets[client].token then
+  -- A token mode client with only a token_provider gets its first token now (not for an
+  -- operation that sends no credentials: a provider's own login goes through one).
+  if client._config.token_provider and not spec.no_auth and not secrets[client].token then
     local ok, why = refresh_token(client)
     if not ok then
       return nil, errors.new { kind = "config", field = "token_provider", rule = "token",
@@ -208,6 +222,9 @@ function build.request(client, spec, opts)
   local trace_id = opts.trace_id
   profile.headers(client, headers, opts)
   if headers["X-Traceid"] then trace_id = headers["X-Traceid"] end
+  if spec.headers then
+    for name, value in pairs(spec.headers) do headers[name] = value end
+  end
   local request = {
     method = spec.method,
     path = ep.base .. spec.path,
@@ -225,7 +242,11 @@ function build.request(client, spec, opts)
   -- The offset learned from a clock refusal (see request.attempts) keeps signing at the
   -- server's time.
   now = math.floor(now) + client._clock_offset
-  local path, query = build.encode_or_sign(request, profile.authorize(client, secrets[client]), now)
+  local auth = profile.authorize(client, secrets[client])
+  -- An operation without credentials (auth = "none": a session from a code, a carrier login)
+  -- keeps the date header and nothing else of the client's authorization.
+  if spec.no_auth then auth = { date_header = auth.date_header } end
+  local path, query = build.encode_or_sign(request, auth, now)
   if not path then return nil, query end
   local url = ep.origin .. path
   if query ~= "" then url = url .. "?" .. query end

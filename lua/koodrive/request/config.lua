@@ -185,13 +185,62 @@ local CALL_OPTIONS = schema.names("call")
 -- Options of a call given none; never written to.
 local NO_OPTIONS = setmetatable({}, { __newindex = function() error("NO_OPTIONS is read-only", 2) end })
 
+-- Per-call options of a listing operation (paging = "cursor" | "offset" | "marker").
+local PAGE_OPTIONS = schema.names("page")
+
+-- The option names an operation accepts: the call options, the page options of a listing and
+-- the operation's own `options` keys; computed once per operation.
+local accepted = setmetatable({}, { __mode = "k" })
+
+local function accepted_names(op)
+  local set = accepted[op]
+  if set then return set end
+  set = {}
+  for k in pairs(CALL_OPTIONS) do set[k] = true end
+  if op.paging then
+    for k in pairs(PAGE_OPTIONS) do set[k] = true end
+  end
+  for k in pairs(op.options or {}) do set[k] = true end
+  accepted[op] = set
+  return set
+end
+
+-- page_size: 1..op.page_max (default limits.PAGE_MAX); cursor: what a page's `next` was - a
+-- non-negative integer for offset listings, a string for cursor and marker listings.
+local function check_page(opts, op)
+  local size = opts.page_size
+  if size ~= nil then
+    local ok, err = validate.count(size, "page_size", op.page_max or limits.PAGE_MAX)
+    if not ok then return nil, err end
+    if size < 1 then return nil, errors.validation("page_size", "range", "must be at least 1") end
+  end
+  local cursor = opts.cursor
+  if cursor ~= nil then
+    if op.paging == "offset" then
+      local ok, err = validate.count(cursor, "cursor", limits.OFFSET_MAX)
+      if not ok then return nil, err end
+    else
+      local ok, err = validate.text(cursor, "cursor", limits.CURSOR_MAX)
+      if not ok then return nil, err end
+      if cursor == "" then return nil, errors.validation("cursor", "length", "must not be empty") end
+    end
+  end
+  if opts.max_items ~= nil then
+    local ok, err = validate.count(opts.max_items, "max_items", limits.MAX_ITEMS_MAX)
+    if not ok then return nil, err end
+  end
+  return true
+end
+
 --- Checks a call's options table (nil for none); returns it, or nil and a validation error.
-function config.call_options(opts)
+-- With `op` (a declared operation) the table may also hold the page options of a listing and
+-- the operation's own `options`, each checked by its rule.
+function config.call_options(opts, op)
   if opts == nil then return NO_OPTIONS end
   if type(opts) ~= "table" then
     return nil, errors.validation("options", "type", "must be a table of per-call options")
   end
-  local ok, err = validate.known_keys(opts, "options", CALL_OPTIONS)
+  local ok, err = validate.known_keys(opts, "options", op and accepted_names(op) or CALL_OPTIONS)
   if not ok then return nil, err end
   if opts.trace_id ~= nil then
     ok, err = validate.trace_id(opts.trace_id, "trace_id")
@@ -210,7 +259,22 @@ function config.call_options(opts)
   if opts.retry ~= nil and type(opts.retry) ~= "boolean" then
     return nil, errors.validation("retry", "type", "must be a boolean")
   end
-  return opts
+  if not op or (not op.paging and not op.options) then return opts end
+  if op.paging then
+    ok, err = check_page(opts, op)
+    if not ok then return nil, err end
+  end
+  if not op.options then return opts end
+  -- The operation's own options: checked values in a copy (the caller's table stays as given).
+  local out = {}
+  for k, v in pairs(opts) do out[k] = v end
+  for name, check in pairs(op.options) do
+    local v = rawget(opts, name)
+    local value, cerr = check(v, name)
+    if value == nil and cerr then return nil, cerr end
+    out[name] = value
+  end
+  return out
 end
 
 return config

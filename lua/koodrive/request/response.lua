@@ -99,7 +99,12 @@ function response.decode(client, ctx, res)
       "transport returned a response without a numeric status and a string body")
   end
   local decoded, derr
-  if body ~= "" then decoded, derr = json.decode(body) end
+  if body ~= "" then
+    decoded, derr = json.decode(body)
+  elseif ctx.empty_body and status >= 200 and status < 300 then
+    -- A documented empty success (IoTDA's 204 No Content).
+    return {}, nil, res
+  end
   -- Both services answer with a JSON object (koodrive-api.md: "Every KooDrive response body is
   -- {"code": <int>, ...}"; iotda-api.md: "Response 200: policy_id, ..."): an array is no answer.
   if json.is_array(decoded) then decoded, derr = nil, "a JSON array where an object is documented" end
@@ -113,7 +118,7 @@ function response.decode(client, ctx, res)
     return failure(client, ctx, res, "decode", "HTTP " .. status .. " with " .. what ..
       (derr and (" [" .. tostring(derr) .. "]") or ""))
   end
-  local code, msg, envelope_err = client._profile.envelope(decoded, status)
+  local code, msg, envelope_err = client._profile.envelope(decoded, status, ctx)
   if envelope_err then return failure(client, ctx, res, "decode", envelope_err) end
   if code ~= nil then
     local text = msg ~= nil and tostring(msg) or "no message"

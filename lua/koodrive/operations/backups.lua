@@ -1,0 +1,2 @@
+--- KooDrive backups operations (issue 12: being written).
+return {}

@@ -1,0 +1,2 @@
+--- KooDrive favorites operations (issue 12: being written).
+return {}

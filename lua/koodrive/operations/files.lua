@@ -1,0 +1,2 @@
+--- KooDrive files operations (issue 12: being written).
+return {}

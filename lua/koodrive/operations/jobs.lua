@@ -1,0 +1,2 @@
+--- KooDrive jobs operations (issue 12: being written).
+return {}

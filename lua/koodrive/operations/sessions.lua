@@ -1,0 +1,2 @@
+--- KooDrive sessions operations (issue 12: being written).
+return {}

@@ -1,0 +1,2 @@
+--- KooDrive shares operations (issue 12: being written).
+return {}

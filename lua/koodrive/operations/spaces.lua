@@ -1,0 +1,2 @@
+--- KooDrive spaces operations (issue 12: being written).
+return {}

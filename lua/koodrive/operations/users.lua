@@ -1,0 +1,2 @@
+--- KooDrive users operations (issue 12: being written).
+return {}
