@@ -7,10 +7,10 @@ local exit = require "koodrive.cli.exit"
 
 local EXIT = exit.EXIT
 
--- The service takes up to 100 user ids in one delete call; adding takes 50 (the issue's
--- user id limit; batchAdd's pages name none).
+-- The service takes up to 100 user ids in one delete call; batchAdd's pages name no limit,
+-- so adding goes in calls of the same size.
 local GROUP_CHUNK = 100
-local ADD_CHUNK = 50
+local ADD_CHUNK = GROUP_CHUNK
 
 local function delete_members(ctx)
   local group_id = ctx.args.group_id
@@ -141,11 +141,16 @@ local function add_members(ctx)
         outcome[id] = { ok = false, reason = tostring(err), error = output.plain_error(err), exit = exit.of(err) }
       end
     else
-      local failed = {}
-      for _, f in ipairs(r.failedList or r.failed or {}) do failed[tostring(user_of(f))] = f end
+      local failed, uncertain = {}, {}
+      for _, f in ipairs(r.failedList or {}) do failed[tostring(user_of(f))] = true end
+      for _, u in ipairs(r.uncertain or {}) do uncertain[tostring(user_of(u))] = true end
       for _, id in ipairs(chunk) do
         if failed[id] then
           outcome[id] = { ok = false, reason = "refused by the service", extra = { refused = true },
+            exit = EXIT.service }
+        elseif uncertain[id] then
+          -- Refused after an attempt that may have added it: perhaps our own earlier success.
+          outcome[id] = { ok = false, reason = "uncertain, may have been done", extra = { uncertain = true },
             exit = EXIT.service }
         else
           outcome[id] = { ok = true }

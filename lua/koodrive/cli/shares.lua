@@ -82,6 +82,13 @@ local function share_id(e)
   return e
 end
 
+-- A refused share's reason: the service's code and message.
+local function refusal(f)
+  local text = "refused by the service"
+  if f.code ~= nil or f.msg ~= nil then text = text .. ": " .. tostring(f.code) .. " " .. tostring(f.msg or "") end
+  return (text:gsub("%s+$", ""))
+end
+
 local function cancel(ctx)
   local ids = bulk.ids(ctx, ctx.args.share_ids, "share ids")
   local client = config.koodrive_client(ctx.config())
@@ -92,16 +99,27 @@ local function cancel(ctx)
     end
     return output.dry_run(ctx, requests)
   end
-  local r, err = client.shares:cancel(ids)
-  if not r then exit.with(err) end
+  -- One call per 100 ids; a call that fails as a whole fails its ids, the others stand.
   local outcome = {}
-  for _, c in ipairs(r.cancelled or {}) do outcome[tostring(share_id(c))] = { ok = true } end
-  for _, f in ipairs(r.failed or {}) do
-    local e = f.error
-    local reason = e and tostring(e) or ("refused by the service" ..
-      ((f.code ~= nil or f.msg ~= nil) and (": " .. tostring(f.code) .. " " .. tostring(f.msg or "")) or ""))
-    outcome[tostring(share_id(f))] = { ok = false, reason = reason,
-      error = e and output.plain_error(e) or { code = f.code, message = f.msg }, exit = exit.of(e) }
+  local function failed(id, o) outcome[tostring(id)] = o end
+  for _, chunk in ipairs(bulk.chunks(ids, CANCEL_CHUNK)) do
+    local r, err = client.shares:cancel(chunk)
+    if not r then
+      for _, id in ipairs(chunk) do
+        failed(id, { ok = false, reason = tostring(err), error = output.plain_error(err), exit = exit.of(err) })
+      end
+    else
+      for _, c in ipairs(r.cancelled or {}) do outcome[tostring(share_id(c))] = { ok = true } end
+      for _, f in ipairs(r.failed or {}) do
+        failed(share_id(f), { ok = false, reason = refusal(f), extra = { refused = true },
+          error = { code = f.code, message = f.msg }, exit = EXIT.service })
+      end
+      -- After an attempt that may have been carried out a refusal may be our own earlier success.
+      for _, u in ipairs(r.uncertain or {}) do
+        failed(share_id(u), { ok = false, reason = "uncertain, may have been done: " .. refusal(u),
+          extra = { uncertain = true }, error = { code = u.code, message = u.msg }, exit = EXIT.service })
+      end
+    end
   end
   local results = {}
   for i, id in ipairs(ids) do
