@@ -106,7 +106,7 @@ return {
       end
       return q
     end,
-    paging = "cursor", page_size_max = 100,
+    paging = "cursor", page_max = 100,
     code_optional = true,
     result = shape.star_page,
   },

@@ -89,7 +89,10 @@ local LIST_RULES = {
 local LIST_REQUIRED = { "containerId", "parentFileId" }
 
 local TEAM_TYPES = { [0] = true, [2] = true }
-local function team_type(v, field) return vf.enum_int(v, field, TEAM_TYPES, "0 (department), 2 (group)") end
+local function team_type(v, field)
+  if v == nil then return nil end -- options are checked also when left out
+  return vf.enum_int(v, field, TEAM_TYPES, "0 (department), 2 (group)")
+end
 
 local function listing(name, path, team)
   local args = { { name = "req", check = request_arg(LIST_RULES, LIST_REQUIRED) } }
@@ -100,7 +103,7 @@ local function listing(name, path, team)
     -- §3.2: team_type defaults to 0 (department); sent always, so the request says which.
     query = team and function(_, opts) return { { "team_type", opts and opts.team_type or 0 } } end or nil,
     body = list_body,
-    paging = "cursor", page_size_max = PAGE_MAX,
+    paging = "cursor", page_max = PAGE_MAX,
     code_optional = true, -- the response table of §3 is not in our copies
     result = shape.file_page,
   }
@@ -287,7 +290,7 @@ return {
       body.pageInfo = info
       return json.encode(body)
     end,
-    paging = "cursor", page_size_max = PAGE_MAX,
+    paging = "cursor", page_max = PAGE_MAX,
     result = shape.search_page,
   },
   {

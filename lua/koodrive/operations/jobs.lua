@@ -198,7 +198,7 @@ return {
       q[#q + 1] = { "limit", opts.page_size or shape.LIST_LIMIT }
       return q
     end,
-    paging = "offset", page_size_max = 100,
+    paging = "offset", page_max = 100,
     code_optional = true,
     result = shape.job_page,
   },

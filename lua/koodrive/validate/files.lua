@@ -174,7 +174,9 @@ function files.image_process(v, field)
 end
 
 --- A value for the x-hw-share-folder-id header (op option share_folder_id): a folder id.
+-- Options are checked also when left out: nil passes.
 function files.share_folder_id(v, field)
+  if v == nil then return nil end
   return files.id(v, field, files.ID_MAX)
 end
 
