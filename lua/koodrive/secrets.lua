@@ -21,7 +21,9 @@ local DECODE_LIMIT = 64 * 1024
 
 -- Header names (lower case) whose values are credentials.
 M.HEADERS = { authorization = true, ["proxy-authorization"] = true, ["x-auth-token"] = true,
-  ["x-security-token"] = true, ["x-subject-token"] = true, cookie = true, ["set-cookie"] = true }
+  ["x-security-token"] = true, ["x-subject-token"] = true, cookie = true, ["set-cookie"] = true,
+  -- KooDrive session refresh (koodrive-sharing-groups-api.md 6.2): the session id.
+  ["x-session-id"] = true }
 
 --- Whether a header's value is a credential (case-insensitive name).
 function M.header(name)
@@ -35,7 +37,7 @@ function M.name(name)
   return (n:find("token", 1, true) or n:find("secret", 1, true) or n:find("passw", 1, true)
     or n:find("signature", 1, true) or n:find("credential", 1, true) or n:find("authorization", 1, true)
     or n == "sk" or n == "ak" or n:find("access[_%-]?key") or n:find("api[_%-]?key")
-    or n:find("private[_%-]?key")) and true or false
+    or n:find("private[_%-]?key") or n:find("session[_%-]?id")) and true or false
 end
 
 -- Secret values by owner (a client): weak keys, so a dropped client takes its secrets along.
@@ -59,7 +61,9 @@ local function add_credential(list, v)
 end
 
 --- The secret values to take out of text about `request` (either may be nil): the owner's
--- stored secrets, then the request's own credential headers (a token, a signature).
+-- stored secrets, then the request's own credential headers (a token, a signature), then
+-- the values an operation declared secret for this request (`request.secrets`: a password,
+-- an authorization code sent in a JSON field whose name says nothing, such as `code`).
 function M.values(owner, request)
   local list = {}
   if owner == nil and request ~= nil then owner = owners[request] end
@@ -72,6 +76,10 @@ function M.values(owner, request)
     for k, v in pairs(headers) do
       if M.header(k) then add_credential(list, v) end
     end
+  end
+  local declared = type(request) == "table" and rawget(request, "secrets")
+  if type(declared) == "table" then
+    for _, v in ipairs(declared) do add_credential(list, v) end
   end
   return list
 end
