@@ -316,3 +316,172 @@ describe("koodrive files (scripted client)", function()
     assert.truthy(out:find("11  ok\n12  failed: refused by the service\n", 1, true), out)
   end)
 end)
+
+-- Against the local service: the real library, paths through real listings, real jobs.
+describe("koodrive files, jobs, shares, groups (local service)", function()
+  local local_service = require "local_service"
+  local creds = require "local_credentials"
+  local sys = require "support.sys"
+  local server
+
+  local function env()
+    return { KOODRIVE_ENDPOINT = server.url, KOODRIVE_USER_ID = creds.koodrive.user_id,
+      KOODRIVE_TOKEN = "local-token-alice", KOODRIVE_TIMEOUT = "10", HOME = "/nonexistent" }
+  end
+
+  local function live(argv)
+    local out, err = {}, {}
+    local vars = env()
+    local code = cli.main(argv, { out = function(s) out[#out + 1] = s end,
+      err = function(s) err[#err + 1] = s end, getenv = function(name) return vars[name] end,
+      stdin = io.open("/dev/null") })
+    return code, table.concat(out), table.concat(err)
+  end
+
+  local function ok_json(argv)
+    local code, out, err = live(argv)
+    assert.are.equal(0, code, err .. out)
+    return assert(json.decode(out))
+  end
+
+  local function names(argv)
+    local doc = ok_json(argv)
+    local list = {}
+    for i, f in ipairs(doc.files) do list[i] = f.fileName end
+    table.sort(list)
+    return list, doc
+  end
+
+  setup(function() server = local_service.start() end)
+  teardown(function() if server then server.stop() end end)
+  before_each(function() server.control("/_local/reset") end)
+
+  it("mkdir --parents, ls by path, info, and an existing name refused", function()
+    local doc = ok_json { "files", "mkdir", "-p", "/Projects/2026/drafts", "--json" }
+    assert.are.same({ "Projects", "2026", "drafts" },
+      { doc.created[1].fileName, doc.created[2].fileName, doc.created[3].fileName })
+    ok_json { "files", "mkdir", "/Projects/2026/final", "--json" }
+    assert.are.same({ "drafts", "final" }, (names { "files", "ls", "/Projects/2026", "--json" }))
+    local _
+    local code, out, err = live { "files", "ls", "/Projects/2026" }
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("^name%s+type%s+size%s+id\n"), out)
+    assert.truthy(out:find("\ndrafts%s+folder"), out)
+    code, _, err = live { "files", "mkdir", "/Projects/2026/final" }
+    assert.are.equal(4, code)
+    assert.truthy(err:find("exists already", 1, true), err)
+    code, _, err = live { "files", "ls", "/Projects/2027" }
+    assert.are.equal(5, code)
+    assert.truthy(err:find("no file or folder named '2027' in /Projects", 1, true), err)
+    local info = ok_json { "files", "info", "/Projects/2026/final", "--json" }
+    assert.are.equal("final", info.file.fileName)
+    assert.truthy(tostring(info.path.namePath):find("final", 1, true), info.path.namePath)
+  end)
+
+  it("mv and cp into a folder by path wait for their jobs; the tree shows the result", function()
+    ok_json { "files", "mkdir", "-p", "/A/one", "--json" }
+    ok_json { "files", "mkdir", "-p", "/A/two", "--json" }
+    ok_json { "files", "mkdir", "/B", "--json" }
+    local code, out, err = live { "files", "mv", "/A/one", "/B" }
+    assert.are.equal(0, code, err .. out)
+    assert.truthy(out:find("^job %S+: 2 done"), out)
+    assert.are.same({ "one" }, (names { "files", "ls", "/B", "--json" }))
+    assert.are.same({ "two" }, (names { "files", "ls", "/A", "--json" }))
+    local doc = ok_json { "files", "cp", "/A/two", "/B", "--json" }
+    assert.are.equal("done", doc.state)
+    assert.are.same({ "one", "two" }, (names { "files", "ls", "/B", "--json" }))
+    assert.are.same({ "two" }, (names { "files", "ls", "/A", "--json" }))
+  end)
+
+  it("rm to the recycle bin, restore by path; rm --permanent; jobs ls lists them", function()
+    ok_json { "files", "mkdir", "-p", "/Docs/old", "--json" }
+    local code, out, err = live { "files", "rm", "/Docs/old" }
+    assert.are.equal(0, code, err .. out)
+    assert.are.same({}, (names { "files", "ls", "/Docs", "--json" }))
+    assert.are.same({ "old" }, (names { "files", "ls", "--recycled", "--json" }))
+    code, out, err = live { "files", "restore", "/Docs/old" }
+    assert.are.equal(0, code, err .. out)
+    assert.are.same({ "old" }, (names { "files", "ls", "/Docs", "--json" }))
+    code, out, err = live { "files", "rm", "/Docs/old", "--permanent" }
+    assert.are.equal(0, code, err .. out)
+    assert.are.same({}, (names { "files", "ls", "--recycled", "--json" }))
+    local jobs = ok_json { "jobs", "ls", "--json" }
+    assert.is_true(#jobs.jobs >= 3, out)
+    local shown = ok_json { "jobs", "show", jobs.jobs[1].taskId, "--json" }
+    assert.are.equal(jobs.jobs[1].taskId, shown.jobId)
+  end)
+
+  it("rm --no-wait starts the job; jobs cancel stops it or says why not", function()
+    ok_json { "files", "mkdir", "/Tmp", "--json" }
+    local doc = ok_json { "files", "rm", "/Tmp", "--no-wait", "--json" }
+    assert.is_string(doc.jobId)
+    local code, out, err = live { "jobs", "cancel", doc.jobId }
+    -- A job still pending or processing is cancelled; one already done is refused (5).
+    assert.is_true(code == 0 or code == 5, err)
+    if code == 0 then assert.are.equal("job " .. doc.jobId .. " cancelled\n", out) end
+  end)
+
+  it("--dry-run of rm prints jobs.create and deletes nothing", function()
+    ok_json { "files", "mkdir", "/Keep", "--json" }
+    local doc = ok_json { "files", "rm", "/Keep", "--dry-run", "--json" }
+    assert.are.equal(server.url .. "/koodrive/ose/v1/jobs", doc.requests[1].url)
+    local body = assert(json.decode(doc.requests[1].body))
+    assert.are.same({ 2, 201 }, { body.taskType, body.actionType })
+    assert.is_string(body.taskInfo.fileInfo[1].filePath)
+    assert.are.equal("<redacted>", doc.requests[1].headers.Authorization)
+    local left = table.concat((names { "files", "ls", "/", "--json" }), "\n")
+    assert.truthy(("\n" .. left .. "\n"):find("\nKeep\n", 1, true), left)
+  end)
+
+  it("search finds a folder by name", function()
+    ok_json { "files", "mkdir", "-p", "/Reports/quarterly-report", "--json" }
+    local doc = ok_json { "files", "search", "quarterly", "--json" }
+    local found = false
+    for _, f in ipairs(doc.files) do if f.fileName == "quarterly-report" then found = true end end
+    assert.is_true(found)
+  end)
+
+  it("shares create by path, ls, cancel", function()
+    ok_json { "files", "mkdir", "/Shared", "--json" }
+    local link = ok_json { "shares", "create", "/Shared", "--days", "7", "--json" }
+    assert.is_string(link.shareId)
+    local list = ok_json { "shares", "ls", "--json" }
+    local ids = {}
+    for _, s in ipairs(list.shareLinks) do ids[#ids + 1] = s.shareId end
+    assert.truthy(table.concat(ids, ","):find(link.shareId, 1, true))
+    local doc = ok_json { "shares", "cancel", link.shareId, "--json" }
+    assert.are.same({ 1, 0 }, { doc.ok, doc.failed })
+  end)
+
+  it("groups create, ls, add-members and members, delete-members as before", function()
+    local group = ok_json { "groups", "create", "cli-team", "--json" }
+    assert.is_string(group.id)
+    local listed = ok_json { "groups", "ls", "--json" }
+    local seen = false
+    for _, g in ipairs(listed.userGroupList) do if g.id == group.id then seen = true end end
+    assert.is_true(seen)
+    local user = creds.koodrive.group_members[1]
+    local added = ok_json { "groups", "add-members", group.id, user, "--json" }
+    assert.are.same({ 1, 0 }, { added.ok, added.failed })
+    local m = ok_json { "groups", "members", group.id, "--json" }
+    assert.are.equal(user, m.userGroupMemberInfos[1].userId)
+    local code, out, err = live { "groups", "delete-members", group.id, user }
+    assert.truthy(out:find(user .. "  ok", 1, true), out)
+    assert.are.equal(0, code, err)
+  end)
+
+  it("bin/koodrive as a child process: files ls --json", function()
+    ok_json { "files", "mkdir", "/Child", "--json" }
+    local lua = arg and arg[-1] or "lua5.4"
+    local parts = { "env" }
+    for k, v in pairs(env()) do parts[#parts + 1] = k .. "=" .. sys.quote(v) end
+    parts[#parts + 1] = sys.quote(lua) .. " bin/koodrive files ls / --json"
+    local p = assert(io.popen(table.concat(parts, " ")))
+    local out = p:read("*a")
+    p:close()
+    local doc = assert(json.decode(out), out)
+    local found = false
+    for _, f in ipairs(doc.files) do if f.fileName == "Child" then found = true end end
+    assert.is_true(found, out)
+  end)
+end)
