@@ -228,7 +228,8 @@ end
 
 local function flags(cmd, space)
   if space ~= false then
-    cmd:option("--container-id", "your individual space to use (default: the one spaces:mine finds)"):argname("ID"):overwrite(false)
+    cmd:option("--container-id", "your individual space to use (default: the one spaces:mine finds)")
+      :argname("ID"):overwrite(false)
   end
   config.koodrive_flags(cmd)
   output.flags(cmd)

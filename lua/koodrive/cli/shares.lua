@@ -168,7 +168,8 @@ return {
         cmd:option("--days", "required: days the link is valid, 1-365"):argname("N"):overwrite(false)
         cmd:option("--scope", "1 anyone with the link, 2 enterprise users (default), 3 specified users")
           :argname("N"):overwrite(false)
-        cmd:option("--container-id", "your individual space to use (default: the one spaces:mine finds)"):argname("ID"):overwrite(false)
+        cmd:option("--container-id", "your individual space to use (default: the one spaces:mine finds)")
+      :argname("ID"):overwrite(false)
         flags(cmd)
       end,
       run = create,
