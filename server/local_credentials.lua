@@ -18,8 +18,14 @@ return {
     service = "iotdm",
     tokens = { ["local-iam-token"] = true },
     aksk = { ["LOCALACCESSKEY0001"] = "local-secret-key-0001" },
-    -- a seeded policy and the targets bound to it
+    -- a seeded policy (the documented create example) and the targets bound to it
     policy_id = "5c90fa7d3c4e4405e8525079",
+    policy_name = "testPolicy",
+    policy_app_id = "jeQDJQZltU8iKgFFoW060F5SGZka",
+    policy_statement = {
+      { effect = "ALLOW", actions = { "iotda:devices:publish", "iotda:devices:subscribe" },
+        resources = { "topic:/v1/${devices.deviceId}/test/hello", "topic:/v1/${devices.productId}/test/hello" } },
+    },
     policy_targets = {
       device = { "64a7ba7ef9cb063d27e16b97_123456", "64a7ba7ef9cb063d27e16b97_123457" },
       product = { "64a7ba7ef9cb063d27e16b97" },

@@ -71,11 +71,12 @@ describe("koodrive parser", function()
   end)
 
   it("a dry run of an operation signs what the operation would send, secrets redacted", function()
-    local code, out, err = run { "iotda", "unbind-policy", "pol1", "--target-type", "app", "a1", "a2", "--dry-run", "--json" }
+    local code, out, err = run { "iotda", "unbind-policy", "5c90fa7d3c4e4405e8525079",
+      "--target-type", "app", "a1", "a2", "--dry-run", "--json" }
     assert.are.equal(0, code, err)
     local doc = assert(json.decode(out))
     assert.are.equal(1, #doc.requests)
-    assert.are.equal("http://127.0.0.1:9/v5/iot/p1/device-policies/pol1/unbind", doc.requests[1].url)
+    assert.are.equal("http://127.0.0.1:9/v5/iot/p1/device-policies/5c90fa7d3c4e4405e8525079/unbind", doc.requests[1].url)
     assert.are.same({ target_type = "app", target_ids = { "a1", "a2" } }, json.decode(doc.requests[1].body))
     assert.are.equal("<redacted>", doc.requests[1].headers["X-Auth-Token"])
     assert.falsy(out:find("parser-spec-iam", 1, true))

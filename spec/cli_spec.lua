@@ -383,7 +383,7 @@ describe("koodrive iotda unbind-policy", function()
   end)
 
   it("an unknown policy is a service error (5); a bad target type a validation error (4)", function()
-    local r = run { "iotda", "unbind-policy", "0000", "--target-type", "device", TARGETS[1] }
+    local r = run { "iotda", "unbind-policy", "000000000000000000000000", "--target-type", "device", TARGETS[1] }
     assert.are.equal(5, r.code)
     assert.truthy(r.out:find("IOTDA.015206", 1, true), r.out)
     r = run { "iotda", "unbind-policy", POLICY, "--target-type", "toaster", TARGETS[1] }

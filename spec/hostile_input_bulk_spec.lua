@@ -119,21 +119,22 @@ target {
 }
 target {
   name = "device_policies:unbind_all targets", field = "targets",
-  call = function(env, val) return env.iot.device_policies:unbind_all("p", val) end,
+  call = function(env, val) return env.iot.device_policies:unbind_all("5c90fa7d3c4e4405e8525079", val) end,
   good = { target_type = "device", target_ids = ids(25) },
   values = values(wrong_types { "table" }),
 }
 target {
   name = "device_policies:unbind_all target_type", field = "target_type",
   call = function(env, val)
-    return env.iot.device_policies:unbind_all("p", { target_type = val, target_ids = ids(25) })
+    return env.iot.device_policies:unbind_all("5c90fa7d3c4e4405e8525079", { target_type = val, target_ids = ids(25) })
   end,
   good = "app",
   values = values(wrong_types { "string" }, INJECTION, NON_UTF8, long(), { v("'devices'", "devices", "enum") }),
 }
 target {
   name = "device_policies:unbind_all target_ids", field = "target_ids",
-  call = function(env, val) return env.iot.device_policies:unbind_all("p", { target_type = "device", target_ids = val }) end,
+  call = function(env, val) return env.iot.device_policies:unbind_all("5c90fa7d3c4e4405e8525079",
+    { target_type = "device", target_ids = val }) end,
   good = ids(45),
   values = list_values(),
 }
@@ -143,7 +144,7 @@ target {
     local list = ids(25)
     list[23] = val
     if val == nil then list[23] = false end -- nil would make a hole: false stands for a missing id
-    return env.iot.device_policies:unbind_all("p", { target_type = "device", target_ids = list })
+    return env.iot.device_policies:unbind_all("5c90fa7d3c4e4405e8525079", { target_type = "device", target_ids = list })
   end,
   good = "64a7ba7ef9cb063d27e16b97_123456",
   values = target_id_values(),
@@ -151,12 +152,12 @@ target {
 target {
   name = "device_policies:unbind_all unknown targets keys", field = prefix("targets."),
   call = function(env, key)
-    return env.iot.device_policies:unbind_all("p", { target_type = "device", target_ids = ids(3), [key] = 1 })
+    return env.iot.device_policies:unbind_all("5c90fa7d3c4e4405e8525079", { target_type = "device", target_ids = ids(3), [key] = 1 })
   end,
   values = HOSTILE_KEYS,
 }
 bulk_options("device_policies:unbind_all", function(env, o)
-  return env.iot.device_policies:unbind_all("p", { target_type = "device", target_ids = ids(3) }, o)
+  return env.iot.device_policies:unbind_all("5c90fa7d3c4e4405e8525079", { target_type = "device", target_ids = ids(3) }, o)
 end)
 
 -- koodrive.batch(items, fn, opts): the work function stands in for the transport.

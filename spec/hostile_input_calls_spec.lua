@@ -33,7 +33,7 @@ local OPERATIONS = {
   { "devices:unbind", function(env, o) return env.kd.devices:unbind(GOOD_ID, o) end },
   { "usergroups:delete_members", function(env, o) return env.kd.usergroups:delete_members("1", { "1" }, o) end },
   { "device_policies:unbind", function(env, o)
-    return env.iot.device_policies:unbind("p", { target_type = "device", target_ids = { "a" } }, o) end },
+    return env.iot.device_policies:unbind("5c90fa7d3c4e4405e8525079", { target_type = "device", target_ids = { "a" } }, o) end },
 }
 
 local CALL_OPTIONS = {

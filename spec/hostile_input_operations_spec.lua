@@ -90,14 +90,15 @@ target {
 
 target {
   name = "device_policies:unbind targets", field = "targets",
-  call = function(env, val) return env.iot.device_policies:unbind("p", val) end,
+  call = function(env, val) return env.iot.device_policies:unbind("5c90fa7d3c4e4405e8525079", val) end,
   good = { target_type = "device", target_ids = { "a" } },
   values = values(wrong_types { "table" }),
 }
 
 target {
   name = "device_policies:unbind target_type", field = "target_type",
-  call = function(env, val) return env.iot.device_policies:unbind("p", { target_type = val, target_ids = { "a" } }) end,
+  call = function(env, val) return env.iot.device_policies:unbind("5c90fa7d3c4e4405e8525079",
+    { target_type = val, target_ids = { "a" } }) end,
   good = "product",
   values = values(wrong_types { "string" }, TRAVERSAL, INJECTION, NON_UTF8, long(), { v("'devices'", "devices", "enum"),
     v("'device\\0'", "device\0", "injection"), v("'DEVICE'", "DEVICE", "enum") }),
@@ -105,7 +106,8 @@ target {
 
 target {
   name = "device_policies:unbind target_ids", field = "target_ids",
-  call = function(env, val) return env.iot.device_policies:unbind("p", { target_type = "device", target_ids = val }) end,
+  call = function(env, val) return env.iot.device_policies:unbind("5c90fa7d3c4e4405e8525079",
+    { target_type = "device", target_ids = val }) end,
   good = { "a" },
   values = list_values(20),
 }
@@ -113,7 +115,7 @@ target {
 target {
   name = "device_policies:unbind target_ids[2]", field = "target_ids[2]",
   call = function(env, val)
-    return env.iot.device_policies:unbind("p", { target_type = "device", target_ids = { "a", val } })
+    return env.iot.device_policies:unbind("5c90fa7d3c4e4405e8525079", { target_type = "device", target_ids = { "a", val } })
   end,
   good = "64a7ba7ef9cb063d27e16b97_123456",
   values = target_id_values(),
@@ -122,7 +124,7 @@ target {
 target {
   name = "device_policies:unbind unknown targets keys", field = prefix("targets."),
   call = function(env, key)
-    return env.iot.device_policies:unbind("p", { target_type = "device", target_ids = { "a" }, [key] = 1 })
+    return env.iot.device_policies:unbind("5c90fa7d3c4e4405e8525079", { target_type = "device", target_ids = { "a" }, [key] = 1 })
   end,
   values = HOSTILE_KEYS,
 }

@@ -125,7 +125,7 @@ describe("batch.chunks", function()
     local never = fixtures.never()
     local iot = assert(koodrive.iotda.new { endpoint = fixtures.IOT_ENDPOINT, project_id = fixtures.PROJECT_ID,
       token = "iam-token", transport = never })
-    local out, err = iot.device_policies:unbind_all("p1", { target_type = "device", target_ids = ids })
+    local out, err = iot.device_policies:unbind_all("5c90fa7d3c4e4405e8525079", { target_type = "device", target_ids = ids })
     assert.is_nil(out)
     assert.are.equal("target_ids[43]", err.field)
     assert.are.equal(0, #never.requests)

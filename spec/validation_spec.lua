@@ -80,7 +80,7 @@ describe("validation before sending", function()
     end)
     it("refuses a policy id with '..'", function()
       local iot, spy = iot_with_spy()
-      refused(spy, "policy_id", "path_segment",
+      refused(spy, "policy_id", "hex24",
         iot.device_policies:unbind("..", { target_type = "device", target_ids = { "a" } }))
     end)
     it("refuses a project id that is not a safe segment (at construction)", function()

@@ -19,8 +19,8 @@ local profile = { name = "iotda", operations = operations.iotda, bulk = {
 
 function profile.headers(client, headers)
   if client.instance_id then headers["Instance-Id"] = client.instance_id end
-  -- The IoTDA API takes JSON on every call; the official SDKs send the type even without a body.
-  headers["Content-Type"] = "application/json"
+  -- Content-Type only with a body (the pipeline sets it then): iotda-api.md Decision - the
+  -- SDKs send it on GET and DELETE too, but signing.md signs it only with a body.
 end
 
 -- Accept and User-Agent are not signed: proxies may rewrite them.

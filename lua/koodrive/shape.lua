@@ -17,8 +17,10 @@ local null = json.null
 local function absent(v)
   return v == nil or v == null
 end
+--- Whether a field is absent or JSON null.
+shape.absent = absent
 
--- Integer ids that fit a double may arrive as numbers: results always carry strings.
+--- Integer ids that fit a double may arrive as numbers: results always carry strings.
 -- Only whole numbers below 2^53 written as integers are ids.
 local function id_string(t, k)
   local v = t[k]
@@ -30,6 +32,7 @@ local function id_string(t, k)
   if type(v) == "string" and v ~= "" then return v end
   return nil
 end
+shape.id_string = id_string
 
 --- The service's `code` as a number when it is the integer 0 (or the string "0") or any
 -- other integer / canonical integer string; nil when it is anything else (0.0, "0x0", " 0 ",
@@ -114,6 +117,7 @@ local function requested_ids(list, name, wanted)
   end
   return out, seen
 end
+shape.requested_ids = requested_ids
 
 --- usergroups.delete_members: every requested id ends up in exactly one of `deleted`,
 -- `failedList` or (after an earlier attempt that may have been carried out) `uncertain`.
@@ -146,70 +150,6 @@ function shape.delete_members(body, args, call)
   if call and call.ambiguous and #failed > 0 then failed, uncertain = {}, failed end
   return { status = status, failedList = failed, deleted = deleted, uncertain = uncertain,
     history = call and call.ambiguous and call.history or nil }
-end
-
--- A failure_targets entry (iotda-api.md: `{target_id, error_code, error_msg}`).
-local function failure_entry(f, i, wanted)
-  local where = "failure_targets[" .. i .. "]"
-  if not json.is_object(f) then return nil, "'" .. where .. "' is not an object" end
-  local id = id_string(f, "target_id")
-  if not id then return nil, "'" .. where .. ".target_id' is not a target id" end
-  if not wanted[id] then return nil, "'" .. where .. ".target_id' is a target that was not sent" end
-  for _, k in ipairs { "error_code", "error_msg" } do
-    if not absent(f[k]) and type(f[k]) ~= "string" then return nil, "'" .. where .. "." .. k .. "' is not a string" end
-  end
-  return { target_id = id, error_code = f.error_code, error_msg = f.error_msg }
-end
-
---- device_policies.unbind: every requested target is reported exactly once, as succeeded,
--- failed or (after an earlier attempt that may have been carried out) uncertain.
--- iotda-api.md: "Response 200: policy_id, target_type, success_targets (array of strings),
--- failure_targets (array of {target_id, error_code, error_msg}). Every field may be absent."
--- A target that was not sent, one in both lists, or another policy or target type is a
--- contradiction. A target the service left out of both lists is reported as failed with
--- error_code "KOODRIVE.UNREPORTED": nothing silently disappears.
-function shape.policy_unbind(body, args, call)
-  local wanted = {}
-  for _, id in ipairs(args.targets.target_ids) do wanted[id] = true end
-  local success, succeeded = requested_ids(body.success_targets, "success_targets", wanted)
-  if not success then return nil, succeeded end
-  succeeded = succeeded or {}
-  local failure_raw = body.failure_targets
-  if absent(failure_raw) then failure_raw = {} elseif not json.is_array(failure_raw) then
-    return nil, "'failure_targets' is not an array"
-  end
-  local failure, seen = {}, {}
-  for i = 1, #failure_raw do
-    local f, err = failure_entry(failure_raw[i], i, wanted)
-    if not f then return nil, err end
-    if succeeded[f.target_id] then
-      return nil, "'failure_targets[" .. i .. "]' names a target also in 'success_targets'"
-    end
-    if not seen[f.target_id] then
-      seen[f.target_id] = true
-      failure[#failure + 1] = f
-    end
-  end
-  for k, want in pairs { policy_id = args.policy_id, target_type = args.targets.target_type } do
-    if not absent(body[k]) and body[k] ~= want then return nil, "'" .. k .. "' is not the one that was sent" end
-  end
-  for _, id in ipairs(args.targets.target_ids) do
-    if not succeeded[id] and not seen[id] then
-      seen[id] = true
-      failure[#failure + 1] = { target_id = id, error_code = "KOODRIVE.UNREPORTED",
-        error_msg = "the service reported neither success nor failure for this target" }
-    end
-  end
-  local uncertain = {}
-  if call and call.ambiguous and #failure > 0 then failure, uncertain = {}, failure end
-  return {
-    policy_id = args.policy_id,
-    target_type = args.targets.target_type,
-    success_targets = success,
-    failure_targets = failure,
-    uncertain_targets = uncertain,
-    history = call and call.ambiguous and call.history or nil,
-  }
 end
 
 return shape

@@ -68,6 +68,7 @@ function M.handle(svc, req)
   if p == "/_local/fault" and m == "POST" then return faults.arm(svc, req) end
   if p == "/_local/faults" and m == "GET" then return faults.list(svc) end
   if p == "/_local/requests" and m == "GET" then return faults.list_requests(svc) end
+  if p == "/_local/iotda/policies" then return require("koodrive_local.iotda_routes").control(svc, req) end
   local name = M.blob_name(p)
   if name then return blob(svc, req, name) end
   return kd_not_found()
