@@ -169,7 +169,7 @@ return {
         cmd:option("--scope", "1 anyone with the link, 2 enterprise users (default), 3 specified users")
           :argname("N"):overwrite(false)
         cmd:option("--container-id", "your individual space to use (default: the one spaces:mine finds)")
-      :argname("ID"):overwrite(false)
+          :argname("ID"):overwrite(false)
         flags(cmd)
       end,
       run = create,
