@@ -317,6 +317,91 @@ describe("koodrive files (scripted client)", function()
   end)
 end)
 
+-- The real library under the commands, over a transport answering a script in order (the
+-- requests kept): what goes on the wire for a path, and a job from creation to its end.
+describe("koodrive files (the library over a scripted transport)", function()
+  local koodrive = require "koodrive"
+  local USER = "1505084218764547200"
+  local transport
+
+  local function script(bodies)
+    transport = { requests = {} }
+    function transport.send(_, req)
+      transport.requests[#transport.requests + 1] = req
+      local b = table.remove(bodies, 1)
+      if b == nil then return nil, { kind = "transport", reason = "connect", message = "script ended" } end
+      return { status = 200, body = assert(json.encode(b)), headers = {} }
+    end
+  end
+
+  local SPACE = { code = 0, data = { { type = "1", ownerId = USER, containerId = "C1", bizRootFileId = "B1",
+    rootFileId = "R1" } } }
+
+  before_each(function()
+    config.koodrive_client = function()
+      return assert(koodrive.new { endpoint = "http://127.0.0.1:9", user_id = USER, token = "files-spec-token",
+        transport = transport })
+    end
+  end)
+  after_each(function() config.koodrive_client = real_client end)
+
+  local function body_of(i) return assert(json.decode(transport.requests[i].body)) end
+
+  it("ls by path: the space, then each folder on the way, page after page", function()
+    script { SPACE,
+      { code = 0, files = { { id = "X1", fileName = "other", fileType = "10" } }, nextCursor = "c2" },
+      { code = 0, files = { { id = "P1", fileName = "Projects", fileType = "10" } }, nextCursor = "" },
+      { code = 0, files = { { id = "F1", fileName = "a.txt", fileType = "26", size = 5 } } } }
+    local code, out, err = run { "files", "ls", "/Projects", "--json" }
+    assert.are.equal(0, code, err)
+    local doc = assert(json.decode(out))
+    assert.are.same({ "C1", "P1", "F1" }, { doc.containerId, doc.parentFileId, doc.files[1].id })
+    local r = transport.requests
+    assert.are.equal(4, #r)
+    assert.are.equal("GET", r[1].method)
+    assert.truthy(r[1].url:find("/koodrive/ose/v2/space/" .. USER .. "?type=1", 1, true), r[1].url)
+    assert.are.same({ "C1", "root", 100 }, { body_of(2).containerId, body_of(2).parentFileId, body_of(2).pageInfo.pageSize })
+    assert.are.same({ "root", "c2" }, { body_of(3).parentFileId, body_of(3).pageInfo.pageCursor })
+    assert.are.equal("P1", body_of(4).parentFileId)
+  end)
+
+  it("rm by path: files:path's fileIdPath in the job, the job waited for", function()
+    script { SPACE,
+      { code = 0, files = { { id = "P1", fileName = "Projects", fileType = "10" } } },
+      { code = 0, files = { { id = "F1", fileName = "a.txt", fileType = "26" } } },
+      { code = 0, fileIdPath = "rootC1/P1/F1", namePath = "rootC1/Projects/a.txt" },
+      { code = 0, data = "J1" },
+      { code = 0, data = { jobInfo = { taskId = "J1", status = 2, taskResultCode = 1 }, taskInfos = json.array({}) } } }
+    local code, out, err = run { "files", "rm", "/Projects/a.txt" }
+    assert.are.equal(0, code, err)
+    assert.are.equal("job J1: 2 done, 1 all succeeded\n", out)
+    local r = transport.requests
+    assert.truthy(r[4].url:find("/koodrive/ose/v1/files/path?", 1, true), r[4].url)
+    assert.truthy(r[4].url:find("fileId=F1", 1, true), r[4].url)
+    assert.truthy(r[5].url:find("/koodrive/ose/v1/jobs$"), r[5].url)
+    local job = body_of(5)
+    assert.are.same({ 2, 201, "C1", "C1" }, { job.taskType, job.actionType, job.dstContainerId, job.taskInfo.srcContainerId })
+    assert.are.same({ { fileId = "F1", filePath = "rootC1/P1/F1" } }, job.taskInfo.fileInfo)
+    assert.truthy(r[6].url:find("/koodrive/ose/v1/J1$"), r[6].url)
+  end)
+
+  it("mkdir: the directory body with its parent; a listing error ends the command with its kind", function()
+    script { SPACE,
+      { code = 0, files = { { id = "P1", fileName = "Projects", fileType = "10" } } },
+      { code = 0, files = json.array({}) },
+      { code = 0, id = "N1", fileName = "new" } }
+    local code, out, err = run { "files", "mkdir", "/Projects/new" }
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("new   folder  -     N1", 1, true), out)
+    local mk = body_of(4)
+    assert.are.same({ "new", "10", "C1", { "P1" } }, { mk.fileName, mk.fileType, mk.containerId, mk.parentFolder })
+    script { SPACE, { code = 0, files = "nope" } }
+    code, out, err = run { "files", "ls", "/Projects" }
+    assert.are.same({ 5, "" }, { code, out })
+    assert.truthy(err:find("decode", 1, true), err)
+  end)
+end)
+
 -- Against the local service: the real library, paths through real listings, real jobs.
 describe("koodrive files, jobs, shares, groups (local service)", function()
   local local_service = require "local_service"
@@ -352,11 +437,28 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     return list, doc
   end
 
-  setup(function() server = local_service.start() end)
+  -- Until the local service has the file routes (branch server), these tests are pending:
+  -- only a 404 for the space call counts as "no routes"; any other answer runs them.
+  local no_routes
+  setup(function()
+    server = local_service.start()
+    local c = assert(require("koodrive").new { endpoint = server.url, user_id = creds.koodrive.user_id,
+      token = "local-token-alice", timeout = 10 })
+    local space, err = c.spaces:mine()
+    no_routes = not space and err.kind == "api" and err.status == 404
+    c:close()
+  end)
   teardown(function() if server then server.stop() end end)
   before_each(function() server.control("/_local/reset") end)
 
-  it("mkdir --parents, ls by path, info, and an existing name refused", function()
+  local it_live = function(name, fn)
+    it(name, function()
+      if no_routes then return pending("the local service has no KooDrive file routes yet (branch server)") end
+      return fn()
+    end)
+  end
+
+  it_live("mkdir --parents, ls by path, info, and an existing name refused", function()
     local doc = ok_json { "files", "mkdir", "-p", "/Projects/2026/drafts", "--json" }
     assert.are.same({ "Projects", "2026", "drafts" },
       { doc.created[1].fileName, doc.created[2].fileName, doc.created[3].fileName })
@@ -378,7 +480,7 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     assert.truthy(tostring(info.path.namePath):find("final", 1, true), info.path.namePath)
   end)
 
-  it("mv and cp into a folder by path wait for their jobs; the tree shows the result", function()
+  it_live("mv and cp into a folder by path wait for their jobs; the tree shows the result", function()
     ok_json { "files", "mkdir", "-p", "/A/one", "--json" }
     ok_json { "files", "mkdir", "-p", "/A/two", "--json" }
     ok_json { "files", "mkdir", "/B", "--json" }
@@ -393,7 +495,7 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     assert.are.same({ "two" }, (names { "files", "ls", "/A", "--json" }))
   end)
 
-  it("rm to the recycle bin, restore by path; rm --permanent; jobs ls lists them", function()
+  it_live("rm to the recycle bin, restore by path; rm --permanent; jobs ls lists them", function()
     ok_json { "files", "mkdir", "-p", "/Docs/old", "--json" }
     local code, out, err = live { "files", "rm", "/Docs/old" }
     assert.are.equal(0, code, err .. out)
@@ -411,7 +513,7 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     assert.are.equal(jobs.jobs[1].taskId, shown.jobId)
   end)
 
-  it("rm --no-wait starts the job; jobs cancel stops it or says why not", function()
+  it_live("rm --no-wait starts the job; jobs cancel stops it or says why not", function()
     ok_json { "files", "mkdir", "/Tmp", "--json" }
     local doc = ok_json { "files", "rm", "/Tmp", "--no-wait", "--json" }
     assert.is_string(doc.jobId)
@@ -421,7 +523,7 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     if code == 0 then assert.are.equal("job " .. doc.jobId .. " cancelled\n", out) end
   end)
 
-  it("--dry-run of rm prints jobs.create and deletes nothing", function()
+  it_live("--dry-run of rm prints jobs.create and deletes nothing", function()
     ok_json { "files", "mkdir", "/Keep", "--json" }
     local doc = ok_json { "files", "rm", "/Keep", "--dry-run", "--json" }
     assert.are.equal(server.url .. "/koodrive/ose/v1/jobs", doc.requests[1].url)
@@ -433,7 +535,7 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     assert.truthy(("\n" .. left .. "\n"):find("\nKeep\n", 1, true), left)
   end)
 
-  it("search finds a folder by name", function()
+  it_live("search finds a folder by name", function()
     ok_json { "files", "mkdir", "-p", "/Reports/quarterly-report", "--json" }
     local doc = ok_json { "files", "search", "quarterly", "--json" }
     local found = false
@@ -441,7 +543,7 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     assert.is_true(found)
   end)
 
-  it("shares create by path, ls, cancel", function()
+  it_live("shares create by path, ls, cancel", function()
     ok_json { "files", "mkdir", "/Shared", "--json" }
     local link = ok_json { "shares", "create", "/Shared", "--days", "7", "--json" }
     assert.is_string(link.shareId)
@@ -453,7 +555,7 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     assert.are.same({ 1, 0 }, { doc.ok, doc.failed })
   end)
 
-  it("groups create, ls, add-members and members, delete-members as before", function()
+  it_live("groups create, ls, add-members and members, delete-members as before", function()
     local group = ok_json { "groups", "create", "cli-team", "--json" }
     assert.is_string(group.id)
     local listed = ok_json { "groups", "ls", "--json" }
@@ -470,7 +572,7 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     assert.are.equal(0, code, err)
   end)
 
-  it("bin/koodrive as a child process: files ls --json", function()
+  it_live("bin/koodrive as a child process: files ls --json", function()
     ok_json { "files", "mkdir", "/Child", "--json" }
     local lua = arg and arg[-1] or "lua5.4"
     local parts = { "env" }
