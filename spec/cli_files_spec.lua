@@ -232,6 +232,19 @@ describe("koodrive files (scripted client)", function()
     assert.are.equal(4, code)
   end)
 
+  it("a malformed path is refused (4) before anything is asked of the service", function()
+    for _, argv in ipairs {
+      { "files", "rm", "a", "/x/../y" }, { "files", "mv", "/a/./b", "/c" }, { "files", "info", "/.." },
+      { "shares", "create", "/a/..", "--days", "3" }, { "files", "ls", "/a/." },
+    } do
+      local code, out, err = run(argv)
+      assert.are.same({ 4, "" }, { code, out }, table.concat(argv, " "))
+      assert.truthy(err:find('"." and ".." are not supported', 1, true), err)
+    end
+    assert.are.equal(2, (run { "files", "mkdir", "/" }))
+    assert.are.same({}, fake.calls)
+  end)
+
   it("rm --dry-run: the jobs.create request (202), nothing deleted", function()
     local code, out, err = run { "files", "rm", "a", "--permanent", "--dry-run", "--json" }
     assert.are.equal(0, code, err)

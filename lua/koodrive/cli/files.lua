@@ -67,6 +67,7 @@ local function ls(ctx)
   if a.recycled and paths.is_path(arg) and arg:find("[^/]") then
     exit.usage("with --recycled give / (the recycle bin) or the id of a folder in it")
   end
+  paths.check_all { arg }
   local client, r = setup(ctx)
   local target = must(r:folder(arg))
   local req = { containerId = must(r:container()), parentFileId = target.id }
@@ -93,10 +94,10 @@ local function mkdir(ctx)
   local path = a.path
   if not path then exit.usage("files mkdir needs PATH") end
   if not paths.is_path(path) then exit.usage('files mkdir needs a PATH starting with "/"') end
-  local client, r = setup(ctx)
-  local container = must(r:container())
   local segments = must(paths.split(path))
   if #segments == 0 then exit.usage("files mkdir: / exists already") end
+  local client, r = setup(ctx)
+  local container = must(r:container())
   -- The deepest folder on the path that exists; with --parents the rest is created.
   local parent, n = { id = "root", root = true, path = "/" }, 0
   while n < #segments do
@@ -149,6 +150,7 @@ local function job_command(kind)
       deadline = tonumber(a.wait_timeout)
       if not deadline or deadline <= 0 then exit.usage("--wait-timeout must be a positive number of seconds") end
     end
+    paths.check_all(words)
     local client, r = setup(ctx)
     local container = must(r:container())
     local opts = { srcContainerId = container, dstContainerId = container, deadline = deadline }
@@ -191,6 +193,7 @@ end
 local function info(ctx)
   local arg = ctx.args.path
   if not arg then exit.usage("files info needs PATH_OR_ID") end
+  paths.check_all { arg }
   local client, r = setup(ctx)
   local container = must(r:container())
   local id = must(r:concrete_id(must(r:resolve(arg))))

@@ -62,6 +62,18 @@ function paths.split(path)
   return segments
 end
 
+--- Checks the form of every path among `args` (ids pass), so that a bad one is refused
+-- before anything is sent; ends the command (exit 4) on the first bad path.
+---@param args string[]
+function paths.check_all(args)
+  for _, a in ipairs(args) do
+    if paths.is_path(a) then
+      local ok, err = paths.split(a)
+      if not ok then paths.fail(err) end
+    end
+  end
+end
+
 local function join(segments, n)
   if n == 0 then return "/" end
   return "/" .. table.concat(segments, "/", 1, n)

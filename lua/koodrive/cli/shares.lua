@@ -60,6 +60,7 @@ local function create(ctx)
   if #(a.paths or {}) == 0 then exit.usage("shares create needs PATH_OR_ID...") end
   if not a.days then exit.usage("shares create needs --days N") end
   local req = { validDays = whole(a.days, "--days", 1, 365), scope = whole(a.scope or 2, "--scope", 1, 3) }
+  paths.check_all(a.paths)
   local client = config.koodrive_client(ctx.config())
   local r = paths.resolver(client, { container_id = a.container_id })
   req.containerId = must(r:container())
