@@ -85,6 +85,15 @@ describe("cli paths", function()
     assert.are.same("bad_path", err.kind)
   end)
 
+  it("check_all passes ids and well-formed paths, ends the command on a bad path (4)", function()
+    paths.check_all { "123", "/a/b", "/", "x/../y" }
+    local ok, f = pcall(paths.check_all, { "/ok", "/a/../b" })
+    assert.is_false(ok)
+    assert.is_true(exit.is_failure(f))
+    assert.are.same(4, f.code)
+    assert.truthy(f.message:find("/a/../b", 1, true))
+  end)
+
   it("resolves nested paths, following folders page after page", function()
     local c = fake(TREE)
     local r = paths.resolver(c)
