@@ -260,8 +260,11 @@ function M.verify_koodrive(req, creds, now)
   local authz = h["authorization"]
   if not authz then return kd_fail(401, 401, "Unauthorized") end
 
-  -- Bearer: the scheme name in any case, exactly one space.
+  -- Bearer: the scheme name in any case, exactly one space. The carrier's
+  -- "AT <token>" (from auth/login, sent unchanged) is a token too; creds.tokens
+  -- may be a lookup that knows issued tokens (koodrive_local.routes_sessions).
   local scheme, token = authz:match("^(%a+) (.+)$")
+  if scheme == "AT" then scheme, token = "Bearer", "AT " .. token end
   if scheme and scheme:lower() == "bearer" then
     if creds.tokens[token] then return true, { user_id = user_id, mode = "token" } end
     return kd_fail(401, 401, "Unauthorized")

@@ -11,13 +11,22 @@
 --        -> {"code":0,"msg":"stored","size":N,"sha256":"<hex>"}
 --   GET  /_local/blobs/NAME        the stored bytes (application/octet-stream), 404 if none
 --   DELETE /_local/blobs/NAME      -> {"code":0,"msg":"deleted"}
+--   POST /_local/files {containerId, parentFileId ("root"|id), fileName, size, fileType?}
+--        a plain file entry (fileType default "45") -> {"code":0,"msg":"created","id":".."}
+--   POST /_local/jobs?pending_ms=&processing_ms=   durations of later jobs (0-60000 each)
+--   POST /_local/tokens?expires_in=N   session/carrier tokens issued later live N s (1-86400)
+--   POST /_local/paging?mode=normal|partial|empty_first|repeat_cursor[&pages=N]
+--        how every cursor listing pages (see koodrive_local.lpaging)
 --
 -- The blob store is the service's object store for large transfers (the
 -- capacity spec sends 64 MiB each way); nginx_app streams its request body in.
 
 local auth = require "koodrive_local.auth"
 local faults = require "koodrive_local.faults"
+local kdutil = require "koodrive_local.kdutil"
+local lpaging = require "koodrive_local.lpaging"
 local reply = require "koodrive_local.reply"
+local tree = require "koodrive_local.tree"
 
 local kd, kd_not_found = reply.kd, reply.kd_not_found
 
@@ -51,6 +60,54 @@ local function blob(svc, req, name)
   return kd(405, 405, "method not allowed")
 end
 
+local function bad(msg) return kd(400, 13000102, msg) end
+
+local function add_file(svc, req)
+  local b = kdutil.body(req)
+  if not b then return bad("body must be a JSON object") end
+  local st = svc.state
+  local space = type(b.containerId) == "string" and st.spaces[b.containerId]
+  if not space then return kd(400, 13000301, "no such containerId") end
+  local parent = tree.resolve(st, space, b.parentFileId or "root")
+  if not parent or not tree.is_folder(parent) then return kd(400, 13000309, "no such parent folder") end
+  local size = kdutil.int(b.size or 0, 0)
+  local ftype = b.fileType or "45"
+  if not kdutil.name_ok(b.fileName) or not size or type(ftype) ~= "string" or ftype == "10" then
+    return bad("fileName, size (integer >= 0) and fileType (not \"10\") as for a file")
+  end
+  if tree.find_child(st, parent, b.fileName) then return kd(400, 13000405, "Duplicate file name.") end
+  local node = tree.add(st, space, parent, b.fileName, ftype, size)
+  return kd(200, 0, "created", "id", node.id)
+end
+
+local function set_jobs(svc, req)
+  local q = kdutil.query(req)
+  local t = svc.state.job_timing
+  local p = q.pending_ms and kdutil.int(q.pending_ms, 0, 60000)
+  local r = q.processing_ms and kdutil.int(q.processing_ms, 0, 60000)
+  if (q.pending_ms and not p) or (q.processing_ms and not r) then return bad("durations must be 0-60000 ms") end
+  t.pending_ms, t.processing_ms = p or t.pending_ms, r or t.processing_ms
+  return kd(200, 0, "jobs", "pending_ms", t.pending_ms, "processing_ms", t.processing_ms)
+end
+
+local function set_tokens(svc, req)
+  local n = kdutil.int(kdutil.query(req).expires_in, 1, 86400)
+  if not n then return bad("expires_in must be 1-86400") end
+  svc.state.token_expires_in = n
+  return kd(200, 0, "tokens", "expires_in", n)
+end
+
+local function set_paging(svc, req)
+  local q = kdutil.query(req)
+  local pages = q.pages and kdutil.int(q.pages, 0, 100)
+  if not lpaging.MODES[q.mode or ""] or (q.pages and not pages) then
+    return bad("mode must be normal, partial, empty_first or repeat_cursor; pages 0-100")
+  end
+  local cfg = svc.state.paging
+  cfg.mode, cfg.empty_pages = q.mode, pages or cfg.empty_pages
+  return kd(200, 0, "paging", "mode", cfg.mode, "pages", cfg.empty_pages)
+end
+
 -- The answer of a request under /_local/.
 function M.handle(svc, req)
   local p, m = req.path, req.method
@@ -68,6 +125,10 @@ function M.handle(svc, req)
   if p == "/_local/fault" and m == "POST" then return faults.arm(svc, req) end
   if p == "/_local/faults" and m == "GET" then return faults.list(svc) end
   if p == "/_local/requests" and m == "GET" then return faults.list_requests(svc) end
+  if p == "/_local/files" and m == "POST" then return add_file(svc, req) end
+  if p == "/_local/jobs" and m == "POST" then return set_jobs(svc, req) end
+  if p == "/_local/tokens" and m == "POST" then return set_tokens(svc, req) end
+  if p == "/_local/paging" and m == "POST" then return set_paging(svc, req) end
   if p == "/_local/iotda/policies" then return require("koodrive_local.iotda_routes").control(svc, req) end
   local name = M.blob_name(p)
   if name then return blob(svc, req, name) end

@@ -18,6 +18,7 @@
 local control = require "koodrive_local.control"
 local faults = require "koodrive_local.faults"
 local iotda_routes = require "koodrive_local.iotda_routes"
+local kdseed = require "koodrive_local.kdseed"
 local koodrive_routes = require "koodrive_local.koodrive_routes"
 local reply = require "koodrive_local.reply"
 local state = require "koodrive_local.state"
@@ -32,6 +33,7 @@ Service.__index = Service
 --- Back to the seed: state, delay, faults, request log and blobs.
 function Service:clear()
   self.state = state.seed(self.creds)
+  kdseed.seed(self.state, self.creds)
   self.delay_ms = 0
   self.faults = {}             -- armed faults, in arming order
   self.requests = {}           -- the newest requests since the last reset
