@@ -8,23 +8,14 @@ local json = require "koodrive.json"
 
 local fields = {}
 
-local null = json.null
+local base = require "koodrive.shape"
 
-local function absent(v) return v == nil or v == null end
+local absent = base.absent
 fields.absent = absent
 
---- An id as a string: a non-empty string, or a JSON integer below 2^53 (a number id is what
--- a parser made of digits; results always carry strings). nil for anything else.
-function fields.id_string(t, k)
-  local v = t[k]
-  if type(v) == "number" then
-    local n = json.integer(t, k)
-    if n then return string.format("%d", n) end
-    return nil
-  end
-  if type(v) == "string" and v ~= "" then return v end
-  return nil
-end
+--- An id as a string: a non-empty string, or a JSON integer below 2^53 (koodrive.shape's rule:
+-- a number id is what a parser made of digits; results always carry strings). nil otherwise.
+fields.id_string = base.id_string
 
 --- A whole number >= 0 given as a JSON integer or a string of decimal digits (the tables
 -- type counts as String, the examples print numbers); nil for anything else. Digit strings
