@@ -1,5 +1,6 @@
 --- Backup scopes and backup files, carrier only (koodrive-sharing-groups-api.md §5):
 -- backups.add_scopes, backups.scopes, backups.record_files. Operation entries as data.
+local errors = require "koodrive.errors"
 local json = require "koodrive.json"
 local validate = require "koodrive.validate"
 local V = require "koodrive.validate.sharing"
@@ -26,8 +27,9 @@ local function scope_list(v, f)
   for i = 1, n do
     local o, e = V.json_object(rawget(v, i), f .. "[" .. i .. "]")
     if not o then return nil, e end
-    if #o > 0 then return nil, require("koodrive.errors").validation(f .. "[" .. i .. "]", "type",
-      "must be an object (ScopeBaseInfo), not an array") end
+    if #o > 0 then
+      return nil, errors.validation(f .. "[" .. i .. "]", "type", "must be an object (ScopeBaseInfo), not an array")
+    end
     out[i] = o
   end
   return out
@@ -71,14 +73,19 @@ return {
     -- listBackupFile: pageSize required (1..100), cursor at most 1000 characters.
     query = function(_, opts)
       local q = { { "pageSize", (opts and opts.page_size) or FILES_DEFAULT } }
-      if opts and opts.cursor then q[2] = { "cursor", opts.cursor } end
+      if opts and opts.cursor then
+        if #opts.cursor > CURSOR_MAX then
+          return nil, errors.validation("cursor", "length", "must be at most " .. CURSOR_MAX .. " characters")
+        end
+        q[2] = { "cursor", opts.cursor }
+      end
       return q
     end,
     headers = function(_, opts)
       if opts and opts.backup_lock_id then return { ["x-backup-lock-id"] = opts.backup_lock_id } end
       return {}
     end,
-    paging = "cursor", page_max = FILES_MAX, cursor_max = CURSOR_MAX,
+    paging = "cursor", page_max = FILES_MAX,
     code_optional = true,
     result = S.backup_files,
   },

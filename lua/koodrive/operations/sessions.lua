@@ -6,6 +6,7 @@
 -- are secrets: they are validated without being quoted, the JSON fields and headers that
 -- carry them are known to koodrive.secrets (redacted in logs, errors and cassettes), and
 -- the results that hold them print without them (tostring).
+local errors = require "koodrive.errors"
 local json = require "koodrive.json"
 local V = require "koodrive.validate.sharing"
 local S = require "koodrive.shape.sharing"
@@ -151,7 +152,7 @@ local function login_req(v, f)
   }, { "account", "authType" })
   if not req then return nil, err end
   if req.authType == "1" and not req.password then
-    return nil, require("koodrive.errors").validation("password", "required", "is required when authType is \"1\"")
+    return nil, errors.validation("password", "required", "is required when authType is \"1\"")
   end
   return req
 end
@@ -162,7 +163,10 @@ return {
     method = "POST", path = "/koodrive/ose/v1/session/", -- the URI table's trailing slash
     auth = "none",
     args = { { name = "code", check = V.credential } },
-    options = { domain = function(v, f) return V.utf8_text(v, f, 1024) end },
+    options = { domain = function(v, f)
+      if v == nil then return nil end
+      return V.utf8_text(v, f, 1024)
+    end },
     body = function(a, opts)
       return json.encode({ code = a.code, domain = opts and opts.domain or nil })
     end,
@@ -197,7 +201,7 @@ return {
     options = { agent_name = V.header_option },
     body = function(a, opts)
       if not (opts and opts.agent_name) then
-        return nil, "agent_name: is required (sent as x-hw-agentName)"
+        return nil, errors.validation("agent_name", "required", "is required (sent as x-hw-agentName)")
       end
       return json.encode(a.req)
     end,

@@ -58,7 +58,8 @@ local function entries(list, name, key, required, optional)
     if not e then return nil, err end
     out[i] = e
   end
-  return out
+  -- Marked as an array, as a decoded one is (koodrive.paging checks its items with is_array).
+  return setmetatable(out, json.array_mt)
 end
 
 -- Fields that must be strings (or absent/null) in `o`.
@@ -339,8 +340,12 @@ function S.usage(body, args, _, opts)
   for i, u in ipairs(items) do
     local where = "data[" .. i .. "]"
     if wanted and not wanted[u.userId] then return nil, "'" .. where .. ".userId' is a user that was not sent" end
-    if type(u.quota) == "number" then u.quota = id_string(u, "quota") or tostring(u.quota)
-    elseif not absent(u.quota) and type(u.quota) ~= "string" then return nil, "'" .. where .. ".quota' is not a string" end
+    -- quota is documented as a string: a number is taken as its digits.
+    if type(u.quota) == "number" then
+      u.quota = id_string(u, "quota") or tostring(u.quota)
+    elseif not absent(u.quota) and type(u.quota) ~= "string" then
+      return nil, "'" .. where .. ".quota' is not a string"
+    end
     if not absent(u.used) and type(u.used) ~= "number" then return nil, "'" .. where .. ".used' is not a number" end
   end
   local t, terr = total(body)
@@ -374,7 +379,8 @@ function S.backup_files(body, _, _, opts)
     local where = "data[" .. i .. "]"
     local ok, serr = strings(f, where, { "fileName", "sha256", "description", "createTime" })
     if not ok then return nil, serr end
-    if not absent(f.size) and type(f.size) ~= "number" and not (type(f.size) == "string" and f.size:find("^%d+$")) then
+    local size = f.size
+    if not absent(size) and type(size) ~= "number" and not (type(size) == "string" and size:find("^%d+$")) then
       return nil, "'" .. where .. ".size' is not a number"
     end
   end

@@ -255,7 +255,9 @@ function V.credential(v, field)
 end
 
 --- A per-call header option (agent_name, backup_lock_id): printable ASCII, 1..1024 bytes.
+-- (Op options are checked even when absent: nil passes as nil, with no error.)
 function V.header_option(v, field)
+  if v == nil then return nil end
   if v == "" then return fail(field, "length", "must not be empty") end
   return validate.header_value(v, field, 1024)
 end
