@@ -201,7 +201,7 @@ describe("koodrive files (scripted client)", function()
     assert.are.same({ { fileId = "a", filePath = "ROOT/a" }, { fileId = "b", filePath = "ROOT/b" } }, call.args[1])
     assert.are.same({ srcContainerId = CONTAINER, dstContainerId = CONTAINER, newFilePath = "ROOT/p" }, call.args[2])
     assert.truthy(out:find("job j-move: 2 done, 1 all succeeded\n", 1, true), out)
-    assert.truthy(out:find("fileId  status", 1, true), out)
+    assert.truthy(out:find("fileId  newFileId  code  msg", 1, true), out)
   end)
 
   it("cp to / uses bizRootFileId; a partly failed job exits 1, a failed one 5", function()
@@ -413,6 +413,15 @@ describe("koodrive files (the library over a scripted transport)", function()
     assert.are.same({ 5, "" }, { code, out })
     assert.truthy(err:find("decode", 1, true), err)
   end)
+
+  it("a folder listing that repeats its cursor is an error (5), never a wrong answer", function()
+    local page = { code = 0, files = { { id = "X1", fileName = "other", fileType = "10" } }, nextCursor = "c1" }
+    script { SPACE, page, page }
+    local code, out, err = run { "files", "info", "/Projects" }
+    assert.are.same({ 5, "" }, { code, out })
+    assert.truthy(err:find("cursor it was sent", 1, true), err)
+    assert.are.equal(3, #transport.requests)
+  end)
 end)
 
 -- Against the local service: the real library, paths through real listings, real jobs.
@@ -524,6 +533,66 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     assert.is_true(#jobs.jobs >= 3, out)
     local shown = ok_json { "jobs", "show", jobs.jobs[1].taskId, "--json" }
     assert.are.equal(jobs.jobs[1].taskId, shown.jobId)
+  end)
+
+  -- A plain file of `size` bytes in folder `parent` (an id or "root"), through the service's
+  -- control endpoint (the contract has no upload call here); its id.
+  local function add_file(parent, name, size)
+    local http, ltn12 = require "socket.http", require "ltn12"
+    local c = assert(require("koodrive").new { endpoint = server.url, user_id = creds.koodrive.user_id,
+      token = "local-token-alice", timeout = 10 })
+    local container = assert(c.spaces:mine()).containerId
+    c:close()
+    local body = assert(json.encode { containerId = container, parentFileId = parent, fileName = name, size = size })
+    local out = {}
+    local _, status = http.request { url = server.url .. "/_local/files", method = "POST", source = ltn12.source.string(body),
+      headers = { ["content-type"] = "application/json", ["content-length"] = tostring(#body) },
+      sink = ltn12.sink.table(out) }
+    assert.are.equal(200, status, table.concat(out))
+    return assert(json.decode(table.concat(out))).id
+  end
+
+  it_live("plain files: their type and size in ls, info by path", function()
+    local docs = ok_json { "files", "mkdir", "/Work", "--json" }.created[1].id
+    local id = add_file(docs, "plan.docx", 1234)
+    local code, out, err = live { "files", "ls", "/Work" }
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("plan.docx  other  1234  " .. id .. "\n", 1, true), out)
+    local info = ok_json { "files", "info", "/Work/plan.docx", "--json" }
+    assert.are.same({ id, 1234 }, { info.file.id, info.file.size })
+    code, out, err = live { "files", "ls", "/Work/plan.docx/x" }
+    assert.are.equal(4, code)
+    assert.are.equal("", out)
+    assert.truthy(err:find("/Work/plan.docx is not a folder", 1, true), err)
+  end)
+
+  it_live("paths resolve through partial and empty pages; ls follows every page", function()
+    local many = ok_json { "files", "mkdir", "/Many", "--json" }.created[1].id
+    for i = 1, 60 do add_file(many, string.format("f%02d", i), i) end
+    -- Pages of half the size asked (50 of 100): f60 is on the second page.
+    assert.are.same({ 200 }, { (server.control("/_local/paging?mode=partial")) })
+    assert.are.equal(60, #ok_json({ "files", "ls", "/Many", "--json" }).files)
+    local info = ok_json { "files", "info", "/Many/f60", "--json" }
+    assert.are.equal(60, info.file.size)
+    assert.are.same({ 200 }, { (server.control("/_local/paging?mode=empty_first&pages=3")) })
+    assert.are.equal(59, ok_json({ "files", "info", "/Many/f59", "--json" }).file.size)
+    assert.are.equal(7, #ok_json({ "files", "ls", "/Many", "--limit", "7", "--json" }).files)
+  end)
+
+  it_live("a job that partly fails exits 1 and reports each item", function()
+    ok_json { "files", "mkdir", "-p", "/A/sub", "--json" }
+    ok_json { "files", "mkdir", "-p", "/B/x", "--json" }
+    local code, out, err = live { "files", "mv", "/A", "/B/x", "/A/sub", "--json" }
+    assert.are.equal(1, code, err .. out)
+    local doc = assert(json.decode(out))
+    assert.are.equal(2, doc.jobInfo.taskResultCode)
+    local codes = {}
+    for _, t in ipairs(doc.taskInfos) do codes[t.fileId] = t.code end
+    assert.are.equal(0, codes[doc.files[2].fileId])
+    assert.are_not.equal(0, codes[doc.files[1].fileId])
+    assert.are.same({ "sub" }, (names { "files", "ls", "/A", "--json" }))
+    assert.are.same({ "x" }, (names { "files", "ls", "/A/sub", "--json" }))
+    assert.are.same({}, (names { "files", "ls", "/B", "--json" }))
   end)
 
   it_live("rm --no-wait starts the job; jobs cancel stops it or says why not", function()

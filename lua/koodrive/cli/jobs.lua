@@ -29,12 +29,14 @@ local JOB_COLUMNS = {
   { "createTime", "createTime" },
 }
 
--- A task entry's file and outcome: the fields are the service's, whichever it gives.
+-- A task entry's file and outcome. §5.2 names taskInfos without its fields: these are the
+-- ones the local service gives (fileId, newFileId, code, msg), with the job-level names as
+-- fallbacks; whatever is absent shows as "-" (--json has the entries as given).
 local TASK_COLUMNS = {
   { "fileId", function(t) return t.fileId or t.srcFileId or t.id end },
-  { "status", "status" },
-  { "result", function(t) return t.resultCode or t.taskResultCode or t.code end },
-  { "message", function(t) return t.msg or t.resultMsg or t.message end },
+  { "newFileId", "newFileId" },
+  { "code", function(t) if t.code ~= nil then return t.code end return t.resultCode or t.taskResultCode end },
+  { "msg", function(t) return t.msg or t.resultMsg or t.message end },
 }
 
 local jobs = {}
