@@ -1,7 +1,7 @@
 -- The `koodrive` file, job, share and group commands (lua/koodrive/cli/files.lua, jobs.lua,
 -- shares.lua, groups.lua). First in-process against a scripted client (what each command asks
 -- the library for, its output and exit codes, dry runs sending nothing that changes anything),
--- then as a child process against the local service.
+-- then against the local service (in-process, and bin/koodrive once as a child process).
 local cli = require "koodrive.cli"
 local config = require "koodrive.cli.config"
 local json = require "koodrive.json"
@@ -327,100 +327,6 @@ describe("koodrive files (scripted client)", function()
     code, out = run { "groups", "add-members", "g1", "11", "12" }
     assert.are.equal(1, code)
     assert.truthy(out:find("11  ok\n12  failed: refused by the service\n", 1, true), out)
-  end)
-end)
-
--- The real library under the commands, over a transport answering a script in order (the
--- requests kept): what goes on the wire for a path, and a job from creation to its end.
-describe("koodrive files (the library over a scripted transport)", function()
-  local koodrive = require "koodrive"
-  local USER = "1505084218764547200"
-  local transport
-
-  local function script(bodies)
-    transport = { requests = {} }
-    function transport.send(_, req)
-      transport.requests[#transport.requests + 1] = req
-      local b = table.remove(bodies, 1)
-      if b == nil then return nil, { kind = "transport", reason = "connect", message = "script ended" } end
-      return { status = 200, body = assert(json.encode(b)), headers = {} }
-    end
-  end
-
-  local SPACE = { code = 0, data = { { type = "1", ownerId = USER, containerId = "C1", bizRootFileId = "B1",
-    rootFileId = "R1" } } }
-
-  before_each(function()
-    config.koodrive_client = function()
-      return assert(koodrive.new { endpoint = "http://127.0.0.1:9", user_id = USER, token = "files-spec-token",
-        transport = transport })
-    end
-  end)
-  after_each(function() config.koodrive_client = real_client end)
-
-  local function body_of(i) return assert(json.decode(transport.requests[i].body)) end
-
-  it("ls by path: the space, then each folder on the way, page after page", function()
-    script { SPACE,
-      { code = 0, files = { { id = "X1", fileName = "other", fileType = "10" } }, nextCursor = "c2" },
-      { code = 0, files = { { id = "P1", fileName = "Projects", fileType = "10" } }, nextCursor = "" },
-      { code = 0, files = { { id = "F1", fileName = "a.txt", fileType = "26", size = 5 } } } }
-    local code, out, err = run { "files", "ls", "/Projects", "--json" }
-    assert.are.equal(0, code, err)
-    local doc = assert(json.decode(out))
-    assert.are.same({ "C1", "P1", "F1" }, { doc.containerId, doc.parentFileId, doc.files[1].id })
-    local r = transport.requests
-    assert.are.equal(4, #r)
-    assert.are.equal("GET", r[1].method)
-    assert.truthy(r[1].url:find("/koodrive/ose/v2/space/" .. USER .. "?type=1", 1, true), r[1].url)
-    assert.are.same({ "C1", "root", 100 }, { body_of(2).containerId, body_of(2).parentFileId, body_of(2).pageInfo.pageSize })
-    assert.are.same({ "root", "c2" }, { body_of(3).parentFileId, body_of(3).pageInfo.pageCursor })
-    assert.are.equal("P1", body_of(4).parentFileId)
-  end)
-
-  it("rm by path: files:path's fileIdPath in the job, the job waited for", function()
-    script { SPACE,
-      { code = 0, files = { { id = "P1", fileName = "Projects", fileType = "10" } } },
-      { code = 0, files = { { id = "F1", fileName = "a.txt", fileType = "26" } } },
-      { code = 0, fileIdPath = "rootC1/P1/F1", namePath = "rootC1/Projects/a.txt" },
-      { code = 0, data = "J1" },
-      { code = 0, data = { jobInfo = { taskId = "J1", status = 2, taskResultCode = 1 }, taskInfos = json.array({}) } } }
-    local code, out, err = run { "files", "rm", "/Projects/a.txt" }
-    assert.are.equal(0, code, err)
-    assert.are.equal("job J1: 2 done, 1 all succeeded\n", out)
-    local r = transport.requests
-    assert.truthy(r[4].url:find("/koodrive/ose/v1/files/path?", 1, true), r[4].url)
-    assert.truthy(r[4].url:find("fileId=F1", 1, true), r[4].url)
-    assert.truthy(r[5].url:find("/koodrive/ose/v1/jobs$"), r[5].url)
-    local job = body_of(5)
-    assert.are.same({ 2, 201, "C1", "C1" }, { job.taskType, job.actionType, job.dstContainerId, job.taskInfo.srcContainerId })
-    assert.are.same({ { fileId = "F1", filePath = "rootC1/P1/F1" } }, job.taskInfo.fileInfo)
-    assert.truthy(r[6].url:find("/koodrive/ose/v1/J1$"), r[6].url)
-  end)
-
-  it("mkdir: the directory body with its parent; a listing error ends the command with its kind", function()
-    script { SPACE,
-      { code = 0, files = { { id = "P1", fileName = "Projects", fileType = "10" } } },
-      { code = 0, files = json.array({}) },
-      { code = 0, id = "N1", fileName = "new" } }
-    local code, out, err = run { "files", "mkdir", "/Projects/new" }
-    assert.are.equal(0, code, err)
-    assert.truthy(out:find("new   folder  -     N1", 1, true), out)
-    local mk = body_of(4)
-    assert.are.same({ "new", "10", "C1", { "P1" } }, { mk.fileName, mk.fileType, mk.containerId, mk.parentFolder })
-    script { SPACE, { code = 0, files = "nope" } }
-    code, out, err = run { "files", "ls", "/Projects" }
-    assert.are.same({ 5, "" }, { code, out })
-    assert.truthy(err:find("decode", 1, true), err)
-  end)
-
-  it("a folder listing that repeats its cursor is an error (5), never a wrong answer", function()
-    local page = { code = 0, files = { { id = "X1", fileName = "other", fileType = "10" } }, nextCursor = "c1" }
-    script { SPACE, page, page }
-    local code, out, err = run { "files", "info", "/Projects" }
-    assert.are.same({ 5, "" }, { code, out })
-    assert.truthy(err:find("cursor it was sent", 1, true), err)
-    assert.are.equal(3, #transport.requests)
   end)
 end)
 

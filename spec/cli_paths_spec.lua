@@ -1,7 +1,8 @@
 -- Path resolution of the `koodrive` command (lua/koodrive/cli/paths.lua) against a scripted
 -- fake client: nested paths, ids taken as given, the root, names that two entries share (also
 -- across pages), missing segments, files in the middle of a path, listing errors, caching, and
--- the job items' filePath from files:path.
+-- the job items' filePath from files:path. Then the commands over the real library and a
+-- scripted transport: what goes on the wire to resolve a path, and a job's request.
 local paths = require "koodrive.cli.paths"
 local exit = require "koodrive.cli.exit"
 
@@ -246,5 +247,114 @@ describe("cli paths", function()
     assert.are.same(4, code_of(select(2, r:resolve("/readme.txt/x"))))
     assert.are.same(6, code_of(require("koodrive.errors").new { kind = "transport", message = "x" }))
     assert.are.same("v", paths.must("v"))
+  end)
+end)
+
+-- The commands in-process, for the blocks below (config.koodrive_client is replaced per test).
+local cli = require "koodrive.cli"
+local config = require "koodrive.cli.config"
+local json = require "koodrive.json"
+local real_client = config.koodrive_client
+local ENV = { KOODRIVE_ENDPOINT = "http://127.0.0.1:9", KOODRIVE_USER_ID = "1505084218764547200",
+  KOODRIVE_TOKEN = "paths-spec-token", HOME = "/nonexistent" }
+
+local function run(argv)
+  local out, err = {}, {}
+  local code = cli.main(argv, { out = function(s) out[#out + 1] = s end, err = function(s) err[#err + 1] = s end,
+    getenv = function(name) return ENV[name] end, stdin = io.open("/dev/null") })
+  return code, table.concat(out), table.concat(err)
+end
+
+-- The real library under the commands, over a transport answering a script in order (the
+-- requests kept): what goes on the wire for a path, and a job from creation to its end.
+describe("koodrive files (the library over a scripted transport)", function()
+  local koodrive = require "koodrive"
+  local USER = "1505084218764547200"
+  local transport
+
+  local function script(bodies)
+    transport = { requests = {} }
+    function transport.send(_, req)
+      transport.requests[#transport.requests + 1] = req
+      local b = table.remove(bodies, 1)
+      if b == nil then return nil, { kind = "transport", reason = "connect", message = "script ended" } end
+      return { status = 200, body = assert(json.encode(b)), headers = {} }
+    end
+  end
+
+  local SPACE = { code = 0, data = { { type = "1", ownerId = USER, containerId = "C1", bizRootFileId = "B1",
+    rootFileId = "R1" } } }
+
+  before_each(function()
+    config.koodrive_client = function()
+      return assert(koodrive.new { endpoint = "http://127.0.0.1:9", user_id = USER, token = "files-spec-token",
+        transport = transport })
+    end
+  end)
+  after_each(function() config.koodrive_client = real_client end)
+
+  local function body_of(i) return assert(json.decode(transport.requests[i].body)) end
+
+  it("ls by path: the space, then each folder on the way, page after page", function()
+    script { SPACE,
+      { code = 0, files = { { id = "X1", fileName = "other", fileType = "10" } }, nextCursor = "c2" },
+      { code = 0, files = { { id = "P1", fileName = "Projects", fileType = "10" } }, nextCursor = "" },
+      { code = 0, files = { { id = "F1", fileName = "a.txt", fileType = "26", size = 5 } } } }
+    local code, out, err = run { "files", "ls", "/Projects", "--json" }
+    assert.are.equal(0, code, err)
+    local doc = assert(json.decode(out))
+    assert.are.same({ "C1", "P1", "F1" }, { doc.containerId, doc.parentFileId, doc.files[1].id })
+    local r = transport.requests
+    assert.are.equal(4, #r)
+    assert.are.equal("GET", r[1].method)
+    assert.truthy(r[1].url:find("/koodrive/ose/v2/space/" .. USER .. "?type=1", 1, true), r[1].url)
+    assert.are.same({ "C1", "root", 100 }, { body_of(2).containerId, body_of(2).parentFileId, body_of(2).pageInfo.pageSize })
+    assert.are.same({ "root", "c2" }, { body_of(3).parentFileId, body_of(3).pageInfo.pageCursor })
+    assert.are.equal("P1", body_of(4).parentFileId)
+  end)
+
+  it("rm by path: files:path's fileIdPath in the job, the job waited for", function()
+    script { SPACE,
+      { code = 0, files = { { id = "P1", fileName = "Projects", fileType = "10" } } },
+      { code = 0, files = { { id = "F1", fileName = "a.txt", fileType = "26" } } },
+      { code = 0, fileIdPath = "rootC1/P1/F1", namePath = "rootC1/Projects/a.txt" },
+      { code = 0, data = "J1" },
+      { code = 0, data = { jobInfo = { taskId = "J1", status = 2, taskResultCode = 1 }, taskInfos = json.array({}) } } }
+    local code, out, err = run { "files", "rm", "/Projects/a.txt" }
+    assert.are.equal(0, code, err)
+    assert.are.equal("job J1: 2 done, 1 all succeeded\n", out)
+    local r = transport.requests
+    assert.truthy(r[4].url:find("/koodrive/ose/v1/files/path?", 1, true), r[4].url)
+    assert.truthy(r[4].url:find("fileId=F1", 1, true), r[4].url)
+    assert.truthy(r[5].url:find("/koodrive/ose/v1/jobs$"), r[5].url)
+    local job = body_of(5)
+    assert.are.same({ 2, 201, "C1", "C1" }, { job.taskType, job.actionType, job.dstContainerId, job.taskInfo.srcContainerId })
+    assert.are.same({ { fileId = "F1", filePath = "rootC1/P1/F1" } }, job.taskInfo.fileInfo)
+    assert.truthy(r[6].url:find("/koodrive/ose/v1/J1$"), r[6].url)
+  end)
+
+  it("mkdir: the directory body with its parent; a listing error ends the command with its kind", function()
+    script { SPACE,
+      { code = 0, files = { { id = "P1", fileName = "Projects", fileType = "10" } } },
+      { code = 0, files = json.array({}) },
+      { code = 0, id = "N1", fileName = "new" } }
+    local code, out, err = run { "files", "mkdir", "/Projects/new" }
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("new   folder  -     N1", 1, true), out)
+    local mk = body_of(4)
+    assert.are.same({ "new", "10", "C1", { "P1" } }, { mk.fileName, mk.fileType, mk.containerId, mk.parentFolder })
+    script { SPACE, { code = 0, files = "nope" } }
+    code, out, err = run { "files", "ls", "/Projects" }
+    assert.are.same({ 5, "" }, { code, out })
+    assert.truthy(err:find("decode", 1, true), err)
+  end)
+
+  it("a folder listing that repeats its cursor is an error (5), never a wrong answer", function()
+    local page = { code = 0, files = { { id = "X1", fileName = "other", fileType = "10" } }, nextCursor = "c1" }
+    script { SPACE, page, page }
+    local code, out, err = run { "files", "info", "/Projects" }
+    assert.are.same({ 5, "" }, { code, out })
+    assert.truthy(err:find("cursor it was sent", 1, true), err)
+    assert.are.equal(3, #transport.requests)
   end)
 end)
