@@ -501,14 +501,26 @@ describe("koodrive files, jobs, shares, groups (local service)", function()
     assert.are.same({}, (names { "files", "ls", "/B", "--json" }))
   end)
 
-  it_live("rm --no-wait starts the job; jobs cancel stops it or says why not", function()
+  it_live("a slow job: --wait-timeout gives up (6) naming it, --no-wait, jobs show and cancel", function()
     ok_json { "files", "mkdir", "/Tmp", "--json" }
+    assert.are.equal(200, (server.control("/_local/jobs?pending_ms=20000&processing_ms=0")))
+    local code, out, err = live { "files", "rm", "/Tmp", "--wait-timeout", "1" }
+    assert.are.same({ 6, "" }, { code, out })
+    local waited = err:match("job (%d+) did not finish")
+    assert.truthy(waited, err)
     local doc = ok_json { "files", "rm", "/Tmp", "--no-wait", "--json" }
-    assert.is_string(doc.jobId)
-    local code, out, err = live { "jobs", "cancel", doc.jobId }
-    -- A job still pending or processing is cancelled; one already done is refused (5).
-    assert.is_true(code == 0 or code == 5, err)
-    if code == 0 then assert.are.equal("job " .. doc.jobId .. " cancelled\n", out) end
+    assert.are.same({ false }, { doc.waited })
+    code, out, err = live { "jobs", "show", doc.jobId }
+    assert.are.equal(0, code, err)
+    assert.are.equal("job " .. doc.jobId .. ": 0 pending\n", out:sub(1, #doc.jobId + 16))
+    for _, id in ipairs { waited, doc.jobId } do
+      code, out, err = live { "jobs", "cancel", id }
+      assert.are.same({ 0, "job " .. id .. " cancelled\n" }, { code, out }, err)
+    end
+    assert.are.equal(3, ok_json({ "jobs", "show", doc.jobId, "--json" }).jobInfo.status)
+    assert.are.equal(2, #ok_json({ "jobs", "ls", "--status", "3", "--type", "2", "--json" }).jobs)
+    -- Cancelled before it ran: the folder is where it was.
+    assert.are.equal("Tmp", ok_json({ "files", "info", "/Tmp", "--json" }).file.fileName)
   end)
 
   it_live("--dry-run of rm prints jobs.create and deletes nothing", function()
