@@ -115,6 +115,55 @@ for _, mode in ipairs { "token", "app" } do
       assert.are.equal(3, #capped)
     end)
 
+    describe("with the service's paging modes", function()
+      after_each(function() server.control("/_local/paging?mode=normal") end)
+
+      local function folder_of_five()
+        local top = assert(c.files:mkdir { fileName = "modes " .. tag, containerId = C })
+        for i = 1, 5 do
+          assert(c.files:mkdir { fileName = ("m%02d"):format(i), containerId = C, parentFolder = top.id })
+        end
+        return { containerId = C, parentFileId = top.id }
+      end
+
+      for _, paging_mode in ipairs { "partial", "empty_first" } do
+        it("follows " .. paging_mode .. " pages to the end of files, search and favorites", function()
+          local req = folder_of_five()
+          local all = assert(c.files:all(req))
+          assert.are.equal(5, #all)
+          assert(c.favorites:set({ { containerId = C, fileId = all[1].id }, { containerId = C, fileId = all[2].id } },
+            true))
+          assert.are.equal(200, (server.control("/_local/paging?mode=" .. paging_mode .. "&pages=2")))
+          local pages, items = 0, 0
+          for page, err in c.files:pages(req, { page_size = 2 }) do
+            assert.is_nil(err)
+            pages, items = pages + 1, items + #page.items
+          end
+          assert.are.equal(5, items)
+          assert.is_true(pages > 3)
+          local seen = {}
+          for f, err in c.files:search_each({ searchType = "personal", filter = { keyWord = "m0" } }, { page_size = 2 }) do
+            assert.is_nil(err)
+            seen[f.id] = true
+          end
+          for _, f in ipairs(all) do assert.is_true(seen[f.id], f.fileName) end
+          local starred = assert(c.favorites:all(nil, { page_size = 1 }))
+          local ids = {}
+          for _, f in ipairs(starred) do ids[f.id] = true end
+          assert.is_true(ids[all[1].id] and ids[all[2].id])
+        end)
+      end
+
+      it("stops with an error when the service repeats a cursor", function()
+        local req = folder_of_five()
+        assert.are.equal(200, (server.control("/_local/paging?mode=repeat_cursor")))
+        local list, err = c.files:all(req, { page_size = 2 })
+        assert.is_nil(list)
+        assert.are.equal("decode", err.kind)
+        assert.are.equal(2, #err.items)
+      end)
+    end)
+
     it("searches by name", function()
       assert(c.files:mkdir { fileName = "needle " .. tag, containerId = C })
       local found = assert(c.files:search_all { searchType = "personal", filter = { keyWord = "needle " .. tag } })
@@ -169,6 +218,31 @@ for _, mode in ipairs { "token", "app" } do
 
       local cleared = assert(c.files:recycle_clear(C))
       assert.are.equal(C, cleared.containerId)
+    end)
+
+    it("runs the file jobs built on these operations (copy, delete, restore, clear_recycled)", function()
+      local src = assert(c.files:mkdir { fileName = "fj " .. tag, containerId = C })
+      local dst = assert(c.files:mkdir { fileName = "fj-dst " .. tag, containerId = C })
+      local item = assert(c.files:mkdir { fileName = "x", containerId = C, parentFolder = src.id })
+      local wait = { deadline = 30, interval = 0.2 }
+      local function opts(extra)
+        local o = { srcContainerId = C, deadline = wait.deadline, interval = wait.interval }
+        for k, v in pairs(extra or {}) do o[k] = v end
+        return o
+      end
+      assert(c.files:copy({ { fileId = item.id } }, opts { dstContainerId = C,
+        newFilePath = assert(c.files:path(dst.id, C)).fileIdPath }))
+      assert.are.same({ "x" }, names(assert(c.files:all { containerId = C, parentFileId = dst.id })))
+      local entry = { fileId = item.id, filePath = assert(c.files:path(item.id, C)).fileIdPath }
+      local deleted = assert(c.files:delete({ entry }, opts()))
+      assert.are.equal(2, deleted.jobInfo.status)
+      assert.are.same({}, names(assert(c.files:all { containerId = C, parentFileId = src.id })))
+      assert(c.files:restore({ entry }, opts()))
+      assert.are.same({ "x" }, names(assert(c.files:all { containerId = C, parentFileId = src.id })))
+      assert(c.files:delete({ entry }, opts()))
+      assert(c.files:clear_recycled(C, wait))
+      local bin = assert(c.files:list_recycled_all { containerId = C, parentFileId = "root" })
+      assert.are.same({}, bin)
     end)
 
     it("cancels a pending job", function()

@@ -199,11 +199,12 @@ describe("results", function()
   end)
 
   it("spaces:list returns the array, and spaces:mine the individual space", function()
-    local body = { code = 0, data = { { type = "1", ownerId = USER, containerId = C, rootFileId = "R1",
-      bizRootFileId = "B1" } } }
-    local client, t = answer(body)
-    local list = assert(client.spaces:list(USER, { type = 1 }))
-    assert.are.equal(1, #list)
+    local body = { code = 0, data = { { type = "2", ownerId = "G77", containerId = "CG" }, { type = "1",
+      ownerId = USER, containerId = C, rootFileId = "R1", bizRootFileId = "B1" } } }
+    local client, t = answering { { body = body }, { body = { code = 0, data = { body.data[2] } } } }
+    local list = assert(client.spaces:list(USER))
+    assert.are.equal(2, #list)
+    assert.are.equal("G77", list[1].ownerId)
     local mine = assert(client.spaces:mine())
     assert.are.equal(C, mine.containerId)
     assert.are.equal("B1", mine.bizRootFileId)
@@ -294,6 +295,8 @@ describe("answers that are refused (decode errors naming the field, never its va
     { "spaces.get", { USER, { type = 1 } }, { code = 0, data = { containerId = { SECRET } } }, "containerId" },
     { "spaces.get", { USER, { type = 1 } }, { code = 0, data = { capacity = 1 } }, "containerId' is missing" },
     { "spaces.list", { USER }, { code = 0, data = { id = SECRET } }, "'data' is not an array" },
+    { "spaces.list", { USER }, { code = 0, data = { { containerId = C, type = "1", ownerId = "999" } } },
+      "data[1].ownerId" },
     { "spaces.list", { USER }, { code = 0, data = { { containerId = C }, { containerId = C } } }, "repeats" },
     { "files.list", { { containerId = C, parentFileId = "root" } }, { files = { { id = 1.5 } } }, "files[1].id" },
     { "files.list", { { containerId = C, parentFileId = "root" } }, { files = { { id = "A" }, { id = "A" } } },

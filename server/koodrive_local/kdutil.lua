@@ -114,6 +114,20 @@ end
 
 M.iso_now = state.iso_now
 
+--- A decoded JSON value made encodable again by jsonio: non-empty arrays
+-- marked as arrays (an empty table stays {}, cjson cannot tell [] from {}).
+function M.mark(v)
+  if type(v) ~= "table" or v == jsonio.null then return v end
+  if next(v) ~= nil and jsonio.is_array(v) then
+    local out = jsonio.array()
+    for i, x in ipairs(v) do out[i] = M.mark(x) end
+    return out
+  end
+  local out = {}
+  for k, x in pairs(v) do out[k] = M.mark(x) end
+  return out
+end
+
 --- A list of strings (each a non-empty string), 1..max entries, or nil.
 function M.string_list(v, max)
   if type(v) ~= "table" or not jsonio.is_array(v) or #v == 0 or #v > max then return nil end

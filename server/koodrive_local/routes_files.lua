@@ -28,15 +28,16 @@ local MESSAGES = {
   [13000413] = "Unsupported search type.",
   [13000414] = "Search type is empty.",
 }
-local function fail(code) return kd(400, code, MESSAGES[code] or "Failed.") end
+local function fail(code)
+  if code == 13000102 then return kd_param_error() end
+  return kd(400, code, MESSAGES[code] or "Failed.")
+end
 M.fail = fail
 
--- The caller's space named by a body or query field, or nil and the answer.
+-- The caller's space named by a body or query field, or nil and the error code.
 local function space_for(st, user, cid)
-  if type(cid) ~= "string" or cid == "" or #cid > 64 then return nil, kd_param_error() end
-  local space, code = tree.usable_space(st, user, cid)
-  if not space then return nil, fail(code) end
-  return space
+  if type(cid) ~= "string" or cid == "" or #cid > 64 then return nil, 13000102 end
+  return tree.usable_space(st, user, cid)
 end
 
 local SORT_KEYS = {
@@ -49,10 +50,13 @@ local function sorted(items, sort)
   sort = type(sort) == "table" and sort or {}
   local key = SORT_KEYS[kdutil.int(opt(sort.sortType)) or 0]
   local desc = kdutil.int(opt(sort.sortDirection)) == 2
+  -- without a sort key the order given (the folder's) stays: ties keep their positions
+  local pos = {}
+  for i, n in ipairs(items) do pos[n] = i end
   table.sort(items, function(a, b)
     local ka, kb = key and key(a), key and key(b)
     if ka ~= kb then if desc then return ka > kb end return ka < kb end
-    return a.seq < b.seq
+    return pos[a] < pos[b]
   end)
   return items
 end
@@ -79,7 +83,7 @@ local function listing(svc, ctx, req, a, b)
   if not body or not kdutil.str(body.parentFileId, 64) then return kd_param_error() end
   local st = svc.state
   local space, err = space_for(st, ctx.user, body.containerId)
-  if not space then return err end
+  if not space then return fail(err) end
   if gid then
     local team_type = kdutil.query(req).team_type or "0"
     if team_type ~= "0" and team_type ~= "2" then return kd_param_error() end
@@ -121,7 +125,7 @@ local function detail(svc, ctx, req, fid)
   if not body then return kd_param_error() end
   local st = svc.state
   local space, err = space_for(st, ctx.user, body.containerId)
-  if not space then return err end
+  if not space then return fail(err) end
   local node = tree.resolve(st, space, fid)
   if not node then return fail(13000309) end
   return kd(200, 0, "success", "data", tree.json(st, node, ctx.user))
@@ -149,7 +153,7 @@ local function directory(svc, ctx, req)
   end
   local st = svc.state
   local space, err = space_for(st, ctx.user, body.containerId)
-  if not space then return err end
+  if not space then return fail(err) end
   local parent = tree.resolve(st, space, pf and pf[1] or "root")
   if not parent then return fail(13000309) end
   if not tree.is_folder(parent) then return fail(13000406) end
@@ -158,7 +162,11 @@ local function directory(svc, ctx, req)
   if not name then return fail(13000405) end
   local node = tree.add(st, space, parent, name, "10", 0)
   node.description = desc
-  return kd(200, 0, "success", "data", tree.json(st, node, ctx.user))
+  -- parentFolder echoes the parent as sent (an alias like "root" stays "root"),
+  -- so a client can check the folder landed where it asked (local choice)
+  local out = tree.json(st, node, ctx.user)
+  if pf then out.vals.parentFolder = array { pf[1] } end
+  return kd(200, 0, "success", "data", out)
 end
 
 -- POST files/rename/{id} {containerId, name, renameMode 2|3} -> {code,msg} (recorded)
@@ -169,7 +177,7 @@ local function rename(svc, ctx, req, fid)
   if not mode then return kd_param_error() end
   local st = svc.state
   local space, err = space_for(st, ctx.user, body.containerId)
-  if not space then return err end
+  if not space then return fail(err) end
   local node = tree.resolve(st, space, fid)
   if not node then return fail(13000309) end
   if not node.parent then return kd_param_error() end     -- the roots keep their names
@@ -186,7 +194,7 @@ local function path(svc, ctx, req)
   if not kdutil.str(q.fileId, 64) then return kd_param_error() end
   local st = svc.state
   local space, err = space_for(st, ctx.user, q.containerId)
-  if not space then return err end
+  if not space then return fail(err) end
   local node = tree.resolve(st, space, q.fileId)
   if not node then return fail(13000309) end
   local ids, names = tree.path(st, node)
@@ -209,7 +217,7 @@ local function stats_dir(svc, ctx, req)
   if rec == nil or dirs_on == nil or files_on == nil or size_on == nil then return kd_param_error() end
   local st = svc.state
   local space, err = space_for(st, ctx.user, q.containerId)
-  if not space then return err end
+  if not space then return fail(err) end
   local node = tree.resolve(st, space, q.fileId)
   if not node then return fail(13000309) end
   if not tree.is_folder(node) then return fail(13000406) end
@@ -271,7 +279,7 @@ local function recycle(svc, ctx, req)
   if not body then return kd_param_error() end
   local st = svc.state
   local space, err = space_for(st, ctx.user, body.containerId)
-  if not space then return err end
+  if not space then return fail(err) end
   routes_jobs.start(st, ctx.user, { taskType = 7, actionType = 701, srcContainerId = space.containerId,
     dstContainerId = space.containerId, items = {} })
   return kd(200, 0, "success")

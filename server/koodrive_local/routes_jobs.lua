@@ -207,7 +207,8 @@ end
 -- shape and the newer pages' {data} in one.
 local function cancel(svc, ctx, req)
   local b = kdutil.body(req)
-  local id = b and (type(b.jobId) == "number" and string.format("%d", b.jobId) or b.jobId)
+  local id = b and b.jobId
+  if type(id) == "number" then id = kdutil.int(id) and string.format("%d", id) end
   if not kdutil.str(id, 64) then return kd_param_error() end
   local job = mine(svc, ctx, id)
   if not job then return fail(13000309, "Resource does not exist.") end

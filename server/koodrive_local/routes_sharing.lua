@@ -70,8 +70,11 @@ local function create(svc, ctx, req)
   local code, comment, perm = opt(b.extractCode), opt(b.comment), opt(b.permission)
   if not (okU and okD and okG and okP) or (code ~= nil and type(code) ~= "string")
     or (comment ~= nil and (type(comment) ~= "string" or #comment >= 512))
-    or (perm ~= nil and type(perm) ~= "table") then
+    or (perm ~= nil and type(perm) ~= "table") or (opt(b.expireTime) ~= nil and type(b.expireTime) ~= "string") then
     return kd_param_error()
+  end
+  for k, v in pairs(perm or {}) do
+    if type(k) ~= "string" or type(v) ~= "boolean" then return kd_param_error() end
   end
   local st = svc.state
   local space, err = tree.usable_space(st, ctx.user, b.containerId)
@@ -132,6 +135,7 @@ local function update(svc, ctx, req, raw_id)
   if not b then return kd_param_error() end
   local days = kdutil.int(b.validDays, 0, 365)
   local code, comment = opt(b.extractCode), opt(b.comment)
+  if opt(b.expireTime) ~= nil and type(b.expireTime) ~= "string" then return kd_param_error() end
   if not days or not extract_ok(code) or (comment ~= nil and (type(comment) ~= "string" or #comment >= 512)) then
     return kd_param_error()
   end
@@ -187,6 +191,7 @@ local function add_scopes(svc, _, req, raw_dev)
   local ids = array()
   for _, sc in ipairs(list) do
     local id = kdutil.new_id(st, "", 18, true)
+    sc = kdutil.mark(sc)
     sc.scopeId, sc.moduleCode = id, mc
     kept[#kept + 1] = sc
     ids[#ids + 1] = id
