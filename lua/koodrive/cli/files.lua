@@ -110,7 +110,7 @@ local function mkdir(ctx)
     if n + 1 == #segments and not a.parents then
       exit.fail(EXIT.validation, shown .. " exists already")
     end
-    if t.entry and t.entry.fileType ~= paths.FOLDER then
+    if t.entry and not paths.is_folder(t.entry) then
       exit.fail(EXIT.validation, shown .. " exists and is not a folder")
     end
     parent, n = t, n + 1

@@ -79,7 +79,11 @@ local function join(segments, n)
   return "/" .. table.concat(segments, "/", 1, n)
 end
 
-local function is_folder(entry) return entry.fileType == paths.FOLDER end
+--- Whether a listing entry is a folder (fileType "10"; a number is read alike).
+---@param entry table
+---@return boolean
+function paths.is_folder(entry) return entry.fileType ~= nil and tostring(entry.fileType) == paths.FOLDER end
+local is_folder = paths.is_folder
 
 local Resolver = {}
 Resolver.__index = Resolver
