@@ -24,7 +24,7 @@ local EXIT = exit.EXIT
 
 -- The command modules (koodrive.cli.NAME), in the order help lists them. A new command or
 -- group is a new module and one name here.
-local COMMANDS = { "devices", "groups", "iotda", "call" }
+local COMMANDS = { "devices", "files", "jobs", "shares", "groups", "iotda", "call" }
 
 local MAIN_USAGE = "Usage: koodrive COMMAND [SUBCOMMAND] [ARGS] [FLAGS]"
 local MAIN_DESCRIPTION = 'Run "koodrive help COMMAND [SUBCOMMAND]" or "koodrive COMMAND --help" for the\n' ..

@@ -23,6 +23,23 @@ function output.flags(cmd)
   cmd:flag("--dry-run", "print the signed request(s), secrets redacted, and send nothing"):overwrite(false)
 end
 
+--- Declares --limit on a listing command.
+---@param cmd table an argparse command
+function output.limit_flag(cmd)
+  cmd:option("--limit", "show at most N entries (default: all, page after page)"):argname("N"):overwrite(false)
+end
+
+--- The --limit value (nil when not given; a usage failure unless a whole number >= 1).
+---@param ctx table
+---@return integer|nil
+function output.limit(ctx)
+  local l = ctx.args.limit
+  if l == nil then return nil end
+  local n = tonumber(l)
+  if not n or n % 1 ~= 0 or n < 1 then exit.usage("--limit must be a whole number of at least 1") end
+  return n
+end
+
 --- `value` as JSON text (a service failure if it cannot be written).
 ---@param value any
 ---@return string
@@ -85,6 +102,48 @@ function output.devices_text(devices)
     rows[#rows + 1] = row
   end
   return table_text(rows)
+end
+
+--- Entries as a table under a header row: `columns` is a list of { header, field } where
+-- field is a key of the entry or a function(entry) -> value; absent values show as "-".
+---@param entries table[]
+---@param columns table[]
+---@return string
+function output.columns_text(entries, columns)
+  local header = {}
+  for i, c in ipairs(columns) do header[i] = c[1] end
+  local rows = { header }
+  for _, e in ipairs(entries) do
+    local row = {}
+    for i, c in ipairs(columns) do
+      local f = c[2]
+      if type(f) == "function" then row[i] = cell(f(e)) else row[i] = cell(e[f]) end
+    end
+    rows[#rows + 1] = row
+  end
+  return table_text(rows)
+end
+
+--- The items of a library each() iterator, at most `limit` (nil: all); nil and the error
+-- when one comes. The iterator is called by hand, so an error yielded as (nil, err) is seen
+-- as well as one yielded as (false, err). The iterator comes last, so that
+-- collect(limit, client.jobs:each(q)) passes all of each()'s values.
+---@param limit integer|nil
+---@param iter function
+---@param state any
+---@param control any
+---@return table[]|nil items
+---@return table|nil err
+function output.collect(limit, iter, state, control)
+  local items = {}
+  while not limit or #items < limit do
+    local item, err = iter(state, control)
+    if err then return nil, err end
+    if not item then break end
+    items[#items + 1] = item
+    control = item
+  end
+  return items
 end
 
 -- "key  value" rows for a decoded JSON value, nested keys joined with ".".
