@@ -11,6 +11,8 @@ local validate = require "koodrive.validate"
 -- "Bearer <token>" with one space, unless the token already carries the prefix.
 local function bearer(token)
   if token:sub(1, 7):lower() == "bearer " then return token end
+  -- The carrier's tokens (auth/login) already carry their scheme: "AT <token>".
+  if token:sub(1, 3):lower() == "at " then return token end
   return "Bearer " .. token
 end
 
@@ -19,9 +21,16 @@ local function composite(name)
   return function(...) return require("koodrive.composite")[name](...) end
 end
 
+-- A bulk helper of the sharing family (koodrive.bulk.sharing), loaded on its first use.
+local function sharing_bulk(name)
+  return function(...) return require("koodrive.bulk.sharing")[name](...) end
+end
+
 local profile = { name = "koodrive", operations = operations.koodrive, bulk = {
   devices = { unbind_many = lazy_batch "unbind_devices" },
-  usergroups = { delete_members_many = lazy_batch "delete_members" },
+  usergroups = { delete_members_many = lazy_batch "delete_members", add_members_many = sharing_bulk "add_members" },
+  shares = { cancel_many = sharing_bulk "cancel_shares" },
+  usage = { by_user_many = sharing_bulk "usage_by_user" },
   spaces = { mine = composite "mine" },
   jobs = { wait = composite "wait" },
   files = { copy = composite "copy", move = composite "move", delete = composite "delete",

@@ -36,6 +36,8 @@ local koodrive = {
   -- there: wait for spawned tasks
   wait = function(...) return require("koodrive.scheduler").wait(...) end,
   batch = function(...) return require("koodrive.batch").map(...) end,
+  -- koodrive.session_tokens{ ... }: provider, session (a token_provider on the session calls)
+  session_tokens = function(...) return require("koodrive.session_tokens").new(...) end,
   null = json.null,
   array = json.array,      -- koodrive.array(t): t is written as a JSON array, [] when empty
   int64 = json.int64,      -- koodrive.int64(id): id written as an exact JSON integer

@@ -118,7 +118,9 @@ local function operation_spec(client, op, ...)
   local query, headers = query_and_headers(op, args, opts)
   if not query then return nil, headers end
   return { method = op.method, path = fill_template(op.path, args, client._path_values), query = query,
-    body = body, headers = headers, no_auth = op.auth == "none" }, opts, args
+    body = body, headers = headers, no_auth = op.auth == "none",
+    -- values this call sends that are secrets whatever their field is called (koodrive.secrets)
+    secrets = op.secrets and op.secrets(args, opts) or nil }, opts, args
 end
 
 -- Checks an operation's arguments and what it builds from them, without signing anything:

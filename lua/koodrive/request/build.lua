@@ -231,6 +231,7 @@ function build.request(client, spec, opts)
     query = spec.query,
     headers = headers,
     body = spec.body,
+    secrets = spec.secrets,
   }
   local now = client._config.clock()
   if type(now) ~= "number" or now ~= now then
