@@ -8,9 +8,12 @@ local pipeline = require "koodrive.pipeline"
 local lazy_batch = pipeline.lazy_batch
 local validate = require "koodrive.validate"
 
--- "Bearer <token>" with one space, unless the token already carries the prefix.
+-- "Bearer <token>" with one space, unless the token already carries the prefix, or is a
+-- carrier access token ("AT <token>", koodrive-sharing-groups-api.md §6.5 Decision: sent
+-- unchanged).
 local function bearer(token)
-  if token:sub(1, 7):lower() == "bearer " then return token end
+  local head = token:sub(1, 7):lower()
+  if head == "bearer " or head:sub(1, 3) == "at " or head:sub(1, 3) == "at+" then return token end
   -- The carrier's tokens (auth/login) already carry their scheme: "AT <token>".
   if token:sub(1, 3):lower() == "at " then return token end
   return "Bearer " .. token

@@ -187,8 +187,11 @@ function build.encode_or_sign(request, auth, now)
 end
 
 --- Asks the token_provider for a fresh token and stores it; true, or nil and why not.
+-- A provider may return, after the token, the seconds until it is due for a refresh
+-- (koodrive.session_tokens does): the client then asks again once that time has passed, before
+-- the call that would otherwise go out with a token about to expire.
 function build.refresh_token(client)
-  local ok, token = pcall(client._config.token_provider)
+  local ok, token, due_in = pcall(client._config.token_provider)
   if not ok then
     local shown, text = pcall(tostring, token)
     -- Redacted before it is cut and escaped: a provider's error may quote what it fetched.
@@ -197,7 +200,12 @@ function build.refresh_token(client)
   if type(token) ~= "string" or token == "" then return nil, "returned no token" end
   local valid, verr = validate.header_value(token, "token")
   if not valid then return nil, "returned a token that " .. verr.message:gsub("^token: ", "") end
-  client._profile.set_token(secrets[client], token)
+  local secret = secrets[client]
+  client._profile.set_token(secret, token)
+  secret.token_due = nil
+  if type(due_in) == "number" and due_in == due_in and due_in >= 0 and due_in < 1e9 then
+    secret.token_due = core.monotonic() + due_in
+  end
   return true
 end
 local refresh_token = build.refresh_token
@@ -208,11 +216,18 @@ function build.request(client, spec, opts)
   local profile = client._profile
   -- A token mode client with only a token_provider gets its first token now (not for an
   -- operation that sends no credentials: a provider's own login goes through one).
-  if client._config.token_provider and not spec.no_auth and not secrets[client].token then
-    local ok, why = refresh_token(client)
-    if not ok then
-      return nil, errors.new { kind = "config", field = "token_provider", rule = "token",
-        message = "token_provider: " .. redact(client, tostring(why)) }
+  if client._config.token_provider and not spec.no_auth then
+    local secret = secrets[client]
+    if not secret.token then
+      local ok, why = refresh_token(client)
+      if not ok then
+        return nil, errors.new { kind = "config", field = "token_provider", rule = "token",
+          message = "token_provider: " .. redact(client, tostring(why)) }
+      end
+    elseif secret.token_due and core.monotonic() >= secret.token_due then
+      -- Due for a refresh: a failure keeps the current token (it is still valid for a while)
+      -- and asks again a few seconds later.
+      if not refresh_token(client) then secret.token_due = core.monotonic() + 5 end
     end
   end
   local ep = client._config.endpoint
