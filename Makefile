@@ -119,7 +119,7 @@ docs: tool-deps
 
 # The option tables of meta.lua, init.lua (LDoc) and OPTIONS.md from lua/koodrive/options.lua
 # (spec/docs_spec.lua checks they are current).
-gen:
+gen: build
 	lua5.4 tools/gen_docs.lua
 
 # A program, not a test: prints the table of BENCHMARKS.md (bench/run.sh says how).

@@ -103,6 +103,86 @@ function M.markdown()
   return out
 end
 
+--------------------------------------------------------------------------------------------
+-- Service methods: LuaLS stubs for every method the pipeline makes from koodrive.operations
+-- (and the composites and bulk helpers) that meta.lua does not declare by hand.
+--------------------------------------------------------------------------------------------
+
+local SERVICES_BEGIN, SERVICES_END = "BEGIN GENERATED SERVICES", "END GENERATED SERVICES"
+
+local function class_name(service)
+  return (service:gsub("^%l", string.upper):gsub("_(%l)", function(c) return c:upper() end)) .. "Service"
+end
+
+local function stub(lines, class, method, params)
+  for _, p in ipairs(params) do
+    lines[#lines + 1] = "---@param " .. p .. (p == "opts" and "? table per-call options" or " any")
+  end
+  lines[#lines + 1] = "---@return any|nil result"
+  lines[#lines + 1] = "---@return koodrive.Error|nil err"
+  local names = {}
+  for i, p in ipairs(params) do names[i] = p end
+  lines[#lines + 1] = "function " .. class .. ":" .. method .. "(" .. table.concat(names, ", ") .. ") end"
+end
+
+--- The generated service stubs, given meta.lua's current text (its hand-written methods stay).
+function M.services(text)
+  text = text:gsub(SERVICES_BEGIN .. ".-" .. SERVICES_END, "")
+  local declared, classes = {}, {}
+  for class, method in text:gmatch("\nfunction (%w+):([%w_]+)%(") do declared[class .. ":" .. method] = true end
+  for class in text:gmatch("\nlocal (%w+Service) = {}") do classes[class] = true end
+  local lines = {}
+  for _, client in ipairs { { "koodrive.Client", "koodrive.client", "Client" },
+      { "koodrive.IotdaClient", "koodrive.iotda", "Client" } } do
+    local Client = require(client[2])[client[3]]
+    local services = {}
+    for service in pairs(Client.operations) do services[#services + 1] = service end
+    for service in pairs(Client.extras) do
+      if not Client.operations[service] then services[#services + 1] = service end
+    end
+    table.sort(services)
+    local fields = {}
+    for _, service in ipairs(services) do
+      local class = class_name(service)
+      local methods = {}
+      for method, op in pairs(Client.operations[service] or {}) do
+        local params = {}
+        for i, a in ipairs(op.args) do params[i] = a.name end
+        params[#params + 1] = "opts"
+        methods[#methods + 1] = { method, params }
+        if op.paging then
+          local prefix = method == "list" and "" or (method .. "_")
+          for _, c in ipairs { "pages", "each", "all" } do methods[#methods + 1] = { prefix .. c, params } end
+        end
+      end
+      for method in pairs(Client.extras[service] or {}) do methods[#methods + 1] = { method, { "..." } } end
+      table.sort(methods, function(a, b) return a[1] < b[1] end)
+      local body = {}
+      for _, m in ipairs(methods) do
+        if not declared[class .. ":" .. m[1]] then
+          body[#body + 1] = ""
+          stub(body, class, m[1], m[2])
+        end
+      end
+      if not classes[class] then
+        fields[#fields + 1] = "---@field " .. service .. " koodrive." .. class
+        lines[#lines + 1] = "---client." .. service
+        lines[#lines + 1] = "---@class koodrive." .. class
+        lines[#lines + 1] = "local " .. class .. " = {}"
+      end
+      for _, l in ipairs(body) do lines[#lines + 1] = l end
+      lines[#lines + 1] = ""
+    end
+    if #fields > 0 then
+      lines[#lines + 1] = "---@class " .. client[1]
+      for _, f in ipairs(fields) do lines[#lines + 1] = f end
+      lines[#lines + 1] = ""
+    end
+  end
+  while lines[#lines] == "" do lines[#lines] = nil end
+  return lines
+end
+
 local function read(path)
   local f = io.open(path, "rb")
   if not f then return nil end
@@ -113,10 +193,11 @@ end
 
 -- `text` with the lines between the line holding BEGIN and the line holding END replaced;
 -- nil when the markers are missing.
-local function splice(text, lines)
-  local before, rest = text:match("^(.-[^\n]*" .. BEGIN .. "[^\n]*\n)(.*)$")
+local function splice(text, lines, first, last)
+  first, last = first or BEGIN, last or END
+  local before, rest = text:match("^(.-[^\n]*" .. first .. "[^\n]*\n)(.*)$")
   if not before then return nil end
-  local after = rest:match("\n?([^\n]*" .. END .. ".*)$")
+  local after = rest:match("\n?([^\n]*" .. last .. ".*)$")
   if not after then return nil end
   -- Blank lines around the block: LDoc would read a marker next to a comment as part of it.
   return before .. "\n" .. table.concat(lines, "\n") .. "\n\n" .. after
@@ -124,7 +205,10 @@ end
 
 --- The generated files: path -> how to make its content from the current one.
 M.targets = {
-  { path = "lua/koodrive/meta.lua", make = function(text) return splice(text, M.meta()) end },
+  { path = "lua/koodrive/meta.lua", make = function(text)
+      local out = splice(text, M.meta())
+      return out and splice(out, M.services(out), SERVICES_BEGIN, SERVICES_END)
+    end },
   { path = "lua/koodrive/init.lua", make = function(text) return splice(text, M.ldoc()) end },
   { path = "OPTIONS.md", make = function()
       local lines = { "# Client and call options", "",

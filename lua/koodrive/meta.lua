@@ -368,3 +368,724 @@ function DevicePoliciesService:unbind_all(policy_id, targets, opts) end
 ---@field derived? boolean
 ---@field instance_id? string
 ---@field device_policies koodrive.DevicePoliciesService
+
+-- BEGIN GENERATED SERVICES (make gen: tools/gen_docs.lua from koodrive.operations; edit those, not this block)
+
+---client.backups
+---@class koodrive.BackupsService
+local BackupsService = {}
+
+---@param deviceId any
+---@param moduleCode any
+---@param scopeList any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function BackupsService:add_scopes(deviceId, moduleCode, scopeList, opts) end
+
+---@param recordId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function BackupsService:record_files(recordId, query, opts) end
+
+---@param recordId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function BackupsService:record_files_all(recordId, query, opts) end
+
+---@param recordId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function BackupsService:record_files_each(recordId, query, opts) end
+
+---@param recordId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function BackupsService:record_files_pages(recordId, query, opts) end
+
+---@param deviceId any
+---@param moduleCode any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function BackupsService:scopes(deviceId, moduleCode, opts) end
+
+
+---client.favorites
+---@class koodrive.FavoritesService
+local FavoritesService = {}
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FavoritesService:all(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FavoritesService:each(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FavoritesService:list(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FavoritesService:pages(query, opts) end
+
+---@param entries any
+---@param starred any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FavoritesService:set(entries, starred, opts) end
+
+---client.files
+---@class koodrive.FilesService
+local FilesService = {}
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:all(req, opts) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:clear_recycled(...) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:copy(...) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:delete(...) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:each(req, opts) end
+
+---@param fileId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:get(fileId, req, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list(req, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_recycled(req, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_recycled_all(req, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_recycled_each(req, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_recycled_pages(req, opts) end
+
+---@param groupId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_team(groupId, req, opts) end
+
+---@param groupId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_team_all(groupId, req, opts) end
+
+---@param groupId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_team_each(groupId, req, opts) end
+
+---@param groupId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_team_pages(groupId, req, opts) end
+
+---@param groupId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_team_recycled(groupId, req, opts) end
+
+---@param groupId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_team_recycled_all(groupId, req, opts) end
+
+---@param groupId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_team_recycled_each(groupId, req, opts) end
+
+---@param groupId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:list_team_recycled_pages(groupId, req, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:mkdir(req, opts) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:move(...) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:pages(req, opts) end
+
+---@param fileId any
+---@param containerId any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:path(fileId, containerId, opts) end
+
+---@param containerId any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:recycle_clear(containerId, opts) end
+
+---@param fileId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:rename(fileId, req, opts) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:restore(...) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:search(req, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:search_all(req, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:search_each(req, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:search_pages(req, opts) end
+
+---@param fileId any
+---@param containerId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:stats(fileId, containerId, query, opts) end
+
+---client.jobs
+---@class koodrive.JobsService
+local JobsService = {}
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function JobsService:all(query, opts) end
+
+---@param jobId any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function JobsService:cancel(jobId, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function JobsService:create(req, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function JobsService:each(query, opts) end
+
+---@param jobId any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function JobsService:get(jobId, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function JobsService:list(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function JobsService:pages(query, opts) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function JobsService:wait(...) end
+
+---client.sessions
+---@class koodrive.SessionsService
+local SessionsService = {}
+
+---@param code any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SessionsService:create(code, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SessionsService:login(req, opts) end
+
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SessionsService:logoff(opts) end
+
+---@param sessionId any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SessionsService:refresh(sessionId, opts) end
+
+---@param accessToken any
+---@param refreshToken any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SessionsService:refresh_token(accessToken, refreshToken, opts) end
+
+---client.shares
+---@class koodrive.SharesService
+local SharesService = {}
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:all(query, opts) end
+
+---@param shareIds any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:cancel(shareIds, opts) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:cancel_many(...) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:create(req, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:each(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:list(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:pages(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:received(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:received_all(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:received_each(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:received_pages(query, opts) end
+
+---@param shareId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SharesService:update(shareId, req, opts) end
+
+---client.spaces
+---@class koodrive.SpacesService
+local SpacesService = {}
+
+---@param ownerId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SpacesService:get(ownerId, query, opts) end
+
+---@param ownerId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SpacesService:list(ownerId, query, opts) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function SpacesService:mine(...) end
+
+---client.usage
+---@class koodrive.UsageService
+local UsageService = {}
+
+---@param userIds any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsageService:by_user(userIds, query, opts) end
+
+---@param userIds any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsageService:by_user_all(userIds, query, opts) end
+
+---@param userIds any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsageService:by_user_each(userIds, query, opts) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsageService:by_user_many(...) end
+
+---@param userIds any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsageService:by_user_pages(userIds, query, opts) end
+
+
+---@param groupId any
+---@param members any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:add_members(groupId, members, opts) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:add_members_many(...) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:all(query, opts) end
+
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:create(req, opts) end
+
+---@param groupId any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:delete(groupId, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:each(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:list(query, opts) end
+
+---@param groupId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:members(groupId, query, opts) end
+
+---@param groupId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:members_all(groupId, query, opts) end
+
+---@param groupId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:members_each(groupId, query, opts) end
+
+---@param groupId any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:members_pages(groupId, query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:pages(query, opts) end
+
+---@param groupId any
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsergroupsService:update(groupId, req, opts) end
+
+---client.users
+---@class koodrive.UsersService
+local UsersService = {}
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsersService:all(query, opts) end
+
+---@param userId any
+---@param modifyUserInfoReq any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsersService:create(userId, modifyUserInfoReq, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsersService:each(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsersService:list(query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function UsersService:pages(query, opts) end
+
+---@class koodrive.Client
+---@field backups koodrive.BackupsService
+---@field favorites koodrive.FavoritesService
+---@field files koodrive.FilesService
+---@field jobs koodrive.JobsService
+---@field sessions koodrive.SessionsService
+---@field shares koodrive.SharesService
+---@field spaces koodrive.SpacesService
+---@field usage koodrive.UsageService
+---@field users koodrive.UsersService
+
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:all(query, opts) end
+
+---@param policy_id any
+---@param targets any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:bind(policy_id, targets, opts) end
+
+---@param policy any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:create(policy, opts) end
+
+---@param policy_id any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:delete(policy_id, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:each(query, opts) end
+
+---@param policy_id any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:get(policy_id, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:list(query, opts) end
+
+---@param policy_id any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:list_targets(policy_id, query, opts) end
+
+---@param policy_id any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:list_targets_all(policy_id, query, opts) end
+
+---@param policy_id any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:list_targets_each(policy_id, query, opts) end
+
+---@param policy_id any
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:list_targets_pages(policy_id, query, opts) end
+
+---@param query any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:pages(query, opts) end
+
+---@param policy_id any
+---@param policy any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function DevicePoliciesService:update(policy_id, policy, opts) end
+
+-- END GENERATED SERVICES

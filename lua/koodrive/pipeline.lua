@@ -387,6 +387,8 @@ function pipeline.class(profile)
   end
 
   Client.operations = services
+  -- The calls built from others (composites, bulk helpers) by service, for tools/gen_docs.lua.
+  Client.extras = profile.bulk or {}
   return Client
 end
 
