@@ -96,7 +96,7 @@ for _, mode in ipairs { "token", "app" } do
       local c = client()
       local g = assert(c.usergroups:create { groupName = "Bulk " .. mode, sourceType = 0 })
       local many = {}
-      for i = 1, 230 do many[i] = string.format("%d", 8000000000000000000 + i) end
+      for i = 1, 230 do many[i] = "80000000000000" .. string.format("%05d", i) end -- digits: exact on every Lua
       local r = assert(require("koodrive.bulk.sharing").add_members(c.usergroups, g.id, many, { concurrency = 3 }))
       assert.are.equal(3, r.calls)
       assert.are.equal(230, #r.added)
@@ -191,5 +191,79 @@ describe("sessions against the local service", function()
     end
     assert.not_matches("AT [%w]", table.concat(text, " "))
     assert.not_matches(carrier.password, tostring(session), 1, true)
+  end)
+end)
+
+describe("listings against the local service's paging modes", function()
+  after_each(function() server.control("/_local/paging?mode=normal") end)
+
+  it_routes("partial and empty pages before the end are followed; a repeated cursor is an error", function()
+    local c = new_client()
+    local base = assert(c.usergroups:all({ sourceType = 0 }))
+    server.control("/_local/paging?mode=partial")
+    local partial = assert(c.usergroups:all({ sourceType = 0 }, { page_size = 2 }))
+    assert.are.same(ids_of(base, "id"), ids_of(partial, "id"))
+    server.control("/_local/paging?mode=empty_first&pages=2")
+    local files = assert(c.backups:record_files_all(creds.koodrive.backup_record_id, nil, { page_size = 2 }))
+    assert.are.equal(creds.koodrive.backup_record_files, #files)
+    server.control("/_local/paging?mode=repeat_cursor")
+    local all, err = c.usergroups:all({ sourceType = 0 }, { page_size = 1 })
+    if #base > 1 then
+      assert.is_nil(all)
+      assert.are.equal("decode", err.kind)
+    end
+  end)
+end)
+
+describe("session_tokens against short-lived tokens", function()
+  local carrier = creds.koodrive.carrier
+  after_each(function() server.control("/_local/tokens?expires_in=1800") end)
+
+  local function counted()
+    local ops = {}
+    return ops, function(r) ops[r.operation] = (ops[r.operation] or 0) + 1 end
+  end
+
+  it_routes("a token that expired is refreshed after its 401, once", function()
+    server.control("/_local/tokens?expires_in=2")
+    local ops, logger = counted()
+    local provider = assert(session_tokens { client = new_client { logger = logger }, agent_name = "local-carrier",
+      login = { account = carrier.account, authType = "1", password = carrier.password }, reuse_window = 0 })
+    local c = new_client { token = false, token_provider = provider, logger = logger }
+    assert(c.devices:list())
+    require("koodrive.scheduler").sleep(3)
+    assert(c.devices:list())
+    assert.are.equal(1, ops["sessions.login"])
+    assert.are.equal(1, ops["sessions.refresh_token"])
+    assert.are.equal(3, ops["devices.list"]) -- the second call: a 401, then the retry
+  end)
+
+  it_routes("session:token() refreshes before expiry, without a 401", function()
+    server.control("/_local/tokens?expires_in=3")
+    local ops, logger = counted()
+    local _, session = assert(session_tokens { client = new_client { logger = logger }, agent_name = "local-carrier",
+      login = { account = carrier.account, authType = "1", password = carrier.password }, refresh_before = 2 })
+    local t1 = assert(session:token())
+    require("koodrive.scheduler").sleep(1.2)
+    local t2 = assert(session:token())
+    assert.are_not.equal(t1, t2)
+    assert.are.equal(1, ops["sessions.refresh_token"])
+    assert(new_client { token = t2 }.devices:list())
+  end)
+
+  it_routes("enterprise: a session from a code, refreshed by session id after its 401", function()
+    server.control("/_local/tokens?expires_in=2")
+    local ops, logger = counted()
+    local codes = { table.unpack and table.unpack(creds.koodrive.auth_codes) or unpack(creds.koodrive.auth_codes) }
+    local provider = assert(session_tokens { client = new_client { logger = logger }, reuse_window = 0,
+      code_provider = function() return table.remove(codes, 1) end })
+    local c = new_client { token = false, token_provider = provider, logger = logger }
+    assert(c.devices:list())
+    require("koodrive.scheduler").sleep(3)
+    local ok, err = c.devices:list()
+    -- session/refresh of an expired session may be refused; the provider then opens a new one
+    assert(ok, err)
+    assert.are.equal(1, ops["sessions.refresh"])
+    assert.is_true((ops["sessions.create"] or 0) >= 1)
   end)
 end)
