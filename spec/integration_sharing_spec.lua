@@ -11,29 +11,8 @@ local server
 setup(function() server = local_service.start() end)
 teardown(function() if server then server.stop() end end)
 
--- Whether the local service has the sharing routes (helper "server" adds them): until it does,
--- each case here is reported pending with the reason, never passed.
-local routes_known
-local function has_routes()
-  if routes_known == nil then
-    local c = assert(koodrive.new { endpoint = server.url, user_id = creds.koodrive.user_id,
-      token = "local-token-alice", timeout = 10, retries = false })
-    local _, err = c:call { method = "GET", path = "/koodrive/ose/v1/share/received" }
-    routes_known = not (err and err.status == 404)
-  end
-  return routes_known
-end
-
--- it(), or pending when the service lacks the routes (checked when the case runs).
-local function it_routes(name, fn)
-  it(name, function()
-    if not has_routes() then
-      pending("the local service has no sharing routes yet (merge branch server)")
-      return
-    end
-    fn()
-  end)
-end
+-- Every case runs against the service's sharing routes: a missing route is a failure.
+local function it_routes(name, fn) it(name, fn) end
 
 local function new_client(overrides)
   local config = { endpoint = server.url, user_id = creds.koodrive.user_id, token = "local-token-alice",
