@@ -174,7 +174,9 @@ local function run_job(files, kind, items, opts)
     return nil, err
   end
   if mine.wait == false then return created end
-  return client.jobs:wait(created.jobId, { deadline = mine.deadline, interval = mine.interval })
+  local wait = { deadline = mine.deadline, interval = mine.interval }
+  for k, v in pairs(call) do wait[k] = v end -- the polls get the caller's per-call options too
+  return client.jobs:wait(created.jobId, wait)
 end
 
 for kind in pairs(KINDS) do
