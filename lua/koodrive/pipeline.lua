@@ -140,7 +140,9 @@ end
 -- The declared operations of each service object (client.devices, ...), for pipeline.check,
 -- and the client each belongs to, for the calls built from other calls (koodrive.composite).
 local service_ops = setmetatable({}, { __mode = "k" })
-local service_client = setmetatable({}, { __mode = "k" })
+-- Weak keys and values: a weak-keyed table whose value (the client) holds its key (the
+-- service object) is never collected on Lua 5.1 and LuaJIT, which have no ephemerons.
+local service_client = setmetatable({}, { __mode = "kv" })
 
 --- The client a service object (client.files) belongs to.
 function pipeline.client_of(service)
