@@ -99,6 +99,7 @@ build = {
     ["koodrive.transport.ngx.resty"] = "lua/koodrive/transport/ngx/resty.lua",
     ["koodrive.transport.record"] = "lua/koodrive/transport/record.lua",
     ["koodrive.transport.replay"] = "lua/koodrive/transport/replay.lua",
+    ["koodrive.bulk.files"] = "lua/koodrive/bulk/files.lua",
     ["koodrive.cli.files"] = "lua/koodrive/cli/files.lua",
     ["koodrive.cli.jobs"] = "lua/koodrive/cli/jobs.lua",
     ["koodrive.cli.paths"] = "lua/koodrive/cli/paths.lua",

@@ -34,6 +34,7 @@ local profile = { name = "koodrive", operations = operations.koodrive, bulk = {
   usergroups = { delete_members_many = lazy_batch "delete_members", add_members_many = sharing_bulk "add_members" },
   shares = { cancel_many = sharing_bulk "cancel_shares" },
   usage = { by_user_many = sharing_bulk "usage_by_user" },
+  favorites = { set_many = function(...) return require("koodrive.bulk.files").set_favorites(...) end },
   spaces = { mine = composite "mine" },
   jobs = { wait = composite "wait" },
   files = { copy = composite "copy", move = composite "move", delete = composite "delete",

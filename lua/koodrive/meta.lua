@@ -454,6 +454,11 @@ function FavoritesService:pages(query, opts) end
 ---@return koodrive.Error|nil err
 function FavoritesService:set(entries, starred, opts) end
 
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FavoritesService:set_many(...) end
+
 ---client.files
 ---@class koodrive.FilesService
 local FilesService = {}

@@ -74,6 +74,9 @@ local function key_of(v)
   return nil
 end
 
+-- The splitting helpers, for the other families' bulk helpers (koodrive.bulk.files).
+M.split_options, M.distinct, M.global_index, M.item_error = split_options, distinct, global_index, item_error
+
 --- shares:cancel_many(shareIds [, opts]) -> { cancelled = {ids}, failed = { {shareId, code,
 -- msg, error?} }, uncertain = { {shareId, code, msg, error?, history} }, calls, callback_error }
 function M.cancel_shares(service, ids, opts)
