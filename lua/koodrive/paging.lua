@@ -18,6 +18,15 @@ local null = json.null
 
 local function absent(v) return v == nil or v == null or v == "" end
 
+-- A total the service gave: nil when absent or null, a whole non-negative number, or false
+-- (not a count).
+local function count_of(v)
+  if v == nil or v == null then return nil end
+  v = tonumber(v)
+  if not v or v < 0 or v % 1 ~= 0 then return false end
+  return v
+end
+
 --- A cursor page: the list ends ONLY when no next cursor comes back (absent, null or "");
 -- partial and empty pages before the end are normal. A cursor equal to the one sent is an
 -- error (the listing would loop), as is a cursor that is no string.
@@ -32,12 +41,8 @@ function paging.cursor_page(body, items, next_cursor, opts, total)
     end
     nxt = next_cursor
   end
-  if total ~= nil and total ~= null then
-    total = tonumber(total)
-    if not total or total < 0 or total % 1 ~= 0 then return nil, "'total' is not a count" end
-  else
-    total = nil
-  end
+  total = count_of(total)
+  if total == false then return nil, "'total' is not a count" end
   return { items = items, next = nxt, total = total, raw = body }
 end
 
@@ -48,12 +53,8 @@ function paging.offset_page(body, items, opts, limit, total)
   if not json.is_array(items) then return nil, "the page's items are not an array" end
   local offset = opts and opts.cursor or 0
   local received = #items
-  if total ~= nil and total ~= null then
-    total = tonumber(total)
-    if not total or total < 0 or total % 1 ~= 0 then return nil, "'total' is not a count" end
-  else
-    total = nil
-  end
+  total = count_of(total)
+  if total == false then return nil, "'total' is not a count" end
   if received > limit then return nil, "the page holds more items than were asked for" end
   local nxt = offset + received
   local done
@@ -77,12 +78,8 @@ function paging.marker_page(body, items, opts, limit, marker, count)
     end
     nxt = marker
   end
-  if count ~= nil and count ~= null then
-    count = tonumber(count)
-    if not count or count < 0 or count % 1 ~= 0 then return nil, "'page.count' is not a count" end
-  else
-    count = nil
-  end
+  count = count_of(count)
+  if count == false then return nil, "'page.count' is not a count" end
   return { items = items, next = nxt, total = count, raw = body }
 end
 

@@ -125,14 +125,21 @@ shape.requested_ids = requested_ids
 -- strings: the ids that failed); "a missing status with code 0 means all succeeded".
 -- A status that disagrees with failedList, or an id that was not sent, is a contradiction.
 function shape.delete_members(body, args, call)
+  return shape.member_outcome(body, args.userIds, call, "deleted")
+end
+
+--- The batch member answer of batchDelete and batchAdd: every id of `ids` in exactly one of
+-- `failedList`, `<done_key>` ("deleted" / "added") or `uncertain`, with `status` checked
+-- against them (the rules of usergroups.delete_members above).
+function shape.member_outcome(body, ids, call, done_key)
   local wanted = {}
-  for _, id in ipairs(args.userIds) do wanted[id] = true end
+  for _, id in ipairs(ids) do wanted[id] = true end
   local failed, is_failed = requested_ids(body.failedList, "failedList", wanted)
   if not failed then return nil, is_failed end
   is_failed = is_failed or {}
-  local deleted = {}
-  for _, id in ipairs(args.userIds) do
-    if not is_failed[id] then deleted[#deleted + 1] = id end
+  local done = {}
+  for _, id in ipairs(ids) do
+    if not is_failed[id] then done[#done + 1] = id end
   end
   local status
   if absent(body.status) then
@@ -141,14 +148,14 @@ function shape.delete_members(body, args, call)
   else
     status = json.integer(body, "status")
     if status ~= 0 and status ~= 1 and status ~= 2 then return nil, "'status' is not 0, 1 or 2" end
-    local expected = (#failed == 0 and 0) or (#deleted == 0 and 2) or 1
+    local expected = (#failed == 0 and 0) or (#done == 0 and 2) or 1
     if status ~= expected then return nil, "'status' contradicts 'failedList'" end
   end
-  -- After an ambiguous attempt, "failed" most likely means "already removed by that attempt":
+  -- After an ambiguous attempt, "failed" most likely means "already done by that attempt":
   -- such ids are reported as uncertain, never as refused.
   local uncertain = {}
   if call and call.ambiguous and #failed > 0 then failed, uncertain = {}, failed end
-  return { status = status, failedList = failed, deleted = deleted, uncertain = uncertain,
+  return { status = status, failedList = failed, [done_key] = done, uncertain = uncertain,
     history = call and call.ambiguous and call.history or nil }
 end
 

@@ -46,19 +46,7 @@ local function setup(ctx)
   return client, paths.resolver(client, { container_id = ctx.args.container_id })
 end
 
-local function list_out(ctx, items, doc_key, header, columns, empty)
-  if ctx.args.json then
-    local doc = {}
-    for k, v in pairs(header or {}) do doc[k] = v end
-    doc[doc_key] = json.array(items)
-    ctx.out(output.encode(doc) .. "\n")
-  elseif #items == 0 then
-    ctx.out(empty .. "\n")
-  else
-    ctx.out(output.columns_text(items, columns))
-  end
-  return EXIT.ok
-end
+local list_out = output.list_out
 
 local function ls(ctx)
   local a = ctx.args

@@ -1,5 +1,4 @@
 --- `koodrive groups ls|create|members|add-members|delete-members`.
-local json = require "koodrive.json"
 local config = require "koodrive.cli.config"
 local output = require "koodrive.cli.output"
 local bulk = require "koodrive.cli.bulk"
@@ -63,19 +62,7 @@ local function source_type(ctx)
   return tonumber(v)
 end
 
-local function list_out(ctx, items, key, header, columns, empty)
-  if ctx.args.json then
-    local doc = {}
-    for k, v in pairs(header or {}) do doc[k] = v end
-    doc[key] = json.array(items)
-    ctx.out(output.encode(doc) .. "\n")
-  elseif #items == 0 then
-    ctx.out(empty .. "\n")
-  else
-    ctx.out(output.columns_text(items, columns))
-  end
-  return EXIT.ok
-end
+local list_out = output.list_out
 
 local function list(ctx)
   local limit = output.limit(ctx)

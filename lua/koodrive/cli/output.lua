@@ -294,4 +294,20 @@ function output.bulk(ctx, results, header)
   return first_failure.exit or EXIT.service
 end
 
+--- A listing command's output: one JSON document (the `header` fields and the items under
+-- `key`) with --json, else `empty` for no items or a table of `columns`; the exit code.
+function output.list_out(ctx, items, key, header, columns, empty)
+  if ctx.args.json then
+    local doc = {}
+    for k, v in pairs(header or {}) do doc[k] = v end
+    doc[key] = json.array(items)
+    ctx.out(output.encode(doc) .. "\n")
+  elseif #items == 0 then
+    ctx.out(empty .. "\n")
+  else
+    ctx.out(output.columns_text(items, columns))
+  end
+  return EXIT.ok
+end
+
 return output

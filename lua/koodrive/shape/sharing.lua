@@ -4,23 +4,11 @@
 -- (numbers that are whole and below 2^53 are written as their digits); an answer about an
 -- id that was not sent is a contradiction. Messages name fields and types, never values.
 local json = require "koodrive.json"
+local common = require "koodrive.shape"
 
 local S = {}
 
-local null = json.null
-
-local function absent(v) return v == nil or v == null end
-
--- Integer ids that fit a double may arrive as numbers: results always carry strings.
-local function id_string(t, k)
-  local v = t[k]
-  if type(v) == "number" then
-    local n = json.integer(t, k)
-    return n and string.format("%d", n) or nil
-  end
-  if type(v) == "string" and v ~= "" then return v end
-  return nil
-end
+local absent, id_string = common.absent, common.id_string
 S.id_string = id_string
 
 local function paging() return require "koodrive.paging" end
@@ -257,37 +245,7 @@ end
 -- 1 partly, 2 none - missing with code 0 means all (the 2024-07 example answers without it).
 -- The same reading as usergroups.delete_members (koodrive-api.md §4).
 function S.members_added(body, args, call)
-  local wanted = {}
-  for _, id in ipairs(args.members.userIds) do wanted[id] = true end
-  local failed, is_failed = {}, {}
-  local raw = body.failedList
-  if not absent(raw) then
-    if not json.is_array(raw) then return nil, "'failedList' is not an array" end
-    for i = 1, #raw do
-      local id = id_string(raw, i)
-      if not id then return nil, "'failedList[" .. i .. "]' is not an id" end
-      if not wanted[id] then return nil, "'failedList[" .. i .. "]' is an id that was not sent" end
-      if not is_failed[id] then is_failed[id] = true; failed[#failed + 1] = id end
-    end
-  end
-  local added = {}
-  for _, id in ipairs(args.members.userIds) do
-    if not is_failed[id] then added[#added + 1] = id end
-  end
-  local status
-  if absent(body.status) then
-    if #failed > 0 then return nil, "'failedList' names ids but 'status' is missing (all succeeded)" end
-    status = 0
-  else
-    status = json.integer(body, "status")
-    if status ~= 0 and status ~= 1 and status ~= 2 then return nil, "'status' is not 0, 1 or 2" end
-    local expected = (#failed == 0 and 0) or (#added == 0 and 2) or 1
-    if status ~= expected then return nil, "'status' contradicts 'failedList'" end
-  end
-  local uncertain = {}
-  if call and call.ambiguous and #failed > 0 then failed, uncertain = {}, failed end
-  return { status = status, failedList = failed, added = added, uncertain = uncertain,
-    history = call and call.ambiguous and call.history or nil }
+  return common.member_outcome(body, args.members.userIds, call, "added")
 end
 
 --------------------------------------------------------------------------------------------
