@@ -142,6 +142,21 @@ describe("file operations as jobs", function()
     assert.are.equal(4, sent_job(t).taskType)
   end)
 
+  it("never resends a job after a reset mid-call: the error says it may have been created", function()
+    local t = { requests = {} }
+    function t.send(_, req)
+      t.requests[#t.requests + 1] = req
+      return nil, { kind = "transport", reason = "reset", message = "connection reset by peer" }
+    end
+    local c = assert(koodrive.new { endpoint = "http://127.0.0.1:9", user_id = "1505084218764547200",
+      token = "spec-token-value", transport = t, sleep = function() end })   -- retries on
+    local job, err = c.files:copy(ITEMS, { srcContainerId = SPACE, dstContainerId = "IAADother" })
+    assert.is_nil(job)
+    assert.are.equal(1, #t.requests)
+    assert.are.equal("files.copy", err.operation)
+    assert.is_true(err.uncertain)
+  end)
+
   it("refuses misplaced options before sending", function()
     local c, t = client {}
     local _, err = c.files:copy(ITEMS, { srcContainerId = SPACE, permanent = true })
