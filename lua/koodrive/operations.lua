@@ -16,12 +16,17 @@ local FAMILIES = {
   iotda = { "iotda" },
 }
 
-for service, families in pairs(FAMILIES) do
+-- Each service's list is built when first asked for: `require "koodrive"` (KooDrive) never
+-- loads the IoTDA family, and the reverse.
+setmetatable(operations, { __index = function(t, service)
+  local families = FAMILIES[service]
+  if not families then return nil end
   local list = {}
   for _, family in ipairs(families) do
     for _, op in ipairs(require("koodrive.operations." .. family)) do list[#list + 1] = op end
   end
-  operations[service] = list
-end
+  rawset(t, service, list)
+  return list
+end })
 
 return operations
