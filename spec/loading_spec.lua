@@ -87,4 +87,37 @@ print("iotda " .. tostring(c ~= nil) .. " [" .. modules() .. "]")
     assert.matches("curl %S+ curl %[koodrive.curl%]", out) -- libcurl brings its own libcrypto
     assert.matches("iotda true %[koodrive.curl,koodrive.iotda%]", out)
   end)
+
+  it("a family's operations load with the first use of one of its services, not at require", function()
+    local out = run([[
+local koodrive = require "koodrive"
+local function families()
+  local out = {}
+  for _, f in ipairs { "devices", "files", "users", "iotda" } do
+    if package.loaded["koodrive.operations." .. f] then out[#out + 1] = f end
+  end
+  return table.concat(out, ",")
+end
+print("require [" .. families() .. "]")
+local c = assert(koodrive.new { endpoint = "https://kd.example.com", user_id = "1", token = "t" })
+print("new [" .. families() .. "]")
+print("method " .. type(c.usage.by_user) .. " [" .. families() .. "]")
+print("bulk " .. type(c.devices.unbind_many) .. " [" .. families() .. "]")
+print("list " .. type(c.devices.list) .. " " .. type(c.devices.nope))
+local req = assert(c:prepare_operation("files.list", { containerId = "IAADx", parentFileId = "root" }))
+print("prepared " .. req.method .. " [" .. families() .. "]")
+print("paged " .. type(c.files.each) .. " " .. type(c.files.list_recycled_all))
+print("unknown " .. tostring(select(2, c:prepare_operation("nope.list")).message:match("devices%.list") ~= nil))
+]])
+    assert.matches("require %[%]", out)
+    assert.matches("new %[%]", out)
+    -- usage is declared by the users family: the first lookup loads that family only.
+    assert.matches("method function %[users%]", out)
+    assert.matches("bulk function %[devices,users%]", out)
+    assert.matches("list function nil", out)
+    assert.matches("prepared %u+ %[devices,files,users%]", out)
+    assert.matches("paged function function", out)
+    -- An unknown name lists every operation, so every family loads to say which exist.
+    assert.matches("unknown true", out)
+  end)
 end)

@@ -211,3 +211,28 @@ describe("iotda device_policies:unbind", function()
     assert.are.equal("KOODRIVE.UNREPORTED", result.failure_targets[1].error_code)
   end)
 end)
+
+describe("operations.SERVICES", function()
+  -- The map a client loads families by must name every service each family declares, and
+  -- only those: a service missing from it would have no object on the client.
+  it("names, for every service, the family module that declares it", function()
+    local operations = require "koodrive.operations"
+    for profile, map in pairs(operations.SERVICES) do
+      local declared = {}
+      for _, op in ipairs(operations[profile]) do
+        local service = op.name:match("^([%w_]+)%.")
+        declared[service] = true
+        local family = map[service]
+        assert.is_string(family, profile .. ": " .. service .. " is missing from SERVICES")
+        local found = false
+        for _, o in ipairs(require("koodrive.operations." .. family)) do
+          if o == op then found = true end
+        end
+        assert.is_true(found, op.name .. " is not declared by koodrive.operations." .. family)
+      end
+      for service in pairs(map) do
+        assert.is_true(declared[service] == true, profile .. ": SERVICES names " .. service .. ", which declares nothing")
+      end
+    end
+  end)
+end)

@@ -136,16 +136,17 @@ function M.services(text)
       { "koodrive.IotdaClient", "koodrive.iotda", "Client" } } do
     local Client = require(client[2])[client[3]]
     local services = {}
-    for service in pairs(Client.operations) do services[#services + 1] = service end
+    local operations = Client.operations()
+    for service in pairs(operations) do services[#services + 1] = service end
     for service in pairs(Client.extras) do
-      if not Client.operations[service] then services[#services + 1] = service end
+      if not operations[service] then services[#services + 1] = service end
     end
     table.sort(services)
     local fields = {}
     for _, service in ipairs(services) do
       local class = class_name(service)
       local methods = {}
-      for method, op in pairs(Client.operations[service] or {}) do
+      for method, op in pairs(operations[service] or {}) do
         local params = {}
         for i, a in ipairs(op.args) do params[i] = a.name end
         params[#params + 1] = "opts"

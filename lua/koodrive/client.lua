@@ -29,7 +29,7 @@ local function sharing_bulk(name)
   return function(...) return require("koodrive.bulk.sharing")[name](...) end
 end
 
-local profile = { name = "koodrive", operations = operations.koodrive, bulk = {
+local profile = { name = "koodrive", services = operations.SERVICES.koodrive, bulk = {
   devices = { unbind_many = lazy_batch "unbind_devices" },
   usergroups = { delete_members_many = lazy_batch "delete_members", add_members_many = sharing_bulk "add_members" },
   shares = { cancel_many = sharing_bulk "cancel_shares" },
@@ -54,8 +54,16 @@ end
 -- What authorizes a KooDrive request (data, applied by pipeline.encode_or_sign): X-Date on every
 -- request; token mode: Authorization: Bearer; app mode: HMAC-SHA256 signed in C.
 function profile.authorize(client, secret)
-  if secret.token then
-    return { date_header = "X-Date", headers = { Authorization = secret.token } }
+  local token = secret.token
+  if token then
+    -- Read only (nothing is signed in token mode), so one table serves every call until the
+    -- token changes.
+    local auth = secret.token_auth
+    if not auth or auth.headers.Authorization ~= token then
+      auth = { date_header = "X-Date", headers = { Authorization = token } }
+      secret.token_auth = auth
+    end
+    return auth
   end
   return { date_header = "X-Date", scheme = "HMAC-SHA256", key_id = client.app_id,
     secret = secret.app_secret }

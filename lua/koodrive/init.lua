@@ -85,7 +85,7 @@ function koodrive.default()
 end
 
 -- koodrive.devices:list() etc. forward to the default client's service objects.
-for service in pairs(client.Client.operations) do
+for service in pairs(client.Client.services) do
   koodrive[service] = setmetatable({}, {
     __index = function(_, method)
       return function(_, ...)

@@ -13,7 +13,7 @@ local validate = require "koodrive.validate"
 
 local SERVICE = "iotdm"
 
-local profile = { name = "iotda", operations = operations.iotda, bulk = {
+local profile = { name = "iotda", services = operations.SERVICES.iotda, bulk = {
   device_policies = { unbind_all = lazy_batch "unbind_policy_targets" },
 } }
 

@@ -6,7 +6,8 @@
 -- it takes with the rule each must pass, how to build the body, query and extra headers, and
 -- how to shape the decoded response into the result. `koodrive.pipeline` sends all of them the
 -- same way; docs/ARCHITECTURE.md lists every field an entry may have. Adding an endpoint is
--- adding an entry to its family's module; adding a family is adding its name below.
+-- adding an entry to its family's module; adding a family is adding its name below
+-- and its services to SERVICES.
 local operations = {}
 
 -- Families in the order their services are documented.
@@ -16,8 +17,17 @@ local FAMILIES = {
   iotda = { "iotda" },
 }
 
--- Each service's list is built when first asked for: `require "koodrive"` (KooDrive) never
--- loads the IoTDA family, and the reverse.
+-- The family module that declares each service object's operations, so that a client loads a
+-- family when one of its services is first used, not at `require` (operations_spec checks this
+-- map against what the modules declare).
+operations.SERVICES = {
+  koodrive = { devices = "devices", spaces = "spaces", files = "files", jobs = "jobs",
+    favorites = "favorites", shares = "shares", usergroups = "usergroups", users = "users",
+    usage = "users", backups = "backups", sessions = "sessions" },
+  iotda = { device_policies = "iotda" },
+}
+
+-- Each service's whole list (for tools and specs) is built when first asked for.
 setmetatable(operations, { __index = function(t, service)
   local families = FAMILIES[service]
   if not families then return nil end

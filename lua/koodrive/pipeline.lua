@@ -155,7 +155,7 @@ end
 -- refuse bad input before they send any of it.
 function pipeline.check(service, method, ...)
   local ops = service_ops[service]
-  local op = ops and ops[method]
+  local op = ops and (ops() or {})[method]
   if not op then
     return nil, errors.validation("method", "enum", "is not an operation of this service object")
   end
@@ -171,7 +171,8 @@ local function run(client, op, ...)
   local spec, opts, args = operation_spec(client, op, ...)
   if not spec then return nil, opts end
   local ctx = { operation = op.name, idempotent = op.idempotent ~= false,
-    code_optional = op.code_optional, empty_body = op.empty_body }
+    code_optional = op.code_optional, empty_body = op.empty_body,
+    repeatable = nil, trace_id = nil, request = nil } -- (set by the attempts: sized once)
   local decoded, err, res, history = execute(client, spec, opts, ctx)
   if not decoded then
     -- "Not found" after an attempt that may have done the work most likely means it did.
@@ -245,7 +246,8 @@ end
 --------------------------------------------------------------------------------------------
 
 --- Makes the client class of a service profile.
--- profile = { name, operations, bulk = { service = { method = fn(service, ...) } },
+-- profile = { name, services = { service = family module name, or its list of declarations },
+--             bulk = { service = { method = fn(service, ...) } },
 --             set_token(secret, token) (token modes with a token_provider),
 --             headers(client, headers, opts),
 --             authorize(client, secrets) -> auth data for encode_or_sign (request/build.lua),
@@ -257,50 +259,72 @@ function pipeline.class(profile)
   local label = profile.name == "koodrive" and "koodrive" or ("koodrive." .. profile.name)
   Client.__name = label .. ".client"
 
-  -- Service objects: client.devices:list() runs operation "devices.list".
-  local services, by_name = {}, {}
-  for _, op in ipairs(profile.operations) do
-    local service, method = op.name:match("^([%w_]+)%.([%w_]+)$")
-    services[service] = services[service] or {}
-    services[service][method] = op
-    by_name[op.name] = op
+  -- The declarations by service ("devices" -> { list = op, ... }) and by name. A family's
+  -- module (koodrive.operations.<family>) is loaded when one of its services is first used,
+  -- so `require "koodrive"` parses none of them.
+  local by_name = {}
+  local services = setmetatable({}, { __index = function(t, service)
+    local family = profile.services[service]
+    if not family then return nil end
+    local declared = type(family) == "table" and family or require("koodrive.operations." .. family)
+    for _, op in ipairs(declared) do
+      local s, method = op.name:match("^([%w_]+)%.([%w_]+)$")
+      local ops = rawget(t, s) or {}
+      rawset(t, s, ops)
+      ops[method] = op
+      by_name[op.name] = op
+    end
+    return rawget(t, service)
+  end })
+
+  -- Every service's declarations, all families loaded (for tools and error messages).
+  local function all_services()
+    for service in pairs(profile.services) do local _ = services[service] end
+    return services
   end
 
   -- The declared operation called `name` ("devices.bind"), or nil and a validation error.
   local function operation(name)
-    local op = type(name) == "string" and by_name[name]
+    local service = type(name) == "string" and name:match("^([%w_]+)%.")
+    local op = service and services[service] and by_name[name]
     if op then return op end
     local known = {}
-    for n in pairs(by_name) do known[#known + 1] = n end
+    for n in pairs(all_services() and by_name) do known[#known + 1] = n end
     table.sort(known)
     return nil, errors.validation("operation", "enum", "must be one of " .. table.concat(known, ", "))
   end
 
-  -- Each service object has the declared operations and the bulk helpers of the profile
-  -- (which call those operations). Their declarations stay private: the bulk helpers check
-  -- arguments through pipeline.check, the CLI through client:prepare_operation.
-  local function bind_services(client)
-    for service, ops in pairs(services) do
-      local obj = {}
-      service_ops[obj] = ops
-      service_client[obj] = client
-      for method, op in pairs(ops) do
-        obj[method] = function(_, ...) return run(client, op, ...) end
-        if op.paging then add_companions(obj, client, op, method) end
-      end
-      for method, fn in pairs(profile.bulk and profile.bulk[service] or {}) do
-        obj[method] = fn
-      end
-      client[service] = obj
+  -- A service object's methods, made on its first use: the declared operations, their paging
+  -- companions, then the profile's bulk helpers for the service (which call those operations
+  -- and win over a declared method of the same name). Their declarations stay private: the
+  -- bulk helpers check arguments through pipeline.check, the CLI through
+  -- client:prepare_operation.
+  local function bind_methods(obj, service, client)
+    for method, op in pairs(services[service] or {}) do
+      obj[method] = function(_, ...) return run(client, op, ...) end
+      if op.paging then add_companions(obj, client, op, method) end
     end
-    -- Services made only of calls built from others (none yet) get their object too.
-    for service, fns in pairs(profile.bulk or {}) do
-      if not client[service] then
-        local obj = {}
-        service_client[obj] = client
-        for method, fn in pairs(fns) do obj[method] = fn end
-        client[service] = obj
-      end
+    for method, fn in pairs(profile.bulk and profile.bulk[service] or {}) do obj[method] = fn end
+  end
+
+  -- One service object per service name the profile knows (client.devices, client.files...).
+  -- Its metatable binds the methods on the first lookup, then goes away; until then it holds
+  -- the client, so a kept service object keeps its client alive as its methods do.
+  local names = {}
+  for service in pairs(profile.services) do names[service] = true end
+  for service in pairs(profile.bulk or {}) do names[service] = true end
+  local function ops_of(service) return function() return services[service] end end
+
+  local function bind_services(client)
+    for service in pairs(names) do
+      local obj = setmetatable({}, { __index = function(obj, method)
+        setmetatable(obj, nil)
+        bind_methods(obj, service, client)
+        return rawget(obj, method)
+      end })
+      service_ops[obj] = ops_of(service)
+      service_client[obj] = client
+      client[service] = obj
     end
   end
 
@@ -388,7 +412,10 @@ function pipeline.class(profile)
     return label .. " client (" .. profile.describe(c) .. ")"
   end
 
-  Client.operations = services
+  --- Every service's declarations ("devices" -> { list = op, ... }), all families loaded.
+  Client.operations = all_services
+  -- The service names of the profile (no family loaded).
+  Client.services = profile.services
   -- The calls built from others (composites, bulk helpers) by service, for tools/gen_docs.lua.
   Client.extras = profile.bulk or {}
   return Client
