@@ -111,6 +111,62 @@ describe("koodrive.json", function()
     end)
   end)
 
+  -- The reader keeps up to 16 members on the stack before it makes the table (src/json_decode.c):
+  -- what it reads must not depend on where a member falls around those batches.
+  it("reads objects and arrays of any size member for member, around its batches of 16", function()
+    for _, n in ipairs { 0, 1, 15, 16, 17, 31, 32, 33, 50 } do
+      local keys, items = {}, {}
+      for i = 1, n do
+        keys[#keys + 1] = string.format('"k%d":%s', i, i % 7 == 0 and (i .. ".0") or tostring(i))
+        items[#items + 1] = i % 5 == 0 and (i .. "e0") or (i % 3 == 0 and ('"s' .. i .. '"') or tostring(i))
+      end
+      local obj = assert(json.decode("{" .. table.concat(keys, ",") .. "}"))
+      local arr = assert(json.decode("[" .. table.concat(items, ",") .. "]"))
+      local count = 0
+      for _ in pairs(obj) do count = count + 1 end
+      assert.are.equal(n, count)
+      assert.are.equal(n, #arr)
+      assert.is_true(json.is_array(arr))
+      assert.is_true(json.is_object(obj))
+      for i = 1, n do
+        assert.are.equal(i, obj["k" .. i])
+        -- a whole number written as a float stays marked wherever it falls
+        if i % 7 == 0 then assert.is_nil(json.integer(obj, "k" .. i)) else assert.are.equal(i, json.integer(obj, "k" .. i)) end
+        if i % 5 == 0 then
+          assert.are.equal(i, arr[i]); assert.is_nil(json.integer(arr, i))
+        elseif i % 3 == 0 then
+          assert.are.equal("s" .. i, arr[i])
+        else
+          assert.are.equal(i, json.integer(arr, i))
+        end
+      end
+    end
+  end)
+
+  it("refuses a repeated key whether it repeats one in the same batch of 16 or an earlier one", function()
+    for _, at in ipairs { { 1, 2 }, { 3, 15 }, { 2, 16 }, { 2, 17 }, { 17, 18 }, { 5, 40 }, { 33, 34 } } do
+      local keys = {}
+      for i = 1, 45 do keys[i] = string.format('"k%d":%d', i == at[2] and at[1] or i, i) end
+      local v, err = json.decode("{" .. table.concat(keys, ",") .. "}")
+      assert.is_nil(v)
+      assert.matches("duplicate key", err)
+    end
+    -- nested containers inside a batch keep their own members
+    local v = assert(json.decode('{"a":{"a":1,"b":[1,2,{"a":3}]},"b":2}'))
+    assert.are.equal(3, v.a.b[3].a)
+    assert.are.equal(2, v.b)
+  end)
+
+  it("reads nesting at the depth limit and refuses one deeper, arrays and objects alike", function()
+    local deep = string.rep("[", 1000) .. string.rep("]", 1000)
+    assert.is_table(json.decode(deep))
+    local v, err = json.decode("[" .. deep .. "]")
+    assert.is_nil(v)
+    assert.matches("nested too deep", err)
+    local objs = string.rep('{"a":1,"b":', 999) .. "1" .. string.rep("}", 999)
+    assert.is_table(json.decode(objs))
+  end)
+
   it("leaves the host's global cjson settings alone", function()
     local cjson = require "cjson"
     cjson.encode_sparse_array(true)

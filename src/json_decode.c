@@ -67,55 +67,116 @@ static void record_float(reader *r, int container)
     lua_pop(L, 1);
 }
 
+/* Members are kept on the stack until PENDING of them (or all) are read, and the table is then
+ * made at its final size: a table grown member by member is reallocated at 1, 2, 4, 8...
+ * entries, and that was most of the reader's allocations for a typical answer. */
+#define PENDING 16
+
+/* Stores the n values above the array's table (at t) at indexes from+1..from+n. */
+static void flush_array(reader *r, int t, int from, int n, unsigned floats)
+{
+    lua_State *L = r->L;
+    int i;
+    for (i = 0; i < n; i++) {
+        lua_pushvalue(L, t + 1 + i);
+        lua_rawseti(L, t, from + i + 1);
+        if (floats & (1u << i)) {
+            lua_pushinteger(L, from + i + 1);
+            r->float_literal = 1;
+            record_float(r, t);
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, t);
+}
+
 static void read_array(reader *r)
 {
     lua_State *L = r->L;
-    int t, n = 0;
-    lua_newtable(L);
-    t = lua_gettop(L);
-    if (r->array_mt) {
-        lua_pushvalue(L, r->array_mt);
-        lua_setmetatable(L, t);
-    }
+    int t = lua_gettop(L) + 1, made = 0, stored = 0, n = 0;
+    unsigned floats = 0;
     r->p++;
     skip_space(r);
     if (r->p < r->end && *r->p == ']') {
         r->p++;
-        return;
+        lua_createtable(L, 0, 0);
+        goto done;
     }
+    lua_pushnil(L); /* the table's slot, filled at the first flush */
+    luaL_checkstack(L, PENDING + 8, "nested too deep");
     for (;;) {
         read_value(r);
-        lua_rawseti(L, t, ++n);
-        if (r->float_literal) {
-            lua_pushinteger(L, n);
-            record_float(r, t);
-            lua_pop(L, 1);
-        }
+        if (r->float_literal)
+            floats |= 1u << n;
+        r->float_literal = 0;
+        n++;
         skip_space(r);
         if (r->p < r->end && *r->p == ',') {
             r->p++;
+            if (n == PENDING) {
+                if (!made) {
+                    lua_createtable(L, PENDING * 2, 0);
+                    lua_replace(L, t);
+                    made = 1;
+                }
+                flush_array(r, t, stored, n, floats);
+                stored += n;
+                n = 0;
+                floats = 0;
+            }
             continue;
         }
         if (r->p < r->end && *r->p == ']') {
             r->p++;
-            return;
+            break;
         }
         kd_json_fail(r, "expected ',' or ']' in array");
     }
+    if (!made) {
+        lua_createtable(L, n, 0);
+        lua_replace(L, t);
+    }
+    flush_array(r, t, stored, n, floats);
+done:
+    if (r->array_mt) {
+        lua_pushvalue(L, r->array_mt);
+        lua_setmetatable(L, -2);
+    }
+}
+
+/* Stores the n key/value pairs above the object's table (at t). */
+static void flush_object(reader *r, int t, int n, unsigned floats)
+{
+    lua_State *L = r->L;
+    int i;
+    for (i = 0; i < n; i++) {
+        lua_pushvalue(L, t + 1 + 2 * i);
+        lua_pushvalue(L, t + 2 + 2 * i);
+        lua_rawset(L, t);
+        if (floats & (1u << i)) {
+            lua_pushvalue(L, t + 1 + 2 * i);
+            r->float_literal = 1;
+            record_float(r, t);
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, t);
 }
 
 static void read_object(reader *r)
 {
     lua_State *L = r->L;
-    int t;
-    lua_newtable(L);
-    t = lua_gettop(L);
+    int t = lua_gettop(L) + 1, made = 0, n = 0, i;
+    unsigned floats = 0;
     r->p++;
     skip_space(r);
     if (r->p < r->end && *r->p == '}') {
         r->p++;
+        lua_createtable(L, 0, 0);
         return;
     }
+    lua_pushnil(L); /* the table's slot, filled at the first flush */
+    luaL_checkstack(L, 2 * PENDING + 8, "nested too deep");
     for (;;) {
         const char *key_at;
         skip_space(r);
@@ -123,39 +184,57 @@ static void read_object(reader *r)
             kd_json_fail(r, "expected a string key in object");
         key_at = r->p;
         kd_json_read_string(r);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, t);
-        if (!lua_isnil(L, -1)) {
-            r->p = key_at;
-            kd_json_fail(r, "duplicate key in object");
+        /* The same key twice is an error, among the pending keys and the stored ones. */
+        for (i = 0; i < n; i++) {
+            if (lua_rawequal(L, t + 1 + 2 * i, -1)) {
+                r->p = key_at;
+                kd_json_fail(r, "duplicate key in object");
+            }
         }
-        lua_pop(L, 1);
+        if (made) {
+            lua_pushvalue(L, -1);
+            lua_rawget(L, t);
+            if (!lua_isnil(L, -1)) {
+                r->p = key_at;
+                kd_json_fail(r, "duplicate key in object");
+            }
+            lua_pop(L, 1);
+        }
         skip_space(r);
         if (r->p >= r->end || *r->p != ':')
             kd_json_fail(r, "expected ':' after key in object");
         r->p++;
         read_value(r);
-        if (r->float_literal) {
-            lua_pushvalue(L, -2);
-            lua_pushvalue(L, -2);
-            lua_rawset(L, t);
-            lua_pop(L, 1); /* the value; the key stays on top for record_float */
-            record_float(r, t);
-            lua_pop(L, 1);
-        } else {
-            lua_rawset(L, t);
-        }
+        if (r->float_literal)
+            floats |= 1u << n;
+        r->float_literal = 0;
+        n++;
         skip_space(r);
         if (r->p < r->end && *r->p == ',') {
             r->p++;
+            if (n == PENDING) {
+                if (!made) {
+                    lua_createtable(L, 0, PENDING * 2);
+                    lua_replace(L, t);
+                    made = 1;
+                }
+                flush_object(r, t, n, floats);
+                n = 0;
+                floats = 0;
+            }
             continue;
         }
         if (r->p < r->end && *r->p == '}') {
             r->p++;
-            return;
+            break;
         }
         kd_json_fail(r, "expected ',' or '}' in object");
     }
+    if (!made) {
+        lua_createtable(L, 0, n);
+        lua_replace(L, t);
+    }
+    flush_object(r, t, n, floats);
 }
 
 static void read_value(reader *r)
@@ -169,7 +248,7 @@ static void read_value(reader *r)
     case '[':
         if (++r->depth > r->max_depth)
             kd_json_fail(r, "nested too deep");
-        luaL_checkstack(r->L, 6, "nested too deep");
+        luaL_checkstack(r->L, 8, "nested too deep");
         if (*r->p == '{')
             read_object(r);
         else

@@ -123,6 +123,8 @@ void kd_transfer_free(kd_transfer *t)
     }
     curl_slist_free_all(t->headers);
     t->headers = NULL;
+    free(t->ca_file);
+    t->ca_file = NULL;
     buffer_free(&t->body);
     buffer_free(&t->head);
     buffer_free(&t->request_body);
@@ -173,6 +175,7 @@ static const char *opt_string(lua_State *L, int t, const char *field, size_t *le
 static struct curl_slist *build_headers(lua_State *L, int t, const char **bad)
 {
     struct curl_slist *list = NULL, *next;
+    char small[512];
     *bad = NULL;
     lua_getfield(L, t, "headers");
     if (!lua_isnil(L, -1) && !lua_istable(L, -1))
@@ -201,8 +204,9 @@ static struct curl_slist *build_headers(lua_State *L, int t, const char **bad)
             lua_pop(L, 2);
             break;
         }
-        /* "Name;" is curl's way to send a header with an empty value. */
-        line = malloc(nlen + vlen + 3);
+        /* "Name;" is curl's way to send a header with an empty value. curl_slist_append
+         * copies the line, so a short one is built on the stack. */
+        line = nlen + vlen + 3 <= sizeof small ? small : malloc(nlen + vlen + 3);
         if (line == NULL) {
             *bad = "";
             lua_pop(L, 2);
@@ -219,7 +223,8 @@ static struct curl_slist *build_headers(lua_State *L, int t, const char **bad)
             line[nlen + 2 + vlen] = '\0';
         }
         next = curl_slist_append(list, line);
-        free(line);
+        if (line != small)
+            free(line);
         lua_pop(L, 1); /* value */
         if (next == NULL) {
             *bad = "";
@@ -234,6 +239,12 @@ static struct curl_slist *build_headers(lua_State *L, int t, const char **bad)
         return NULL;
     }
     return list;
+}
+
+/* Whether two optional strings are the same (both NULL, or equal). */
+static int same_text(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : (b != NULL && strcmp(a, b) == 0);
 }
 
 /* Pushes nil, kind, message, curl code: the Lua layer turns these into error objects. */
@@ -292,46 +303,51 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
     t->headers = headers;
     t->max_body = (long)max_body;
 
-    /* Reset clears the last call's options but keeps the live connection cache. */
-    curl_easy_reset(e);
     buffer_reset(&t->body, (size_t)t->max_body);
     buffer_reset(&t->head, (size_t)-1);
     memset(&t->guard, 0, sizeof t->guard);
     t->errbuf[0] = '\0';
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* The options every request of this handle shares are set once. A curl_easy_reset (which
+     * keeps the live connection cache) is needed only for a different CA file, the one option
+     * that cannot be put back to libcurl's default; every other option a request may set is
+     * set below on every request, to its value or to the default. */
+    if (!t->configured || !same_text(t->ca_file, ca_file)) {
+        char *copy = ca_file != NULL ? strdup(ca_file) : NULL;
+        if (ca_file != NULL && copy == NULL)
+            return push_failure(L, "transport", "out of memory", CURLE_OUT_OF_MEMORY);
+        free(t->ca_file);
+        t->ca_file = copy;
+        curl_easy_reset(e);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)t);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->body);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, &t->guard);
+        if (ca_file != NULL)
+            curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+        t->configured = 1;
+    }
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->body);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t->guard);
-    if (timeout_ms >= 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-    if (connect_ms >= 0)
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    if (ca_file != NULL)
-        curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    /* 0: no overall limit, and libcurl's default for connecting */
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms >= 0 ? timeout_ms : 0L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms >= 0 ? connect_ms : 0L);
     /* No proxy unless the request names one: libcurl would otherwise follow http_proxy /
-     * ALL_PROXY from the environment by itself (it reads them whenever CURLOPT_PROXY is unset,
-     * as it is again after every curl_easy_reset), so a bearer token could go to a proxy
-     * nobody chose. "env" is that behaviour, asked for. */
+     * ALL_PROXY from the environment by itself (it reads them whenever CURLOPT_PROXY is unset),
+     * so a bearer token could go to a proxy nobody chose. "env" is that behaviour, asked for. */
     if (proxy == NULL)
         curl_easy_setopt(e, CURLOPT_PROXY, "");
-    else if (strcmp(proxy, "env") != 0)
-        curl_easy_setopt(e, CURLOPT_PROXY, proxy);
-    if (no_proxy != NULL)
-        curl_easy_setopt(e, CURLOPT_NOPROXY, no_proxy);
+    else
+        curl_easy_setopt(e, CURLOPT_PROXY, strcmp(proxy, "env") == 0 ? NULL : proxy);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, no_proxy);
     /* A request that must not be sent twice never goes on a reused connection: libcurl
      * would resend it by itself if that connection turned out to be dead. */
-    if (fresh)
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    if (insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
     if (body != NULL && copy_body) {
         buffer_reset(&t->request_body, (size_t)-1);
         if (body_len > 0 && !buffer_append(&t->request_body, body, body_len))
@@ -339,8 +355,11 @@ int kd_transfer_setup(lua_State *L, int idx, kd_transfer *t, int copy_body)
                                 CURLE_OUT_OF_MEMORY);
         body = t->request_body.data ? t->request_body.data : "";
     }
+    /* HTTPGET first: it undoes the last request's method (a POST's body, a HEAD's NOBODY). */
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     if (strcmp(method, "GET") == 0 && body == NULL) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        /* done */
     } else if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else {

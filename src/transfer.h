@@ -31,8 +31,10 @@ typedef struct {
     kd_buffer
         request_body; /* private copy of the request body (multi transfers outlive the call) */
     long max_body;
-    long long id;  /* multi: the id handed to Lua */
-    int inherited; /* multi: made by the parent process before a fork(); never reused */
+    long long id;   /* multi: the id handed to Lua */
+    int inherited;  /* multi: made by the parent process before a fork(); never reused */
+    int configured; /* the fixed options are set (kd_transfer_setup resets only when needed) */
+    char *ca_file;  /* the CA file the handle was last configured with (NULL: the default) */
     char errbuf[CURL_ERROR_SIZE];
 } kd_transfer;
 

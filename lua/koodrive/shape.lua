@@ -50,15 +50,23 @@ end
 -- absent or null (deviceName and deviceOS are optional at bind), never another type.
 local DEVICE_TEXT = { "machineCode", "deviceName", "deviceOS", "createTime" }
 
-local function check_device(d, where)
-  if not json.is_object(d) then return nil, "'" .. where .. "' is not a device entity (an object)" end
-  if type(d.deviceId) ~= "string" or d.deviceId == "" then
-    return nil, "'" .. where .. "' is not a device entity with a deviceId string"
+-- `where` names the entity in messages ("data"), with `[i]` appended when i is given: the
+-- name is built only for a message, not for every entity of a listing.
+local function named(where, i) return i and (where .. "[" .. i .. "]") or where end
+
+local function check_device(d, where, i)
+  if type(d) ~= "table" or getmetatable(d) ~= nil then
+    return nil, "'" .. named(where, i) .. "' is not a device entity (an object)"
   end
-  for _, k in ipairs(DEVICE_TEXT) do
+  local id = d.deviceId
+  if type(id) ~= "string" or id == "" then
+    return nil, "'" .. named(where, i) .. "' is not a device entity with a deviceId string"
+  end
+  for n = 1, #DEVICE_TEXT do
+    local k = DEVICE_TEXT[n]
     local v = d[k]
-    if not absent(v) and type(v) ~= "string" then
-      return nil, "'" .. where .. "." .. k .. "' is not a string"
+    if v ~= nil and v ~= null and type(v) ~= "string" then
+      return nil, "'" .. named(where, i) .. "." .. k .. "' is not a string"
     end
   end
   return d
@@ -72,7 +80,7 @@ function shape.device_list(body)
   if not json.is_array(data) then return nil, "'data' is not an array of devices" end
   local seen = {}
   for i, d in ipairs(data) do
-    local ok, err = check_device(d, "data[" .. i .. "]")
+    local ok, err = check_device(d, "data", i)
     if not ok then return nil, err end
     if seen[d.deviceId] then return nil, "'data[" .. i .. "]' repeats a deviceId" end
     seen[d.deviceId] = true

@@ -231,8 +231,11 @@ function build.request(client, spec, opts)
     end
   end
   local ep = client._config.endpoint
+  -- The fields listed nil are set later: a constructor sizes the table for every field it
+  -- names, so the request and its headers are allocated once, not regrown field by field.
   local headers = { Host = ep.host_header, ["User-Agent"] = USER_AGENT,
-    Accept = "application/json" }
+    Accept = "application/json", ["Content-Type"] = nil, ["X-User-Id"] = nil, ["X-Date"] = nil,
+    Authorization = nil, ["X-Traceid"] = nil }
   if spec.body ~= nil then headers["Content-Type"] = "application/json" end
   local trace_id = opts.trace_id
   profile.headers(client, headers, opts)
@@ -247,6 +250,9 @@ function build.request(client, spec, opts)
     headers = headers,
     body = spec.body,
     secrets = spec.secrets,
+    -- set when it is sent (request.attempts) and by the transport
+    url = nil, timeout = nil, connect_timeout = nil, ca_file = nil, insecure = nil,
+    max_body = nil, proxy = nil, no_proxy = nil, operation = nil, fresh_connect = nil,
   }
   local now = client._config.clock()
   if type(now) ~= "number" or now ~= now then
