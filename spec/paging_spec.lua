@@ -25,7 +25,7 @@ end
 
 -- A client class with one listing operation of each style (a test profile: the real families
 -- are specified in their own specs).
-local profile = { name = "pagingtest", services = { things = {
+local profile = { name = "pagingtest", services = { things = { {
   { name = "things.list", method = "GET", path = "/things", args = {}, paging = "cursor",
     query = function(_, opts) return { pageSize = opts.page_size or 3, pageCursor = opts.cursor } end,
     result = function(body, _, _, opts) return paging.cursor_page(body, body.items, body.nextCursor, opts, body.total) end },
@@ -39,7 +39,7 @@ local profile = { name = "pagingtest", services = { things = {
       local page = type(body.page) == "table" and body.page or {}
       return paging.marker_page(body, body.policies, opts, opts.page_size or 2, page.marker, page.count)
     end },
-} } }
+} } } }
 function profile.headers() end
 function profile.authorize() return {} end
 function profile.envelope() return nil end

@@ -17,7 +17,7 @@ local FAMILIES = {
   iotda = { "iotda" },
 }
 
--- The family module that declares each service object's operations, so that a client loads a
+-- The family module (or modules) that declares each service object's operations, so that a client loads a
 -- family when one of its services is first used, not at `require` (operations_spec checks this
 -- map against what the modules declare).
 operations.SERVICES = {

@@ -246,7 +246,8 @@ end
 --------------------------------------------------------------------------------------------
 
 --- Makes the client class of a service profile.
--- profile = { name, services = { service = family module name, or its list of declarations },
+-- profile = { name, services = { service = family module name, or a list of them, or (for a
+--             test profile) a list of declarations },
 --             bulk = { service = { method = fn(service, ...) } },
 --             set_token(secret, token) (token modes with a token_provider),
 --             headers(client, headers, opts),
@@ -264,15 +265,18 @@ function pipeline.class(profile)
   -- so `require "koodrive"` parses none of them.
   local by_name = {}
   local services = setmetatable({}, { __index = function(t, service)
-    local family = profile.services[service]
-    if not family then return nil end
-    local declared = type(family) == "table" and family or require("koodrive.operations." .. family)
-    for _, op in ipairs(declared) do
-      local s, method = op.name:match("^([%w_]+)%.([%w_]+)$")
-      local ops = rawget(t, s) or {}
-      rawset(t, s, ops)
-      ops[method] = op
-      by_name[op.name] = op
+    local families = profile.services[service]
+    if not families then return nil end
+    if type(families) == "string" then families = { families } end
+    for _, family in ipairs(families) do
+      local declared = type(family) == "table" and family or require("koodrive.operations." .. family)
+      for _, op in ipairs(declared) do
+        local s, method = op.name:match("^([%w_]+)%.([%w_]+)$")
+        local ops = rawget(t, s) or {}
+        rawset(t, s, ops)
+        ops[method] = op
+        by_name[op.name] = op
+      end
     end
     return rawget(t, service)
   end })
