@@ -37,7 +37,7 @@ build = {
     -- signing and HTTP load on first use (see src/core.c).
     ["koodrive.core"] = {
       sources = { "src/clock.c", "src/core.c", "src/encode.c", "src/json.c", "src/json_decode.c",
-        "src/json_scalar.c", "src/random.c" },
+        "src/json_scalar.c", "src/random.c", "src/files.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
     },
     ["koodrive.sign"] = {
@@ -106,6 +106,8 @@ build = {
     ["koodrive.cli.shares"] = "lua/koodrive/cli/shares.lua",
     ["koodrive.shape.fields"] = "lua/koodrive/shape/fields.lua",
     ["koodrive.shape.files"] = "lua/koodrive/shape/files.lua",
+    ["koodrive.shape.transfers"] = "lua/koodrive/shape/transfers.lua",
+    ["koodrive.transfer.plan"] = "lua/koodrive/transfer/plan.lua",
     ["koodrive.shape.jobs"] = "lua/koodrive/shape/jobs.lua",
     ["koodrive.validate.files"] = "lua/koodrive/validate/files.lua",
     ["koodrive.shape.iotda"] = "lua/koodrive/shape/iotda.lua",
@@ -115,6 +117,7 @@ build = {
     ["koodrive.operations.devices"] = "lua/koodrive/operations/devices.lua",
     ["koodrive.operations.favorites"] = "lua/koodrive/operations/favorites.lua",
     ["koodrive.operations.files"] = "lua/koodrive/operations/files.lua",
+    ["koodrive.operations.transfers"] = "lua/koodrive/operations/transfers.lua",
     ["koodrive.operations.iotda"] = "lua/koodrive/operations/iotda.lua",
     ["koodrive.operations.jobs"] = "lua/koodrive/operations/jobs.lua",
     ["koodrive.operations.sessions"] = "lua/koodrive/operations/sessions.lua",

@@ -474,15 +474,35 @@ function FilesService:all(req, opts) end
 ---@return koodrive.Error|nil err
 function FilesService:clear_recycled(...) end
 
+---@param fileId any
+---@param sha256 any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:complete_upload(fileId, sha256, opts) end
+
 ---@param ... any
 ---@return any|nil result
 ---@return koodrive.Error|nil err
 function FilesService:copy(...) end
 
+---@param req any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:create_upload(req, opts) end
+
 ---@param ... any
 ---@return any|nil result
 ---@return koodrive.Error|nil err
 function FilesService:delete(...) end
+
+---@param containerId any
+---@param fileIds any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:download_urls(containerId, fileIds, opts) end
 
 ---@param req any
 ---@param opts? table per-call options
@@ -656,6 +676,13 @@ function FilesService:search_pages(req, opts) end
 ---@return any|nil result
 ---@return koodrive.Error|nil err
 function FilesService:stats(fileId, containerId, query, opts) end
+
+---@param fileId any
+---@param multiParts any
+---@param opts? table per-call options
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:upload_urls(fileId, multiParts, opts) end
 
 ---client.jobs
 ---@class koodrive.JobsService

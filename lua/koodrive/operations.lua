@@ -12,7 +12,7 @@ local operations = {}
 
 -- Families in the order their services are documented.
 local FAMILIES = {
-  koodrive = { "devices", "spaces", "files", "jobs", "favorites", "shares", "usergroups", "users",
+  koodrive = { "devices", "spaces", "files", "transfers", "jobs", "favorites", "shares", "usergroups", "users",
     "backups", "sessions" },
   iotda = { "iotda" },
 }
@@ -21,7 +21,7 @@ local FAMILIES = {
 -- family when one of its services is first used, not at `require` (operations_spec checks this
 -- map against what the modules declare).
 operations.SERVICES = {
-  koodrive = { devices = "devices", spaces = "spaces", files = "files", jobs = "jobs",
+  koodrive = { devices = "devices", spaces = "spaces", files = { "files", "transfers" }, jobs = "jobs",
     favorites = "favorites", shares = "shares", usergroups = "usergroups", users = "users",
     usage = "users", backups = "backups", sessions = "sessions" },
   iotda = { device_policies = "iotda" },

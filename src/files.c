@@ -1,0 +1,122 @@
+/* files.c - the file system calls transfers need and Lua lacks: stat (size, mtime, type) and
+ * an atomic replace (write a temporary file, fsync, rename, fsync the directory), so that a
+ * resume journal is never found half written after a crash. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "core.h"
+
+static int push_errno(lua_State *L, const char *what, const char *path)
+{
+    int e = errno;
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s %s: %s", what, path, strerror(e));
+    lua_pushinteger(L, e);
+    return 3;
+}
+
+/* core.stat(path) -> { size, mtime (seconds, with nanoseconds as a fraction), type = "file" |
+ * "directory" | "other", dev, ino }, or nil, message, errno. */
+static int global_stat(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return push_errno(L, "cannot stat", path);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, (lua_Integer)st.st_size);
+    lua_setfield(L, -2, "size");
+    lua_pushnumber(L, (lua_Number)st.st_mtim.tv_sec + (lua_Number)st.st_mtim.tv_nsec / 1e9);
+    lua_setfield(L, -2, "mtime");
+    lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, (lua_Integer)st.st_dev);
+    lua_setfield(L, -2, "dev");
+    lua_pushinteger(L, (lua_Integer)st.st_ino);
+    lua_setfield(L, -2, "ino");
+    return 1;
+}
+
+/* fsyncs the directory holding path, so that a rename in it survives a crash. */
+static int sync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    int fd, rc;
+    if (slash == NULL) {
+        strcpy(dir, ".");
+    } else {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        if (n >= sizeof dir)
+            return -1;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* core.write_atomic(path, data) -> true, or nil, message, errno. The data goes to
+ * "<path>.tmp-<pid>" (mode 0600), is fsynced and renamed over path; nothing is left behind
+ * on failure. */
+static int global_write_atomic(lua_State *L)
+{
+    size_t len, done = 0;
+    const char *path = luaL_checkstring(L, 1);
+    const char *data = luaL_checklstring(L, 2, &len);
+    char tmp[4200];
+    int fd, e;
+    if (strlen(path) > 4096)
+        return luaL_error(L, "path too long");
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return push_errno(L, "cannot create", tmp);
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        done += (size_t)n;
+    }
+    if (fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail;
+    sync_parent(path); /* best effort: the data itself is on disk */
+    lua_pushboolean(L, 1);
+    return 1;
+fail:
+    e = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    errno = e;
+    return push_errno(L, "cannot write", path);
+}
+
+void kd_files_open(lua_State *L)
+{
+    static const luaL_Reg functions[] = {
+        { "stat", global_stat },
+        { "write_atomic", global_write_atomic },
+        { NULL, NULL },
+    };
+    luaL_setfuncs(L, functions, 0);
+}
