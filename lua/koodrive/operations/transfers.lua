@@ -13,7 +13,9 @@ local function fail(field, rule, message) return nil, errors.validation(field, r
 local function whole(v) return type(v) == "number" and v == v and v % 1 == 0 end
 
 local function bytes(v, field, max)
-  if not whole(v) or v < 0 or v > max then return fail(field, "range", "must be a whole number of bytes from 0 to " .. string.format("%d", max)) end
+  if not whole(v) or v < 0 or v > max then
+    return fail(field, "range", "must be a whole number of bytes from 0 to " .. string.format("%d", max))
+  end
   return v
 end
 
@@ -57,7 +59,9 @@ local function part_info(p, field)
   end
   if p.hashCtx ~= nil then
     local ctx = p.hashCtx
-    if type(ctx) ~= "table" or #ctx ~= 8 then return fail(field .. ".hashCtx", "type", "must be eight 32-bit integers") end
+    if type(ctx) ~= "table" or #ctx ~= 8 then
+      return fail(field .. ".hashCtx", "type", "must be eight 32-bit integers")
+    end
     local copy = {}
     for i = 1, 8 do
       if not whole(ctx[i]) or ctx[i] < 0 or ctx[i] > 4294967295 then

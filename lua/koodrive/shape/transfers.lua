@@ -26,9 +26,13 @@ local function part_urls(list, asked, where)
   if not json.is_array(list) then return nil, "'" .. where .. "' is not an array" end
   local out = {}
   for i, p in ipairs(list) do
-    if type(p) ~= "table" or json.is_array(p) then return nil, "'" .. where .. "[" .. i .. "]' is not an object" end
+    if type(p) ~= "table" or json.is_array(p) then
+      return nil, "'" .. where .. "[" .. i .. "]' is not an object"
+    end
     local n = json.integer(p, "partNumber")
-    if not n or not asked[n] then return nil, "'" .. where .. "[" .. i .. "].partNumber' is not a part that was asked for" end
+    if not n or not asked[n] then
+      return nil, "'" .. where .. "[" .. i .. "].partNumber' is not a part that was asked for"
+    end
     if out[n] then return nil, "'" .. where .. "[" .. i .. "]' repeats a partNumber" end
     if not absent(p.uploadUrl) and not is_url(p.uploadUrl) then
       return nil, "'" .. where .. "[" .. i .. "].uploadUrl' is not an http(s) URL"
@@ -95,7 +99,8 @@ function shape.download_urls(body, args)
     local code = d and d.code
     local ok_code = absent(code) or code == 0 or code == "0"
     if d and ok_code and is_url(d.url) then
-      out.succeeded[#out.succeeded + 1] = { fileId = id, fileName = type(d.fileName) == "string" and d.fileName or nil, url = d.url }
+      out.succeeded[#out.succeeded + 1] = { fileId = id,
+        fileName = type(d.fileName) == "string" and d.fileName or nil, url = d.url }
     else
       out.failed[#out.failed + 1] = { fileId = id, code = d and not absent(code) and code or nil,
         msg = d and type(d.msg) == "string" and d.msg or (d and "no download URL" or "not in the answer") }
