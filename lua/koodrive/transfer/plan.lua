@@ -23,7 +23,8 @@ function plan.part_size(length, wanted)
     return nil, errors.validation("length", "type", "must be a whole number of bytes")
   end
   if length > plan.MAX_LENGTH then
-    return nil, errors.validation("length", "range", "is over 200 GiB (214748364800 bytes), the most one upload may hold")
+    return nil, errors.validation("length", "range",
+      "is over 200 GiB (214748364800 bytes), the most one upload may hold")
   end
   local size
   if wanted ~= nil then
