@@ -37,7 +37,9 @@ local profile = { name = "koodrive", services = operations.SERVICES.koodrive, bu
   favorites = { set_many = function(...) return require("koodrive.bulk.files").set_favorites(...) end },
   spaces = { mine = composite "mine" },
   jobs = { wait = composite "wait" },
-  files = { copy = composite "copy", move = composite "move", delete = composite "delete",
+  files = { upload = function(...) return require("koodrive.transfer.upload").run(...) end,
+    download = function(...) return require("koodrive.transfer.download").run(...) end,
+    copy = composite "copy", move = composite "move", delete = composite "delete",
     restore = composite "restore", clear_recycled = composite "clear_recycled" },
 } }
 

@@ -1,0 +1,58 @@
+--- Resume journals of uploads: what an upload must remember to continue after a crash - the
+-- source's identity (size, mtime, sha256), the plan, the destination, the fileId and the
+-- parts already stored - and nothing else: no URL (part URLs carry signatures), no token.
+-- Written whole each time (core.write_atomic: temporary file, fsync, rename), so a crash
+-- leaves the previous journal or the new one, never half of one.
+local core = require "koodrive.core"
+local json = require "koodrive.json"
+local errors = require "koodrive.errors"
+
+local journal = {}
+
+journal.VERSION = 1
+
+-- The fields that must all match for a journal to be continued.
+local IDENTITY = { "size", "mtime", "sha256", "part_size", "concurrent", "containerId", "parent", "fileName" }
+
+--- The default journal of a path source: a hidden file beside it.
+function journal.default_path(path)
+  local dir, base = path:match("^(.*/)([^/]+)$")
+  if not dir then dir, base = "", path end
+  return dir .. "." .. base .. ".koodrive-upload"
+end
+
+--- The journal at `path`, or nil when there is none or it cannot be read as one.
+function journal.load(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  local t = json.decode(text)
+  if type(t) ~= "table" or t.version ~= journal.VERSION or type(t.fileId) ~= "string"
+      or type(t.stored) ~= "table" then
+    return nil
+  end
+  return t
+end
+
+--- Whether a loaded journal is about this very upload (same source bytes, plan, destination).
+function journal.matches(record, identity)
+  for _, k in ipairs(IDENTITY) do
+    if record[k] ~= identity[k] then return false end
+  end
+  return true
+end
+
+--- Writes the journal: the identity, its fileId and the part numbers stored (a list).
+function journal.save(path, identity, stored)
+  local t = { version = journal.VERSION, stored = json.array(stored) }
+  for _, k in ipairs(IDENTITY) do t[k] = identity[k] end
+  t.fileId = identity.fileId
+  local ok, msg = core.write_atomic(path, json.encode(t))
+  if not ok then return nil, errors.new { kind = "io", field = "journal", message = msg } end
+  return true
+end
+
+function journal.remove(path) os.remove(path) end
+
+return journal
