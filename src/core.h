@@ -14,5 +14,7 @@ void kd_json_decode_open(lua_State *L);
 void kd_multi_open(lua_State *L);
 void kd_clock_open(lua_State *L);
 void kd_random_open(lua_State *L);
+void kd_hash_parts_open(lua_State *L);
+void kd_parts_open(lua_State *L);
 
 #endif
