@@ -56,4 +56,11 @@ const char *kd_part_reason(CURLcode rc);
 /* Closes the part's file and frees what libcurl-side memory it holds (not the easy handle). */
 void kd_part_release(kd_part *p);
 
+/* parts_table.c. Reads the request table at index 2 into a new queued part (raises on a bad
+ * request; url or path NULL when out of memory); pushes a finished part's result table. */
+#include <lua.h>
+kd_part *kd_part_from_table(lua_State *L, kd_engine *e);
+void kd_part_push_result(lua_State *L, kd_part *p);
+char *kd_part_copy(const char *s, size_t n);
+
 #endif
