@@ -16,6 +16,7 @@ KD_EXPORT int luaopen_koodrive_curl(lua_State *L)
     kd_http_open(L);
     kd_multi_open(L);
     kd_headers_open(L);
+    kd_parts_open(L);
     lua_pushliteral(L, KOODRIVE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;
