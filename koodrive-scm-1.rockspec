@@ -41,7 +41,7 @@ build = {
       defines = { "_POSIX_C_SOURCE=200809L" },
     },
     ["koodrive.sign"] = {
-      sources = { "src/encode.c", "src/sign.c", "src/sign_ctx.c", "src/sign_req.c" },
+      sources = { "src/encode.c", "src/sign.c", "src/sign_ctx.c", "src/sign_req.c", "src/hash_parts.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(OPENSSL_INCDIR)" },
       libdirs = { "$(OPENSSL_LIBDIR)" },
@@ -49,7 +49,7 @@ build = {
     },
     ["koodrive.curl"] = {
       sources = { "src/curl_core.c", "src/handle.c", "src/headers.c", "src/http.c", "src/multi.c",
-        "src/transfer.c" },
+        "src/transfer.c", "src/parts.c", "src/parts_io.c", "src/parts_table.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
@@ -118,6 +118,10 @@ build = {
     ["koodrive.operations.favorites"] = "lua/koodrive/operations/favorites.lua",
     ["koodrive.operations.files"] = "lua/koodrive/operations/files.lua",
     ["koodrive.operations.transfers"] = "lua/koodrive/operations/transfers.lua",
+    ["koodrive.transfer.upload"] = "lua/koodrive/transfer/upload.lua",
+    ["koodrive.transfer.download"] = "lua/koodrive/transfer/download.lua",
+    ["koodrive.transfer.journal"] = "lua/koodrive/transfer/journal.lua",
+    ["koodrive.transfer.engine"] = "lua/koodrive/transfer/engine.lua",
     ["koodrive.operations.iotda"] = "lua/koodrive/operations/iotda.lua",
     ["koodrive.operations.jobs"] = "lua/koodrive/operations/jobs.lua",
     ["koodrive.operations.sessions"] = "lua/koodrive/operations/sessions.lua",

@@ -212,6 +212,6 @@ describe("make docs (LDoc)", function()
       n = n + 1
       assert.is_truthy(section:find('<span class="parameter">' .. kind .. '</span>', 1, true), kind)
     end
-    assert.are.equal(7, n)
+    assert.are.equal(8, n)
   end)
 end)

@@ -1,6 +1,6 @@
 --- Error values returned as the second result of every failing call.
 -- An error is a plain table with a readable `__tostring`:
---   kind        "config" | "validation" | "transport" | "timeout" | "http" | "api" | "decode"
+--   kind        "config" | "validation" | "transport" | "timeout" | "http" | "api" | "decode" | "io"
 --   message     what went wrong, in words
 --   operation   e.g. "devices.unbind" (or "call" for the generic pipeline)
 --   status      HTTP status, when a response arrived
@@ -27,7 +27,7 @@ local RETRYABLE_STATUS = { [429] = true, [502] = true, [503] = true, [504] = tru
 
 local KINDS = {
   config = true, validation = true, transport = true, timeout = true,
-  http = true, api = true, decode = true,
+  http = true, api = true, decode = true, io = true,
 }
 
 -- How control characters are shown: the usual escapes, else \xHH (bytes) or \uHHHH (C1
@@ -170,6 +170,7 @@ end
 -- @field http an HTTP error status without a service error body
 -- @field api the service answered with its own error code (`code`, `msg`)
 -- @field decode the answer could not be read (not JSON, or not the expected shape)
+-- @field io a local file of a transfer could not be read or written (source, destination, journal)
 
 -- A copy: changing it changes nothing inside.
 errors.kinds = {}

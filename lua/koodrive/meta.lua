@@ -100,7 +100,7 @@
 -- Errors, requests, responses
 ---------------------------------------------------------------------------------------------
 
----@alias koodrive.ErrorKind "config"|"validation"|"transport"|"timeout"|"http"|"api"|"decode"
+---@alias koodrive.ErrorKind "config"|"validation"|"transport"|"timeout"|"http"|"api"|"decode"|"io"
 
 ---The second result of every failing call (see koodrive.errors).
 ---@class koodrive.Error
@@ -497,6 +497,11 @@ function FilesService:create_upload(req, opts) end
 ---@return koodrive.Error|nil err
 function FilesService:delete(...) end
 
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:download(...) end
+
 ---@param containerId any
 ---@param fileIds any
 ---@param opts? table per-call options
@@ -676,6 +681,11 @@ function FilesService:search_pages(req, opts) end
 ---@return any|nil result
 ---@return koodrive.Error|nil err
 function FilesService:stats(fileId, containerId, query, opts) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:upload(...) end
 
 ---@param fileId any
 ---@param multiParts any

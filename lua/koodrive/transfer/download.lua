@@ -63,8 +63,9 @@ end
 -- Fetches the ranges not yet written; true or nil, err.
 local function fetch(files, spec)
   local e = require("koodrive.curl").parts { concurrency = spec.concurrency }
-  local attempts, refreshed, by_id = {}, false, {}
+  local attempts, refreshed, by_id, used = {}, false, {}, {}
   local function add(i, url)
+    used[i] = url
     local r = spec.ranges[i]
     local ranged = spec.size > 0 and not (#spec.ranges == 1 and r.offset == 0)
     e:add { id = i, method = "GET", url = url, path = spec.tmp, offset = r.offset, size = r.size, range = ranged }
@@ -81,23 +82,27 @@ local function fetch(files, spec)
         spec.done[d.id] = true
         local ok, err = save_ranges(spec.journal, spec.file_id, spec.size, spec.done)
         if not ok then return finish(nil, err) end
+      elseif d.status == 403 and used[d.id] ~= spec.url then
+        add(d.id, spec.url) -- sent before the URL was renewed
       elseif d.status == 403 and not refreshed then
         refreshed = true
         local u, err = files:download_urls(spec.containerId, { spec.file_id }, spec.call)
         if not u then return finish(nil, err) end
         if not u.succeeded[1] then
-          return finish(nil, errors.new { kind = "api", message = "no fresh download URL: " .. tostring(u.failed[1].msg) })
+          return finish(nil, errors.new { kind = "api",
+            message = "no fresh download URL: " .. tostring(u.failed[1].msg) })
         end
         spec.url = u.succeeded[1].url
         add(d.id, spec.url)
       elseif d.error and d.error.reason == "range_ignored" then
         return finish(nil, "restart")
-      elseif (d.error and d.error.reason ~= "write" or (d.status or 0) >= 500) and attempts[d.id] < engine.MAX_ATTEMPTS then
+      elseif (d.error and d.error.reason ~= "write" or (d.status or 0) >= 500)
+          and attempts[d.id] < engine.MAX_ATTEMPTS then
         scheduler.sleep(math.min(4, 0.25 * 2 ^ (attempts[d.id] - 1)))
         add(d.id, spec.url)
       else
         local why = d.error and engine.hide_query(d.error.message) or ("HTTP " .. tostring(d.status))
-        return finish(nil, errors.new { kind = d.error and d.error.reason == "write" and "io" or "transfer",
+        return finish(nil, errors.new { kind = d.error and d.error.reason == "write" and "io" or "transport",
           field = "dest", status = d.status, message = "range " .. d.id .. ": " .. why })
       end
     end
@@ -151,7 +156,8 @@ function download.run(files, file_id, dest, opts)
     ranges[#ranges + 1] = { offset = offset, size = n }
     offset = offset + n
   until offset >= size
-  local spec = { files = files, file_id = file_id, containerId = own.containerId, size = size, url = urls.succeeded[1].url,
+  local spec = { files = files, file_id = file_id, containerId = own.containerId, size = size,
+    url = urls.succeeded[1].url,
     ranges = ranges, done = done, tmp = tmp, journal = jpath, concurrency = own.concurrency,
     progress = own.progress, call = call }
   local fetched, ferr = fetch(files, spec)
@@ -161,12 +167,14 @@ function download.run(files, file_id, dest, opts)
     local f = io.open(tmp, "wb"); if f then f:close() end
     spec.ranges, spec.done = { { offset = 0, size = size } }, {}
     fetched, ferr = fetch(files, spec)
-    if ferr == "restart" then ferr = errors.new { kind = "transfer", message = "the server ignored a Range request" } end
+    if ferr == "restart" then
+      ferr = errors.new { kind = "transport", message = "the server ignored a Range request" }
+    end
   end
   if not fetched then return nil, ferr end
   local st = core.stat(tmp)
   if not st or st.size ~= size then
-    return nil, errors.new { kind = "transfer", field = "dest",
+    return nil, errors.new { kind = "transport", field = "dest",
       message = "received " .. tostring(st and st.size) .. " bytes where the file has " .. size }
   end
   local moved, merr = os.rename(tmp, dest)

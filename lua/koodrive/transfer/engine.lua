@@ -33,7 +33,8 @@ local function verdict(done)
   if done.error then
     return RETRY_REASONS[done.error.reason] and "retry" or "fail"
   end
-  if done.status == 200 then return "stored" end
+  -- 200 is what the contract documents; other object stores answer 201 or 204 for a PUT.
+  if done.status >= 200 and done.status < 300 then return "stored" end
   if done.status == 403 then return "refresh" end
   if done.status >= 500 then return "retry" end
   return "fail"
@@ -42,7 +43,7 @@ end
 local function part_error(p, done, why)
   local detail = done.error and done.error.message or ("HTTP " .. tostring(done.status) ..
     (done.body and done.body ~= "" and (": " .. done.body:sub(1, 200)) or ""))
-  return errors.new { kind = "transfer", field = "part", part = p.partNumber, status = done.status,
+  return errors.new { kind = "transport", field = "part", part = p.partNumber, status = done.status,
     reason = done.error and done.error.reason or "status",
     message = "part " .. p.partNumber .. ": " .. why .. " (" .. hide_query(detail) .. ")" }
 end
@@ -107,6 +108,7 @@ function engine.put_parts(files, spec)
     for _, d in ipairs(done) do
       local p = by_number[d.id]
       local v = verdict(d)
+      if v == "stored" and d.bytes ~= p.partSize then v = "retry" end
       if v == "stored" then
         spec.stored[d.id] = true
         base_bytes = base_bytes + p.partSize

@@ -112,7 +112,8 @@ function upload.run(files, source, opts)
   fields.multiParts = plan.multi_parts(parts, digest.contexts, concurrent)
 
   local record = own.journal and journal.load(own.journal)
-  local identity = { size = src.size, mtime = src.mtime and string.format("%.6f", src.mtime), sha256 = digest.sha256, part_size = part_size,
+  local identity = { size = src.size, mtime = src.mtime and string.format("%.6f", src.mtime),
+    sha256 = digest.sha256, part_size = part_size,
     concurrent = concurrent, containerId = fields.containerId, parent = fields.parentFolder[1] or fields.parentFolder,
     fileName = fields.fileName }
   if record and not journal.matches(record, identity) then record = nil end

@@ -1,0 +1,338 @@
+-- files:upload and files:download (koodrive-transfer-api.md §7): the bytes go through real
+-- libcurl (koodrive.curl.parts) to a real Debian nginx acting as the object store (dav PUT,
+-- static ranged GET, Lua locations for refusals); the KooDrive calls around them are answered
+-- by a scripted transport that records what was asked, so that each spec can say exactly what
+-- the flow sent, when, and what it did not send.
+local koodrive = require "koodrive"
+local json = require "koodrive.json"
+local nginx = require "support.nginx"
+local download = require "koodrive.transfer.download"
+
+local CONF = [[
+@MODULES@
+@USER@
+daemon off;
+master_process on;
+worker_processes 1;
+pid @PREFIX@/logs/nginx.pid;
+error_log @PREFIX@/logs/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  @TEMP_PATHS@
+  server {
+    listen 127.0.0.1:@PORT@;
+    client_max_body_size 0;
+    location /store/ { root @PREFIX@/www; dav_methods PUT; create_full_put_path on; }
+    location /norange/ { alias @PREFIX@/www/store/; max_ranges 0; }
+    location /deny/ { return 403 "<Error><Code>AccessDenied</Code></Error>"; }
+    location /e500/ { return 500 "busy"; }
+  }
+}
+]]
+
+local srv, www
+local IV = { 1779033703, 3144134277, 1013904242, 2773480762, 1359893119, 2600822924, 528734635, 1541459225 }
+local MiB = 1024 * 1024
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+local function sha(path) return (sh("sha256sum " .. path):match("^(%x+)")) end
+local function exists(path) local f = io.open(path, "rb"); if f then f:close() end; return f ~= nil end
+
+setup(function()
+  srv = nginx.start { conf = CONF }
+  www = srv.dir .. "/www/store"
+  assert(os.execute("mkdir -p " .. www .. " && chmod 777 " .. www))
+end)
+teardown(function() if srv then srv.stop() end end)
+
+-- A scripted KooDrive: answers create / uploadUrl / complete / detail / download from `state`
+-- and records every call. `state.url(fileId, partNumber, kind)` makes part URLs.
+local function service(state)
+  local calls = {}
+  local function ok(t) t.code = 0; t.msg = "success"; return { status = 200, headers = {}, body = json.encode(t) } end
+  local function urls(parts, kind)
+    local out = {}
+    for _, p in ipairs(parts) do
+      out[#out + 1] = { partNumber = p.partNumber, uploadUrl = state.url(state.file_id, p.partNumber, kind) }
+    end
+    return json.array(out)
+  end
+  local t = { calls = calls }
+  function t.send(_, req)
+    local path = req.url:match("^https?://[^/]+(/[^?]*)")
+    local body = req.body and json.decode(req.body) or {}
+    calls[#calls + 1] = { path = path, body = body }
+    if path:find("/files/create$") then
+      state.created = body
+      if state.rapid then return ok { fileId = "Frapid", fileName = body.fileName, rapidUpload = true } end
+      return ok { fileId = state.file_id, fileName = body.fileName, rapidUpload = false,
+        multiParts = urls(body.multiParts, "create") }
+    elseif path:find("/uploadUrl$") then
+      return ok { multiParts = urls(body.multiParts, "fresh") }
+    elseif path:find("/complete$") then
+      if state.complete_fails then
+        state.complete_fails = state.complete_fails - 1
+        if state.complete_fails >= 0 then
+          return { status = 500, headers = {}, body = json.encode { code = 13000201, msg = "inner error" } }
+        end
+      end
+      return ok {}
+    elseif path:find("/detail$") then
+      return ok { id = state.file_id, fileName = "blob", size = state.size }
+    elseif path:find("/files/download$") then
+      return ok { batchCode = 1, downloads = json.array { { fileId = state.file_id, fileName = "blob",
+        url = state.download_url(state.round) } } }
+    end
+    return { status = 404, headers = {}, body = "{}" }
+  end
+  return t
+end
+
+local function client(t)
+  return assert(koodrive.new { endpoint = "http://127.0.0.1:1", user_id = "1", token = "flow-token",
+    transport = t, retries = false })
+end
+
+local function paths(calls)
+  local out = {}
+  for i, c in ipairs(calls) do out[i] = c.path:match("[^/]+$") end
+  return table.concat(out, " ")
+end
+
+local function source(name, size)
+  local path = srv.dir .. "/" .. name
+  assert(os.execute(string.format("head -c %d /dev/urandom > %s", size, path)))
+  return path
+end
+
+local function store_url(id, n) return srv.url .. "/store/" .. id .. "." .. n .. "?X-Amz-Signature=sig-secret-" .. n end
+local function stored_sha(id, count)
+  local list = {}
+  for n = 1, count do list[n] = www .. "/" .. id .. "." .. n end
+  return (sh("cat " .. table.concat(list, " ") .. " | sha256sum"):match("^(%x+)"))
+end
+
+describe("files:upload", function()
+  it("hashes once, creates with partOffset and hashCtx, PUTs the parts in parallel, completes", function()
+    local src = source("a.bin", 23 * MiB + 17)
+    local state = { file_id = "Fa", url = store_url }
+    local t = service(state)
+    local seen = {}
+    local r = assert(client(t).files:upload(src, { containerId = "IAADx", concurrency = 4,
+      progress = function(d, total) seen[#seen + 1] = d; assert.are.equal(23 * MiB + 17, total) end }))
+    assert.are.equal("create complete", paths(t.calls))
+    assert.are.equal(sha(src), r.sha256)
+    assert.are.same({ "Fa", 23 * MiB + 17, 5, 0, false }, { r.fileId, r.size, r.parts, r.resumed_parts, r.rapidUpload })
+    assert.are.equal(r.sha256, stored_sha("Fa", 5))
+    local c = state.created
+    assert.are.same({ "multipart", 1, 3, r.sha256, 23 * MiB + 17 }, { c.uploadMode, c.uploadType, c.autoRename, c.sha256, c.length })
+    assert.are.equal(5, #c.multiParts)
+    assert.are.same(IV, c.multiParts[1].hashCtx)
+    for i, p in ipairs(c.multiParts) do
+      assert.are.equal((i - 1) * 5242880, p.partOffset)
+      assert.are.equal(8, #p.hashCtx)
+    end
+    assert.are.equal(t.calls[2].body.sha256, r.sha256)
+    assert.is_true(#seen > 0 and seen[#seen] == 23 * MiB + 17)
+    assert.is_false(exists(srv.dir .. "/.a.bin.koodrive-upload"))
+  end)
+
+  it("sends one part of bytes in memory without partOffset or hashCtx (sequential)", function()
+    local state = { file_id = "Fm", url = store_url }
+    local t = service(state)
+    local r = assert(client(t).files:upload({ data = "hello, drive" }, { containerId = "IAADx", fileName = "hi.txt" }))
+    assert.are.equal(12, r.size)
+    assert.are.equal("hello, drive", assert(io.open(www .. "/Fm.1")):read("*a"))
+    assert.is_nil(state.created.multiParts[1].hashCtx)
+    assert.is_nil(state.created.multiParts[1].partOffset)
+  end)
+
+  it("is done at create when the service has the content (rapidUpload): no PUT, no complete", function()
+    local state = { file_id = "Fr", url = store_url, rapid = true }
+    local t = service(state)
+    local r = assert(client(t).files:upload({ data = ("z"):rep(1000) }, { containerId = "IAADx", fileName = "z" }))
+    assert.is_true(r.rapidUpload)
+    assert.are.equal("create", paths(t.calls))
+    assert.is_false(exists(www .. "/Fr.1"))
+  end)
+
+  it("gets a fresh URL for a part refused with 403, once, and continues", function()
+    local state = { file_id = "Fd", url = function(id, n, kind)
+      if kind == "create" and n == 2 then return srv.url .. "/deny/x?X-Amz-Signature=old" end
+      return store_url(id, n)
+    end }
+    local t = service(state)
+    local src = source("d.bin", 11 * MiB)
+    local r = assert(client(t).files:upload(src, { containerId = "IAADx" }))
+    assert.are.equal("create uploadUrl complete", paths(t.calls))
+    assert.are.same({ { partNumber = 2, partSize = 5242880, partOffset = 5242880,
+      hashCtx = state.created.multiParts[2].hashCtx } }, t.calls[2].body.multiParts)
+    assert.are.equal(sha(src), stored_sha("Fd", 3))
+    assert.are.equal(r.sha256, sha(src))
+  end)
+
+  it("gives up on a part the store keeps refusing, says which, and never shows the URL's signature", function()
+    local state = { file_id = "Fe", url = function(id, n)
+      if n == 1 then return srv.url .. "/e500/x?X-Amz-Signature=sig-secret-e" end
+      return store_url(id, n)
+    end }
+    local t = service(state)
+    local r, err = client(t).files:upload({ data = ("e"):rep(100) }, { containerId = "IAADx", fileName = "e" })
+    assert.is_nil(r)
+    assert.are.equal("transport", err.kind)
+    assert.are.equal(1, err.part)
+    assert.are.equal(500, err.status)
+    assert.is_nil(tostring(err):find("sig-secret", 1, true))
+    assert.are.equal("create", paths(t.calls)) -- never completed
+  end)
+
+  it("after a failure, the same upload again sends only the parts its journal has not stored", function()
+    local src = source("j.bin", 16 * MiB)
+    local state = { file_id = "Fj", url = store_url, complete_fails = 1 }
+    local t = service(state)
+    local c = client(t)
+    local r, err = c.files:upload(src, { containerId = "IAADx" })
+    assert.is_nil(r)
+    assert.are.equal("api", err.kind)
+    local jpath = srv.dir .. "/.j.bin.koodrive-upload"
+    local j = json.decode(assert(io.open(jpath)):read("*a"))
+    assert.are.same({ 1, 2, 3, 4 }, (function() table.sort(j.stored); return j.stored end)())
+    local text = assert(io.open(jpath)):read("*a")
+    assert.is_nil(text:find("sig-secret", 1, true))
+    assert.is_nil(text:find("flow-token", 1, true))
+    -- What the store holds is gone now: a second run that PUT anything would bring it back.
+    os.execute("rm -f " .. www .. "/Fj.*")
+    local before = #t.calls
+    r = assert(c.files:upload(src, { containerId = "IAADx" }))
+    assert.are.equal(4, r.resumed_parts)
+    assert.are.equal("complete", t.calls[#t.calls].path:match("[^/]+$"))
+    assert.are.equal(before + 1, #t.calls) -- no create, no uploadUrl: only complete
+    assert.is_false(exists(www .. "/Fj.1"))
+    assert.is_false(exists(jpath))
+  end)
+
+  it("starts a new upload when the source changed since its journal was written", function()
+    local src = source("k.bin", 6 * MiB)
+    local state = { file_id = "Fk", url = store_url, complete_fails = 1 }
+    local t = service(state)
+    local c = client(t)
+    assert.is_nil((c.files:upload(src, { containerId = "IAADx" })))
+    os.execute("head -c 6291456 /dev/urandom > " .. src) -- same size, other bytes and mtime
+    local r = assert(c.files:upload(src, { containerId = "IAADx" }))
+    assert.are.equal(0, r.resumed_parts)
+    assert.are.equal("create complete create complete", paths(t.calls))
+    assert.are.equal(sha(src), stored_sha("Fk", 2))
+  end)
+
+  it("in a koodrive.loop task, leaves the loop free for other tasks while it hashes and sends", function()
+    local src = source("l.bin", 12 * MiB)
+    local t = service { file_id = "Fl", url = store_url }
+    local c = client(t)
+    local ticks, done = 0, false
+    local r = koodrive.run(function()
+      koodrive.spawn(function()
+        while not done do ticks = ticks + 1; require("koodrive.scheduler").sleep(0.005) end
+      end)
+      local result = c.files:upload(src, { containerId = "IAADx" })
+      done = true
+      return result
+    end)
+    assert.is_table(r)
+    assert.are.equal(sha(src), stored_sha("Fl", 3))
+    assert.is_true(ticks >= 3, "the other task ran " .. ticks .. " times")
+  end)
+
+  it("refuses bad input before reading or sending anything", function()
+    local t = service { file_id = "Fx", url = store_url }
+    local c = client(t)
+    local cases = {
+      { "/nonexistent/file", { containerId = "IAADx" }, "source" },
+      { srv.dir, { containerId = "IAADx" }, "source" },
+      { { data = "x" }, { containerId = "IAADx" }, "fileName" },
+      { { data = "x" }, { fileName = "x" }, "containerId" },
+      { { data = "x" }, { containerId = "IAADx", fileName = "a/b" }, "fileName" },
+      { { data = "x" }, { containerId = "IAADx", fileName = "x", part_size = 1000 }, "part_size" },
+      { { data = "x" }, { containerId = "IAADx", fileName = "x", concurrency = 0 }, "concurrency" },
+      { { data = "x" }, { containerId = "IAADx", fileName = "x", nope = 1 }, "options" },
+    }
+    for _, case in ipairs(cases) do
+      local r, err = c.files:upload(case[1], case[2])
+      assert.is_nil(r)
+      assert.are.equal(case[3], err.field, tostring(err))
+    end
+    assert.are.equal(0, #t.calls)
+  end)
+end)
+
+describe("files:download", function()
+  local saved
+  before_each(function() saved = download.RANGE; download.RANGE = 5 * MiB end)
+  after_each(function() download.RANGE = saved end)
+
+  local function prepared(size)
+    local src = source("dl.bin", size)
+    os.execute("cp " .. src .. " " .. www .. "/Fdl.bin")
+    return src
+  end
+
+  it("fetches ranges in parallel into a temporary file and renames it into place", function()
+    local src = prepared(21 * MiB + 3)
+    local state = { file_id = "Fdl", size = 21 * MiB + 3,
+      download_url = function() return srv.url .. "/store/Fdl.bin?X-Amz-Signature=s" end }
+    local t = service(state)
+    local dest = srv.dir .. "/out1.bin"
+    local r = assert(client(t).files:download("Fdl", dest, { containerId = "IAADx", concurrency = 4 }))
+    assert.are.same({ "Fdl", dest, 21 * MiB + 3 }, { r.fileId, r.path, r.size })
+    assert.are.equal(sha(src), sha(dest))
+    assert.is_false(exists(dest .. ".koodrive-part"))
+    assert.is_false(exists(dest .. ".koodrive-download"))
+    -- overwrite = false (the default) refuses an existing destination before any call
+    local before = #t.calls
+    local again, err = client(t).files:download("Fdl", dest, { containerId = "IAADx" })
+    assert.is_nil(again)
+    assert.are.equal("exists", err.rule)
+    assert.are.equal(before, #t.calls)
+  end)
+
+  it("restarts from 0 in one GET when the store ignores Range", function()
+    local src = prepared(12 * MiB)
+    local t = service { file_id = "Fdl", size = 12 * MiB, download_url = function() return srv.url .. "/norange/Fdl.bin" end }
+    local dest = srv.dir .. "/out2.bin"
+    assert(client(t).files:download("Fdl", dest, { containerId = "IAADx" }))
+    assert.are.equal(sha(src), sha(dest))
+  end)
+
+  it("asks for a fresh URL after a 403 and continues", function()
+    local src = prepared(7 * MiB)
+    local state = { file_id = "Fdl", size = 7 * MiB, round = 0 }
+    state.download_url = function()
+      state.round = state.round + 1
+      return state.round == 1 and (srv.url .. "/deny/Fdl.bin") or (srv.url .. "/store/Fdl.bin")
+    end
+    local t = service(state)
+    local dest = srv.dir .. "/out3.bin"
+    assert(client(t).files:download("Fdl", dest, { containerId = "IAADx", concurrency = 1 }))
+    assert.are.equal(sha(src), sha(dest))
+    assert.are.equal(2, state.round)
+  end)
+
+  it("puts nothing at the destination when the size does not match or it cannot write", function()
+    prepared(3 * MiB)
+    local t = service { file_id = "Fdl", size = 3 * MiB + 1, download_url = function() return srv.url .. "/store/Fdl.bin" end }
+    local dest = srv.dir .. "/out4.bin"
+    local r, err = client(t).files:download("Fdl", dest, { containerId = "IAADx" })
+    assert.is_nil(r)
+    assert.is_table(err)
+    assert.is_false(exists(dest))
+    local t2 = service { file_id = "Fdl", size = 3 * MiB, download_url = function() return srv.url .. "/store/Fdl.bin" end }
+    r, err = client(t2).files:download("Fdl", srv.dir .. "/no/such/dir/out.bin", { containerId = "IAADx" })
+    assert.is_nil(r)
+    assert.are.equal("io", err.kind)
+  end)
+end)
