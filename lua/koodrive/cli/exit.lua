@@ -10,7 +10,7 @@ exit.EXIT = { ok = 0, partial = 1, usage = 2, config = 3, validation = 4, servic
 local EXIT = exit.EXIT
 
 --- The exit code of each koodrive.errors kind (any other kind: service).
-exit.KIND = { config = 3, validation = 4, api = 5, http = 5, decode = 5, transport = 6, timeout = 6 }
+exit.KIND = { config = 3, validation = 4, api = 5, http = 5, decode = 5, transport = 6, timeout = 6, io = 6 }
 
 local Failure = {}
 Failure.__index = Failure

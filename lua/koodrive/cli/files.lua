@@ -1,4 +1,5 @@
---- `koodrive files ls|mkdir|mv|cp|rm|restore|info|search`: files by path or by id.
+--- `koodrive files ls|mkdir|mv|cp|rm|restore|info|search` (and put|get, cli/transfer.lua): files
+-- by path or by id.
 --
 -- Paths are resolved by koodrive.cli.paths (each folder on the way listed); copy, move,
 -- delete and restore are jobs (client.files:copy/move/delete/restore wait for them, koodrive.cli.jobs
@@ -10,6 +11,7 @@ local output = require "koodrive.cli.output"
 local exit = require "koodrive.cli.exit"
 local paths = require "koodrive.cli.paths"
 local jobs = require "koodrive.cli.jobs"
+local transfer = require "koodrive.cli.transfer"
 
 local EXIT = exit.EXIT
 local must = paths.must
@@ -253,7 +255,7 @@ end
 return {
   name = "files",
   summary = "list, create, move, copy, delete, restore, inspect and search files",
-  usage = "Usage: koodrive files ls|mkdir|mv|cp|rm|restore|info|search [ARGS] [FLAGS]",
+  usage = "Usage: koodrive files ls|mkdir|mv|cp|rm|restore|info|search|put|get [ARGS] [FLAGS]",
   epilog = PATH_HELP .. '\nRun "koodrive files SUBCOMMAND --help" for details.',
   commands = {
     {
@@ -332,5 +334,6 @@ return {
       too_many = "files search takes one KEYWORD (quote it)",
       run = search,
     },
+    transfer[1], transfer[2],
   },
 }
