@@ -101,6 +101,7 @@ build = {
     ["koodrive.transport.replay"] = "lua/koodrive/transport/replay.lua",
     ["koodrive.bulk.files"] = "lua/koodrive/bulk/files.lua",
     ["koodrive.cli.files"] = "lua/koodrive/cli/files.lua",
+    ["koodrive.cli.transfer"] = "lua/koodrive/cli/transfer.lua",
     ["koodrive.cli.jobs"] = "lua/koodrive/cli/jobs.lua",
     ["koodrive.cli.paths"] = "lua/koodrive/cli/paths.lua",
     ["koodrive.cli.shares"] = "lua/koodrive/cli/shares.lua",
