@@ -49,7 +49,7 @@ build = {
     },
     ["koodrive.curl"] = {
       sources = { "src/curl_core.c", "src/handle.c", "src/headers.c", "src/http.c", "src/multi.c",
-        "src/transfer.c", "src/parts.c", "src/parts_io.c", "src/parts_table.c" },
+        "src/transfer.c", "src/transfer_result.c", "src/parts.c", "src/parts_io.c", "src/parts_table.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

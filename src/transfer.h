@@ -38,6 +38,15 @@ typedef struct {
     char errbuf[CURL_ERROR_SIZE];
 } kd_transfer;
 
+/* Lines of all header blocks of one response that libcurl may keep (transfer.c explains). */
+#define KD_MAX_HEADER_LINES 200u
+#define KD_MAX_HEADER_LINES_TEXT "200"
+
+/* Makes room for n more bytes in b (growing geometrically); 0 past its cap or out of memory. */
+int kd_buffer_reserve(kd_buffer *b, size_t n);
+/* Pushes nil, kind, message, curl code (the Lua layer turns them into an error); returns 4. */
+int kd_transfer_failure(lua_State *L, const char *kind, const char *message, CURLcode code);
+
 /* Creates the easy handle; returns 0 on failure. */
 int kd_transfer_init(kd_transfer *t);
 /* Frees everything the transfer owns; safe to call twice. */

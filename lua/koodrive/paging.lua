@@ -176,4 +176,40 @@ function paging.all(pager, max_items)
   end
 end
 
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+--- Adds the companions of a listing method `m` to a service object: S:pages, S:each and S:all
+-- for `list`, S:m_pages, S:m_each and S:m_all for any other. They take the listing's `nargs`
+-- positional arguments, then its options: the last table's `cursor` is where they start,
+-- `max_items` bounds all(). `call(...)` runs the listing once (the pipeline's operation).
+function paging.companions(obj, method, nargs, name, call)
+  local function pager(...)
+    local argc, argv = select("#", ...), { ... }
+    local opts = argv[nargs + 1]
+    local given = type(opts) == "table"
+    local fetch = function(cursor)
+      if given then
+        local o = {}
+        for k, v in pairs(opts) do o[k] = v end
+        o.cursor, o.max_items = cursor, nil
+        argv[nargs + 1] = o
+      elseif cursor ~= nil then
+        argv[nargs + 1] = { cursor = cursor }
+      end
+      return call(unpack(argv, 1, math.max(argc, nargs + 1)))
+    end
+    return paging.pager(fetch, given and opts.cursor or nil, name), given and opts.max_items or nil
+  end
+  local prefix = method == "list" and "" or (method .. "_")
+  obj[prefix .. "pages"] = function(_, ...) return (pager(...)) end
+  obj[prefix .. "each"] = function(_, ...) return paging.each((pager(...))) end
+  obj[prefix .. "all"] = function(_, ...)
+    local p, max_items = pager(...)
+    if max_items ~= nil and (type(max_items) ~= "number" or max_items < 0 or max_items % 1 ~= 0) then
+      return nil, errors.validation("max_items", "type", "must be a whole number")
+    end
+    return paging.all(p, max_items)
+  end
+end
+
 return paging

@@ -205,42 +205,6 @@ end
 
 local IDEMPOTENT = { GET = true, PUT = true, DELETE = true, HEAD = true }
 
-local unpack = table.unpack or unpack -- luacheck: ignore 143
-
---- The companions of a listing operation `S.m` (koodrive.paging): S:pages, S:each and S:all
--- for `list`, S:m_pages, S:m_each and S:m_all for any other. They take the operation's
--- arguments; the last table's `cursor` is where they start, `max_items` bounds all().
-local function add_companions(obj, client, op, method)
-  local n = #op.args
-  local function pager(...)
-    local argc, argv = select("#", ...), { ... }
-    local opts = argv[n + 1]
-    local given = type(opts) == "table"
-    local fetch = function(cursor)
-      if given then
-        local o = {}
-        for k, v in pairs(opts) do o[k] = v end
-        o.cursor, o.max_items = cursor, nil
-        argv[n + 1] = o
-      elseif cursor ~= nil then
-        argv[n + 1] = { cursor = cursor }
-      end
-      return run(client, op, unpack(argv, 1, math.max(argc, n + 1)))
-    end
-    return paging.pager(fetch, given and opts.cursor or nil, op.name), given and opts.max_items or nil
-  end
-  local prefix = method == "list" and "" or (method .. "_")
-  obj[prefix .. "pages"] = function(_, ...) return (pager(...)) end
-  obj[prefix .. "each"] = function(_, ...) return paging.each((pager(...))) end
-  obj[prefix .. "all"] = function(_, ...)
-    local p, max_items = pager(...)
-    if max_items ~= nil and (type(max_items) ~= "number" or max_items < 0 or max_items % 1 ~= 0) then
-      return nil, errors.validation("max_items", "type", "must be a whole number")
-    end
-    return paging.all(p, max_items)
-  end
-end
-
 --------------------------------------------------------------------------------------------
 -- Client classes
 --------------------------------------------------------------------------------------------
@@ -306,7 +270,9 @@ function pipeline.class(profile)
   local function bind_methods(obj, service, client)
     for method, op in pairs(services[service] or {}) do
       obj[method] = function(_, ...) return run(client, op, ...) end
-      if op.paging then add_companions(obj, client, op, method) end
+      if op.paging then
+        paging.companions(obj, method, #op.args, op.name, function(...) return run(client, op, ...) end)
+      end
     end
     for method, fn in pairs(profile.bulk and profile.bulk[service] or {}) do obj[method] = fn end
   end
