@@ -113,7 +113,8 @@ local function put_part(svc, store, upload_id, n)
   local status_fault = take(store, "status")
   local rate = store.faults.rate
   local path = store.dir .. "/p_" .. upload_id .. "_" .. n
-  local tmp = path .. ".tmp"
+  -- two PUTs of one part at once must not share a temporary file
+  local tmp = path .. ".tmp" .. ngx.var.connection .. "_" .. ngx.var.connection_requests
   local f = assert(io.open(tmp, "wb"))
   local ctx, got, t0 = sha256ctx.new(), 0, ngx.now()
   local sock = len > 0 and assert(ngx.req.socket())
