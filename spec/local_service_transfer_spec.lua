@@ -248,6 +248,13 @@ describe("local service transfers", function()
     assert.are.equal(200, status)
     assert.are.equal(#data, #body)
     assert.is_true(took >= 1.5, "took " .. took)
+    -- PUTs are paced too: a fresh 2 MiB upload at the same cap
+    local p2, hex2 = plan(data:upper(), { #data }, false)
+    local r2 = create("rate2.bin", data:upper(), p2, hex2)
+    t0 = socket.gettime()
+    put_parts(r2, data:upper())
+    took = socket.gettime() - t0
+    assert.is_true(took >= 1.5, "PUT took " .. took)
     local folder = kd("files/download", { containerId = CID, fileIds = { DOCS } })
     assert.are.equal(2, folder.batchCode)
     server.control("/_local/reset")
