@@ -17,6 +17,9 @@
 --   POST /_local/tokens?expires_in=N   session/carrier tokens issued later live N s (1-86400)
 --   POST /_local/paging?mode=normal|partial|empty_first|repeat_cursor[&pages=N]
 --        how every cursor listing pages (see koodrive_local.lpaging)
+--   GET|POST /_local/store[?expire=1&url_ttl=N&reset_after=N&status=S&count=K&rate=N&reset=1]
+--        the transfer object store: arms the faults given, then answers its counters
+--        (see koodrive_local.objstore)
 --
 -- The blob store is the service's object store for large transfers (the
 -- capacity spec sends 64 MiB each way); nginx_app streams its request body in.
@@ -129,6 +132,9 @@ function M.handle(svc, req)
   if p == "/_local/jobs" and m == "POST" then return set_jobs(svc, req) end
   if p == "/_local/tokens" and m == "POST" then return set_tokens(svc, req) end
   if p == "/_local/paging" and m == "POST" then return set_paging(svc, req) end
+  if p == "/_local/store" and (m == "GET" or m == "POST") then
+    return require("koodrive_local.objstore").control(svc, kdutil.query(req), kd)
+  end
   if p == "/_local/iotda/policies" then return require("koodrive_local.iotda_routes").control(svc, req) end
   local name = M.blob_name(p)
   if name then return blob(svc, req, name) end

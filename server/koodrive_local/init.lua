@@ -20,6 +20,7 @@ local faults = require "koodrive_local.faults"
 local iotda_routes = require "koodrive_local.iotda_routes"
 local kdseed = require "koodrive_local.kdseed"
 local koodrive_routes = require "koodrive_local.koodrive_routes"
+local objstore = require "koodrive_local.objstore"
 local reply = require "koodrive_local.reply"
 local state = require "koodrive_local.state"
 
@@ -30,7 +31,7 @@ M.MAX_DELAY_MS = 10000
 local Service = {}
 Service.__index = Service
 
---- Back to the seed: state, delay, faults, request log and blobs.
+--- Back to the seed: state, delay, faults, request log, blobs and the object store.
 function Service:clear()
   self.state = state.seed(self.creds)
   kdseed.seed(self.state, self.creds)
@@ -39,6 +40,7 @@ function Service:clear()
   self.requests = {}           -- the newest requests since the last reset
   self.request_count = 0       -- all requests since the last reset
   self.blobs = {}
+  self.store = objstore.new(self.store)   -- the transfer object store: its files go too
 end
 
 --- A service over the credentials and seed of local_credentials.

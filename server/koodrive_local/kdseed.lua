@@ -36,6 +36,7 @@ function M.seed(st, creds)
   st.codes = {}                -- authorization codes still good
   st.token_expires_in = M.TOKEN_EXPIRES_IN
   st.paging = lpaging.default()
+  st.uploads, st.uploads_by_id = {}, {}   -- unfinished uploads by fileId and uploadId (routes_transfer)
 
   add_user(st, kd.user_id, "Local User")
   for i, id in ipairs(kd.group_members or {}) do add_user(st, id, "Member " .. i) end

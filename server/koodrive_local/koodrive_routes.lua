@@ -1,6 +1,6 @@
 -- koodrive_local.koodrive_routes: the KooDrive routes of the local service:
 -- the dispatcher and the device routes. The other families live in
--- routes_files, routes_jobs, routes_sharing, routes_groups, routes_users and
+-- routes_files, routes_transfer (upload/download), routes_jobs, routes_sharing, routes_groups, routes_users and
 -- routes_sessions; each exports a list of { method, Lua pattern, handler,
 -- auth = "none" (no Authorization checked) }. handler(svc, ctx, req, captures...)
 -- where ctx = { user = X-User-Id } (nil for auth = "none" routes).
@@ -22,6 +22,7 @@ local routes_jobs = require "koodrive_local.routes_jobs"
 local routes_sessions = require "koodrive_local.routes_sessions"
 local routes_sharing = require "koodrive_local.routes_sharing"
 local routes_spaces = require "koodrive_local.routes_spaces"
+local routes_transfer = require "koodrive_local.routes_transfer"
 local routes_users = require "koodrive_local.routes_users"
 local state = require "koodrive_local.state"
 
@@ -90,8 +91,8 @@ local DEVICE_ROUTES = {
 
 -- Every route, in match order: the job detail (GET v1/{digits}) comes last.
 local ROUTES = {}
-for _, list in ipairs { routes_sessions.routes, DEVICE_ROUTES, routes_spaces.routes, routes_files.routes,
-  routes_sharing.routes, routes_groups.routes, routes_users.routes, routes_jobs.routes } do
+for _, list in ipairs { routes_sessions.routes, DEVICE_ROUTES, routes_spaces.routes, routes_transfer.routes,
+  routes_files.routes, routes_sharing.routes, routes_groups.routes, routes_users.routes, routes_jobs.routes } do
   for _, r in ipairs(list) do ROUTES[#ROUTES + 1] = r end
 end
 

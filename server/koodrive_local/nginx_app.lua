@@ -7,6 +7,7 @@
 --
 --   serve()       content handler of every path (location /)
 --   serve_blob()  content handler of /_local/blobs/ (no body limit, streamed in)
+--   serve_store() content handler of /_store/ (koodrive_local.objstore)
 --   error_page()  the answer of errors nginx finds itself (400, 413, 431...),
 --                 in the service's envelope instead of nginx's HTML
 --   ready(...)    init_worker: writes the port file once the port is open
@@ -170,6 +171,11 @@ function M.serve_blob()
   local body = ngx.req.get_method() == "PUT" and streamed_body() or buffered_body()
   if not body then return ngx.exit(400) end
   return answer(request(body))
+end
+
+--- Content handler of /_store/: the object store streams its own bodies.
+function M.serve_store()
+  return require("koodrive_local.objstore").serve(svc)
 end
 
 local REASONS = {

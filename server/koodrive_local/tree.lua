@@ -269,7 +269,7 @@ function M.json(st, node, user)
   return object("category", "drive#file", "id", node.id, "fileName", node.fileName,
     "fileType", node.fileType,
     "mimeType", node.mimeType or (M.is_folder(node) and "folder" or "application/octet-stream"),
-    "size", node.size or 0, "fileSuffix", suffix(node), "parentFolder", parent,
+    "size", node.size or 0, "sha256", node.sha256, "fileSuffix", suffix(node), "parentFolder", parent,
     "containers", array { node.space }, "recycled", M.in_bin(st, node),
     "favorite", stars and stars:has(node.id) or false,
     "createdTime", node.createdTime, "editedTime", node.editedTime, "recycledTime", node.recycledTime)
