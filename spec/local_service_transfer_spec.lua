@@ -5,6 +5,12 @@
 local local_service = require "local_service"
 local creds = require "local_credentials"
 local sha = require "support.sha256_state"
+if not sha.states then
+  describe("local service transfers", function()
+    pending("the SHA-256 state oracle needs Lua 5.3+ or LuaJIT (integer operators or the FFI)")
+  end)
+  return
+end
 local cjson = require("cjson").new()
 local http = require "socket.http"
 local ltn12 = require "ltn12"

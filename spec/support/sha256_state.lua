@@ -84,6 +84,9 @@ return function(data, offsets)
 end
 ]]
 
-M.states = assert(load(jit and FFI or PURE, "=sha256_state"))()
+-- Lua 5.3+ has the integer operators the pure version is written with, LuaJIT has the FFI;
+-- Lua 5.1 and 5.2 have neither (M.states stays nil: the specs using it say so).
+local loader = (jit or math.type) and (loadstring or load) -- luacheck: ignore 143
+if loader then M.states = assert(loader(jit and FFI or PURE, "=sha256_state"))() end
 
 return M

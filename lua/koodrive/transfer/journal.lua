@@ -11,8 +11,10 @@ local journal = {}
 
 journal.VERSION = 1
 
--- The fields that must all match for a journal to be continued.
-local IDENTITY = { "size", "mtime", "sha256", "part_size", "concurrent", "containerId", "parent", "fileName" }
+-- The fields that must all match for a journal to be continued; `concurrent` (the mode the
+-- upload was created in) is kept too, and a resumed upload keeps that mode whatever its
+-- concurrency now.
+local IDENTITY = { "size", "mtime", "sha256", "part_size", "containerId", "parent", "fileName" }
 
 --- The default journal of a path source: a hidden file beside it.
 function journal.default_path(path)
@@ -47,7 +49,7 @@ end
 function journal.save(path, identity, stored)
   local t = { version = journal.VERSION, stored = json.array(stored) }
   for _, k in ipairs(IDENTITY) do t[k] = identity[k] end
-  t.fileId = identity.fileId
+  t.fileId, t.concurrent = identity.fileId, identity.concurrent
   local ok, msg = core.write_atomic(path, json.encode(t))
   if not ok then return nil, errors.new { kind = "io", field = "journal", message = msg } end
   return true

@@ -117,6 +117,13 @@ function upload.run(files, source, opts)
     concurrent = concurrent, containerId = fields.containerId, parent = fields.parentFolder[1] or fields.parentFolder,
     fileName = fields.fileName }
   if record and not journal.matches(record, identity) then record = nil end
+  if record and record.concurrent ~= concurrent then
+    -- The mode the upload was created in stays: its parts were planned with (or without)
+    -- partOffset and hashCtx.
+    concurrent = record.concurrent == true
+    identity.concurrent = concurrent
+    fields.multiParts = plan.multi_parts(parts, digest.contexts, concurrent)
+  end
 
   local file_id, urls, resumed = nil, {}, 0
   local stored = {}
