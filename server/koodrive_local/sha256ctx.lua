@@ -2,9 +2,13 @@
 -- between updates (the contract's hashCtx, transfer-api §2). luaossl hides the
 -- state, so this is LuaJIT FFI on libcrypto's low-level SHA256_CTX.
 
-local ffi = require "ffi"
-
-ffi.cdef [[
+-- The FFI is set up on first use: the service's modules are also loaded in-process by specs
+-- on plain Lua, where there is no FFI (and no transfer route is called).
+local ffi, crypto
+local function setup()
+  if ffi then return end
+  ffi = require "ffi"
+  ffi.cdef [[
 typedef struct koodrive_local_sha256 {
   unsigned int h[8]; unsigned int Nl, Nh; unsigned int data[16]; unsigned int num, md_len;
 } koodrive_local_sha256;
@@ -12,9 +16,9 @@ int SHA256_Init(koodrive_local_sha256 *c);
 int SHA256_Update(koodrive_local_sha256 *c, const void *data, size_t len);
 int SHA256_Final(unsigned char *md, koodrive_local_sha256 *c);
 ]]
-
-local ok, crypto = pcall(ffi.load, "libcrypto.so.3")
-if not ok then crypto = ffi.load("crypto") end
+  local ok, lib = pcall(ffi.load, "libcrypto.so.3")
+  crypto = ok and lib or ffi.load("crypto")
+end
 
 local M = {}
 
@@ -22,6 +26,7 @@ local Ctx = {}
 Ctx.__index = Ctx
 
 function M.new()
+  setup()
   local c = ffi.new("koodrive_local_sha256")
   crypto.SHA256_Init(c)
   return setmetatable({ c = c }, Ctx)
