@@ -62,7 +62,7 @@ end
 
 -- Fetches the ranges not yet written; true or nil, err.
 local function fetch(files, spec)
-  local e = require("koodrive.curl").parts { concurrency = spec.concurrency }
+  local e = engine.new_parts { concurrency = spec.concurrency }
   local attempts, refreshed, by_id, used = {}, false, {}, {}
   local function add(i, url)
     used[i] = url

@@ -20,6 +20,13 @@ function engine.yield()
   if cooperative() then scheduler.sleep(0.001) end
 end
 
+--- A parts engine for where the caller runs: the C engine on libcurl's multi handle
+-- (koodrive.curl.parts). Every flow gets its engine here, so another one (cosockets inside
+-- nginx) plugs in at this one place. opts as for koodrive.curl.parts.
+function engine.new_parts(opts)
+  return require("koodrive.curl").parts(opts)
+end
+
 -- A part URL's query (its signature) never goes into a message.
 local function hide_query(text)
   return (tostring(text or ""):gsub("(https?://[^%s?\"']*)%?[^%s\"']*", "%1?<redacted>"))
@@ -53,7 +60,7 @@ end
 -- Returns true, or nil and the error of the first part that could not be stored.
 function engine.put_parts(files, spec)
   local plan = require "koodrive.transfer.plan"
-  local e = require("koodrive.curl").parts { concurrency = spec.concurrency }
+  local e = engine.new_parts { concurrency = spec.concurrency }
   local by_number, attempts, refreshed, waiting = {}, {}, {}, {}
   local base_bytes, total = 0, spec.src.size
   local stored_list = {}
