@@ -27,6 +27,13 @@ http {
     location /norange/ { alias @PREFIX@/www/store/; max_ranges 0; }
     location /deny/ { return 403 "<Error><Code>AccessDenied</Code></Error>"; }
     location /e500/ { return 500 "busy"; }
+    location /echo/ {
+      content_by_lua_block {
+        ngx.req.discard_body()
+        ngx.status = 500
+        ngx.print("<Error>you sent ", ngx.var.args, " that is ", ngx.unescape_uri(ngx.var.args), "</Error>")
+      }
+    }
   }
 }
 ]]
@@ -84,7 +91,7 @@ local function service(state)
       end
       return ok {}
     elseif path:find("/detail$") then
-      return ok { id = state.file_id, fileName = "blob", size = state.size }
+      return ok { id = state.file_id, fileName = "blob", size = state.size, sha256 = state.sha256 }
     elseif path:find("/files/download$") then
       return ok { batchCode = 1, downloads = json.array { { fileId = state.file_id, fileName = "blob",
         url = state.download_url(state.round) } } }
@@ -171,8 +178,14 @@ describe("files:upload", function()
     local src = source("d.bin", 11 * MiB)
     local r = assert(client(t).files:upload(src, { containerId = "IAADx" }))
     assert.are.equal("create uploadUrl complete", paths(t.calls))
-    assert.are.same({ { partNumber = 2, partSize = 5242880, partOffset = 5242880,
-      hashCtx = state.created.multiParts[2].hashCtx } }, t.calls[2].body.multiParts)
+    -- Fresh URLs for every part not stored yet (parts handed out together expire together),
+    -- part 2 among them, each as create described it.
+    local asked = {}
+    for _, p in ipairs(t.calls[2].body.multiParts) do
+      asked[p.partNumber] = true
+      assert.are.same(state.created.multiParts[p.partNumber], p)
+    end
+    assert.is_true(asked[2])
     assert.are.equal(sha(src), stored_sha("Fd", 3))
     assert.are.equal(r.sha256, sha(src))
   end)
@@ -190,6 +203,20 @@ describe("files:upload", function()
     assert.are.equal(500, err.status)
     assert.is_nil(tostring(err):find("sig-secret", 1, true))
     assert.are.equal("create", paths(t.calls)) -- never completed
+  end)
+
+  it("keeps every value of a part URL's query out of the error when the store echoes them", function()
+    local state = { file_id = "Fecho", url = function()
+      return srv.url .. "/echo/x?X-Amz-Credential=AKLOCAL%2F20261203%2Fobs&X-Amz-Expires=60" ..
+        "&X-Amz-Signature=5ec4e7c0ffee5ec4e7"
+    end }
+    local r, err = client(service(state)).files:upload({ data = "echo" }, { containerId = "IAADx", fileName = "echo" })
+    assert.is_nil(r)
+    local text = tostring(err)
+    assert.truthy(text:find("you sent", 1, true), text) -- the store's answer is shown...
+    for _, secret in ipairs { "5ec4e7c0ffee5ec4e7", "AKLOCAL%2F20261203", "AKLOCAL/20261203" } do
+      assert.is_nil(text:find(secret, 1, true), text) -- ...without what the URL carried
+    end
   end)
 
   it("after a failure, the same upload again sends only the parts its journal has not stored", function()
@@ -320,6 +347,21 @@ describe("files:download", function()
     assert(client(t).files:download("Fdl", dest, { containerId = "IAADx", concurrency = 1 }))
     assert.are.equal(sha(src), sha(dest))
     assert.are.equal(2, state.round)
+  end)
+
+  it("checks the SHA-256 a detail gives and keeps bytes that do not match from the destination", function()
+    local src = prepared(6 * MiB)
+    local state = { file_id = "Fdl", size = 6 * MiB, sha256 = sha(src):upper(),
+      download_url = function() return srv.url .. "/store/Fdl.bin" end }
+    local dest = srv.dir .. "/out5.bin"
+    assert(client(service(state)).files:download("Fdl", dest, { containerId = "IAADx" }))
+    assert.are.equal(sha(src), sha(dest))
+    state.sha256 = ("0"):rep(64)
+    local r, err = client(service(state)).files:download("Fdl", dest .. "x", { containerId = "IAADx" })
+    assert.is_nil(r)
+    assert.are.equal("sha256", err.rule)
+    assert.is_false(exists(dest .. "x"))
+    assert.is_false(exists(dest .. "x.koodrive-part")) -- bytes known bad are not kept to resume
   end)
 
   it("puts nothing at the destination when the size does not match or it cannot write", function()

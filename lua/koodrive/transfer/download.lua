@@ -9,7 +9,8 @@ local core = require "koodrive.core"
 local json = require "koodrive.json"
 local pipeline = require "koodrive.pipeline"
 local engine = require "koodrive.transfer.engine"
-local scheduler = require "koodrive.scheduler"
+local digest = require "koodrive.transfer.digest"
+local plan = require "koodrive.transfer.plan"
 
 local download = {}
 
@@ -60,60 +61,69 @@ local function save_ranges(path, file_id, size, done)
   return true
 end
 
--- Fetches the ranges not yet written; true or nil, err.
+-- Fetches the ranges not yet written, on engine.drive; true, "restart" (the server ignored
+-- a Range) or nil, err. A 403 brings one fresh URL from files/download for all the ranges
+-- left; a fresh URL refused again before any range was written ends the download.
 local function fetch(files, spec)
-  local e = engine.new_parts { concurrency = spec.concurrency }
-  local attempts, refreshed, by_id, used = {}, false, {}, {}
-  local function add(i, url)
-    used[i] = url
-    local r = spec.ranges[i]
-    local ranged = spec.size > 0 and not (#spec.ranges == 1 and r.offset == 0)
-    e:add { id = i, method = "GET", url = url, path = spec.tmp, offset = r.offset, size = r.size, range = ranged }
-    attempts[i] = (attempts[i] or 0) + 1
-    by_id[i] = r
+  local generation, refreshes, written_since_refresh = 1, 0, false
+  local used, todo = {}, {}
+  local resumed = 0
+  for i, r in ipairs(spec.ranges) do
+    if spec.done[i] then resumed = resumed + r.size else todo[#todo + 1] = i end
   end
-  for i in ipairs(spec.ranges) do if not spec.done[i] then add(i, spec.url) end end
-  local function finish(ok, err) e:close(); return ok, err end
-  while e:pending() > 0 do
-    local list = e:poll(scheduler.current().name ~= "thread" and 0 or 0.05)
-    for _, d in ipairs(list) do
-      local r = by_id[d.id]
-      if not d.error and (d.status == 206 or d.status == 200) and d.bytes == r.size then
-        spec.done[d.id] = true
-        local ok, err = save_ranges(spec.journal, spec.file_id, spec.size, spec.done)
-        if not ok then return finish(nil, err) end
-      elseif d.status == 403 and used[d.id] ~= spec.url then
-        add(d.id, spec.url) -- sent before the URL was renewed
-      elseif d.status == 403 and not refreshed then
-        refreshed = true
-        local u, err = files:download_urls(spec.containerId, { spec.file_id }, spec.call)
-        if not u then return finish(nil, err) end
+  local ranged = spec.size > 0 and not (#spec.ranges == 1 and spec.ranges[1].offset == 0)
+  local restart = false
+  local function range_error(i, d, why)
+    return engine.item_error({ what = "range " .. i, field = "dest",
+      kind = d.error and d.error.reason == "write" and "io" or "transport" }, d, why, spec.url)
+  end
+  local ok, err = engine.drive {
+    concurrency = spec.concurrency,
+    ids = todo,
+    add = function(e, i)
+      local r = spec.ranges[i]
+      used[i] = generation
+      e:add { id = i, method = "GET", url = spec.url, path = spec.tmp, offset = r.offset, size = r.size,
+        range = ranged and true or false }
+    end,
+    settle = function(d)
+      local r = spec.ranges[d.id]
+      if d.error and d.error.reason == "range_ignored" then
+        restart = true
+        return nil, "restart"
+      end
+      local outcome = engine.outcome(d, r.size)
+      if outcome == "ok" then
+        spec.done[d.id], written_since_refresh = true, true
+        local saved, serr = save_ranges(spec.journal, spec.file_id, spec.size, spec.done)
+        if not saved then return nil, serr end
+        return "done"
+      elseif outcome == "refused" then
+        if used[d.id] < generation then return "again" end
+        if refreshes > 0 and not written_since_refresh then
+          return nil, range_error(d.id, d, "refused again after a fresh URL")
+        end
+        local u, uerr = files:download_urls(spec.containerId, { spec.file_id }, spec.call)
+        if not u then return nil, uerr end
         if not u.succeeded[1] then
-          return finish(nil, errors.new { kind = "api",
-            message = "no fresh download URL: " .. tostring(u.failed[1].msg) })
+          return nil, errors.new { kind = "api", code = u.failed[1].code,
+            message = "no fresh download URL: " .. tostring(u.failed[1].msg) }
         end
         spec.url = u.succeeded[1].url
-        add(d.id, spec.url)
-      elseif d.error and d.error.reason == "range_ignored" then
-        return finish(nil, "restart")
-      elseif (d.error and d.error.reason ~= "write" or (d.status or 0) >= 500)
-          and attempts[d.id] < engine.MAX_ATTEMPTS then
-        scheduler.sleep(math.min(4, 0.25 * 2 ^ (attempts[d.id] - 1)))
-        add(d.id, spec.url)
-      else
-        local why = d.error and engine.hide_query(d.error.message) or ("HTTP " .. tostring(d.status))
-        return finish(nil, errors.new { kind = d.error and d.error.reason == "write" and "io" or "transport",
-          field = "dest", status = d.status, message = "range " .. d.id .. ": " .. why })
+        refreshes, written_since_refresh, generation = refreshes + 1, false, generation + 1
+        return "again"
+      elseif outcome == "retry" then
+        return "retry"
       end
-    end
-    if spec.progress then
-      local n = 0
-      for i in pairs(spec.done) do n = n + spec.ranges[i].size end
-      spec.progress(math.min(spec.size, n), spec.size)
-    end
-    if scheduler.current().name ~= "thread" then scheduler.sleep(0.002) end
-  end
-  return finish(true)
+      return nil, range_error(d.id, d, d.error and d.error.reason == "write" and "cannot write" or "refused")
+    end,
+    exhausted = function(d, attempts) return range_error(d.id, d, "failed " .. attempts .. " times") end,
+    progress = spec.progress and function(e)
+      spec.progress(math.min(spec.size, resumed + e:progress()), spec.size)
+    end,
+  }
+  if restart then return nil, "restart" end
+  return ok, err
 end
 
 --- files:download(fileId, dest, opts) -> { fileId, path, size } or nil, err.
@@ -176,6 +186,16 @@ function download.run(files, file_id, dest, opts)
   if not st or st.size ~= size then
     return nil, errors.new { kind = "transport", field = "dest",
       message = "received " .. tostring(st and st.size) .. " bytes where the file has " .. size }
+  end
+  if type(info.sha256) == "string" and info.sha256:match("^%x+$") and #info.sha256 == 64 then
+    -- (not a documented field of the detail: checked when a service gives it)
+    local got, herr = digest.of({ path = tmp, size = size }, plan.MAX_PART, "dest")
+    if not got then return nil, herr end
+    if got.sha256 ~= info.sha256:lower() then
+      os.remove(tmp); os.remove(jpath)
+      return nil, errors.new { kind = "transport", field = "dest", rule = "sha256",
+        message = "the bytes received do not have the file's SHA-256; nothing was put at the destination" }
+    end
   end
   local moved, merr = os.rename(tmp, dest)
   if not moved then return io_error("dest", merr) end

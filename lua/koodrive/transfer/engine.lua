@@ -1,19 +1,22 @@
---- Drives the C parts engine (koodrive.curl.parts) for the upload and download flows: every
--- part is PUT (or range fetched) until it is stored, retried alone on a reset or a 5xx with
--- backoff, given a fresh URL on a 403, and reported item by item when it cannot be. Waits go
--- through koodrive.scheduler: a loop task or an OpenResty handler is never blocked longer than
--- one short poll.
+--- Drives a parts engine (koodrive.curl.parts, or another with its interface) for the upload
+-- and download flows. `engine.drive` is the one loop both share: it adds the items, polls,
+-- hands every finished transfer to the flow's `settle`, retries an item alone with backoff
+-- (without holding up the others), and reports progress between polls - never from inside a
+-- libcurl callback. Waits go through koodrive.scheduler: a loop task or an OpenResty handler
+-- is never blocked longer than one short poll.
 local errors = require "koodrive.errors"
 local scheduler = require "koodrive.scheduler"
 local retry = require "koodrive.retry"
 
 local engine = {}
 
-engine.MAX_ATTEMPTS = 5 -- per part
+engine.MAX_ATTEMPTS = 5 -- per item
+engine.MAX_BACKOFF = 8  -- seconds
 local POLL = 0.05       -- the longest one poll blocks a plain script (seconds)
 
--- Whether the caller runs where blocking is not allowed (a loop task, nginx).
-local function cooperative() return scheduler.current().name ~= "thread" end
+--- Whether the caller runs where blocking is not allowed (a loop task, nginx).
+function engine.cooperative() return scheduler.current().name ~= "thread" end
+local cooperative = engine.cooperative
 
 --- Lets the host run between two bounded steps of work (hashing, polling).
 function engine.yield()
@@ -27,121 +30,98 @@ function engine.new_parts(opts)
   return require("koodrive.curl").parts(opts)
 end
 
--- A part URL's query (its signature) never goes into a message.
-local function hide_query(text)
-  return (tostring(text or ""):gsub("(https?://[^%s?\"']*)%?[^%s\"']*", "%1?<redacted>"))
-end
-engine.hide_query = hide_query
-
-local RETRY_REASONS = { reset = true, timeout = true, transport = true, connect = true, recv = true, send = true }
-
--- What to do with a finished PUT: "stored", "refresh" (403), "retry" or "fail".
-local function verdict(done)
-  if done.error then
-    return RETRY_REASONS[done.error.reason] and "retry" or "fail"
-  end
-  -- 200 is what the contract documents; other object stores answer 201 or 204 for a PUT.
-  if done.status >= 200 and done.status < 300 then return "stored" end
-  if done.status == 403 then return "refresh" end
-  if done.status >= 500 then return "retry" end
-  return "fail"
+local function unescape(s)
+  return (s:gsub("+", " "):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
-local function part_error(p, done, why)
-  local detail = done.error and done.error.message or ("HTTP " .. tostring(done.status) ..
-    (done.body and done.body ~= "" and (": " .. done.body:sub(1, 200)) or ""))
-  return errors.new { kind = "transport", field = "part", part = p.partNumber, status = done.status,
-    reason = done.error and done.error.reason or "status",
-    message = "part " .. p.partNumber .. ": " .. why .. " (" .. hide_query(detail) .. ")" }
-end
-
---- PUTs the parts not yet stored. spec = { file_id, src, parts, stored = { [n] = true }, urls =
--- { [n] = { uploadUrl } }, contexts, concurrent, concurrency, progress, call, on_stored(list) }.
--- Returns true, or nil and the error of the first part that could not be stored.
-function engine.put_parts(files, spec)
-  local plan = require "koodrive.transfer.plan"
-  local e = engine.new_parts { concurrency = spec.concurrency }
-  local by_number, attempts, refreshed, waiting = {}, {}, {}, {}
-  local base_bytes, total = 0, spec.src.size
-  local stored_list = {}
-  for n in pairs(spec.stored) do stored_list[#stored_list + 1] = n end
-  table.sort(stored_list)
-
-  local function add(p)
-    local url = spec.urls[p.partNumber] and spec.urls[p.partNumber].uploadUrl
-    e:add { id = p.partNumber, method = "PUT", url = url, path = spec.src.path, data = spec.src.data,
-      offset = p.partOffset, size = p.partSize }
-    attempts[p.partNumber] = (attempts[p.partNumber] or 0) + 1
-  end
-  -- Fresh URLs for parts that have none (or whose URL was refused).
-  local function fetch_urls(list)
-    local r, err = files:upload_urls(spec.file_id, plan.multi_parts(list, spec.contexts, spec.concurrent), spec.call)
-    if not r then return nil, err end
-    for _, p in ipairs(list) do
-      if not (r.parts[p.partNumber] and r.parts[p.partNumber].uploadUrl) then
-        return nil, errors.new { kind = "decode", part = p.partNumber,
-          message = "part " .. p.partNumber .. ": uploadUrl gave no URL for it" }
+--- `text` without the query of any URL in it, nor any value of `url`'s query (its
+-- signature, credential, expiry...) written anywhere else in it, raw or percent-decoded: an
+-- object store that echoes its request back must not put a signature into a message.
+function engine.redact(text, url)
+  text = tostring(text or ""):gsub("(https?://[^%s?\"'<>]*)%?[^%s\"'<>]*", "%1?<redacted>")
+  local query = type(url) == "string" and url:match("%?(.*)$")
+  if query then
+    for value in query:gmatch("=([^&#]*)") do
+      for _, v in ipairs { value, unescape(value) } do
+        -- (values of a few characters, such as an expiry of "60", would hide too much)
+        if #v >= 6 then text = text:gsub(v:gsub("%W", "%%%0"), "<redacted>") end
       end
-      spec.urls[p.partNumber] = r.parts[p.partNumber]
-    end
-    return true
-  end
-
-  local missing = {}
-  for _, p in ipairs(spec.parts) do
-    by_number[p.partNumber] = p
-    if spec.stored[p.partNumber] then
-      base_bytes = base_bytes + p.partSize
-    elseif not (spec.urls[p.partNumber] and spec.urls[p.partNumber].uploadUrl) then
-      missing[#missing + 1] = p
     end
   end
-  if #missing > 0 then
-    local ok, err = fetch_urls(missing)
-    if not ok then e:close(); return nil, err end
-  end
-  local resumed_bytes = base_bytes
-  for _, p in ipairs(spec.parts) do
-    if not spec.stored[p.partNumber] then add(p) end
-  end
+  return text
+end
 
+local function backoff(attempt) return math.min(engine.MAX_BACKOFF, 0.25 * 2 ^ (attempt - 1)) end
+
+--- Runs one engine until every item is through or one fails. job = {
+--   concurrency,
+--   ids = { id, ... }                   the items, added in this order,
+--   add(e, id)                          adds item `id` to engine e (its current URL),
+--   settle(d, attempts) -> verdict      for a finished transfer d: "done", "again" (add it
+--                                       again now), "retry" (again after a backoff), or nil, err,
+--   progress(e)                         optional, after every poll }
+-- An item asked to retry more than engine.MAX_ATTEMPTS times fails with job.exhausted(d,
+-- attempts). Returns true, or nil and the error. The engine is closed either way.
+function engine.drive(job)
+  local e = engine.new_parts { concurrency = job.concurrency }
+  local attempts, waiting = {}, {}
+  local function add(id)
+    attempts[id] = (attempts[id] or 0) + 1
+    job.add(e, id)
+  end
   local function finish(ok, err) e:close(); return ok, err end
+  for _, id in ipairs(job.ids) do add(id) end
   while e:pending() > 0 or next(waiting) do
     local now = retry.now()
-    for n, at in pairs(waiting) do
-      if now >= at then waiting[n] = nil; add(by_number[n]) end
+    for id, at in pairs(waiting) do
+      if now >= at then waiting[id] = nil; add(id) end
     end
     local done = e:poll(cooperative() and 0 or POLL)
     for _, d in ipairs(done) do
-      local p = by_number[d.id]
-      local v = verdict(d)
-      if v == "stored" and d.bytes ~= p.partSize then v = "retry" end
-      if v == "stored" then
-        spec.stored[d.id] = true
-        base_bytes = base_bytes + p.partSize
-        stored_list[#stored_list + 1] = d.id
-        if spec.on_stored then
-          local ok, jerr = spec.on_stored(stored_list)
-          if not ok then return finish(nil, jerr) end
-        end
-      elseif v == "refresh" and not refreshed[d.id] then
-        refreshed[d.id] = true
-        local ok, uerr = fetch_urls { p }
-        if not ok then return finish(nil, uerr) end
-        add(p)
-      elseif v == "retry" and attempts[d.id] < engine.MAX_ATTEMPTS then
-        waiting[d.id] = retry.now() + math.min(8, 0.25 * 2 ^ (attempts[d.id] - 1))
-      else
-        return finish(nil, part_error(p, d, v == "refresh" and "refused again after a fresh URL"
-          or (v == "retry" and "failed " .. attempts[d.id] .. " times") or "refused"))
+      local verdict, err = job.settle(d, attempts[d.id])
+      if verdict == nil then return finish(nil, err) end
+      if verdict == "again" then
+        add(d.id)
+      elseif verdict == "retry" then
+        if attempts[d.id] >= engine.MAX_ATTEMPTS then return finish(nil, job.exhausted(d, attempts[d.id])) end
+        waiting[d.id] = retry.now() + backoff(attempts[d.id])
       end
     end
-    -- (bytes of a failed attempt count too, so the figure is capped at the total)
-    if spec.progress then spec.progress(math.min(total, resumed_bytes + e:progress()), total) end
+    if job.progress then
+      -- The caller's progress function may raise: the engine is closed first, so no transfer
+      -- goes on writing into a file the caller may already be reusing.
+      local ok, perr = pcall(job.progress, e)
+      if not ok then e:close(); error(perr, 0) end
+    end
     if cooperative() then scheduler.sleep(#done == 0 and 0.002 or 0.001)
     elseif e:pending() == 0 and next(waiting) then scheduler.sleep(0.05) end
   end
   return finish(true)
+end
+
+local RETRY_REASONS = { reset = true, timeout = true, transport = true, connect = true, recv = true, send = true }
+engine.RETRY_REASONS = RETRY_REASONS
+
+--- What a finished transfer means: "ok" (2xx, every byte), "refused" (403), "retry" (a
+-- reset, a timeout, a 5xx, fewer bytes than asked) or "fail".
+function engine.outcome(d, size)
+  if d.error then return RETRY_REASONS[d.error.reason] and "retry" or "fail" end
+  if d.status >= 200 and d.status < 300 then return d.bytes == size and "ok" or "retry" end
+  if d.status == 403 then return "refused" end
+  if d.status >= 500 then return "retry" end
+  return "fail"
+end
+
+--- The error of a transfer that could not be completed: `fields` (kind, field, part...) and
+-- `fields.what` (which item) with why, and what the peer said (its first 200 bytes, with
+-- `url`'s signature taken out).
+function engine.item_error(fields, d, why, url)
+  local detail = d.error and d.error.message or ("HTTP " .. tostring(d.status) ..
+    (d.body and d.body ~= "" and (": " .. d.body:sub(1, 200)) or ""))
+  local t = { kind = "transport", status = d.status, reason = d.error and d.error.reason or "status" }
+  for k, v in pairs(fields) do if k ~= "what" then t[k] = v end end
+  t.message = fields.what .. ": " .. why .. " (" .. engine.redact(detail, url) .. ")"
+  return errors.new(t)
 end
 
 return engine

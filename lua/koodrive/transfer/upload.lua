@@ -9,15 +9,13 @@ local pipeline = require "koodrive.pipeline"
 local core = require "koodrive.core"
 local plan = require "koodrive.transfer.plan"
 local journal = require "koodrive.transfer.journal"
-local engine = require "koodrive.transfer.engine"
+local put_parts = require "koodrive.transfer.put_parts"
 
 local upload = {}
 
 local SERVICE_KEYS = { containerId = true, parentFolder = true, fileName = true, autoRename = true,
   fileType = true, description = true, mimeType = true, createdTime = true }
 local OWN_KEYS = { part_size = true, concurrency = true, progress = true, journal = true }
-
-local HASH_STEP = 8 * 1024 * 1024 -- bytes hashed between two chances for the host to run
 
 local function fail(field, rule, message) return nil, errors.validation(field, rule, message) end
 
@@ -33,25 +31,6 @@ local function open_source(source)
     return { data = source.data, size = #source.data }
   end
   return fail("source", "type", "must be a file path or { data = string }")
-end
-
--- The hashing pass: sha256 and the contexts of every part boundary.
-local function hash(src, part_size)
-  local h = require("koodrive.sign").part_hasher(part_size)
-  if src.data then
-    h:update(src.data)
-  else
-    while true do
-      local n, err = h:read_file(src.path, HASH_STEP)
-      if not n then return nil, errors.new { kind = "io", field = "source", message = err } end
-      if n == 0 then break end
-      engine.yield()
-    end
-    if h:size() ~= src.size then
-      return nil, errors.new { kind = "io", field = "source", message = "the source changed size while it was read" }
-    end
-  end
-  return h:finish()
 end
 
 local function basename(path) return (path:match("([^/]+)$")) end
@@ -106,7 +85,7 @@ function upload.run(files, source, opts)
   local ok, cerr = client:check_operation("files.create_upload", fields, call)
   if not ok then return nil, cerr end
 
-  local digest, herr = hash(src, part_size)
+  local digest, herr = require("koodrive.transfer.digest").of(src, part_size, "source")
   if not digest then return nil, herr end
   fields.sha256 = digest.sha256
   fields.multiParts = plan.multi_parts(parts, digest.contexts, concurrent)
@@ -161,7 +140,7 @@ function upload.run(files, source, opts)
   end
   identity.fileId = file_id
 
-  local sent, terr = engine.put_parts(files, {
+  local sent, terr = put_parts.run(files, {
     file_id = file_id, src = src, parts = parts, stored = stored, urls = urls, contexts = digest.contexts,
     concurrent = concurrent, concurrency = own.concurrency, progress = own.progress, call = call,
     on_stored = own.journal and function(list) return journal.save(own.journal, identity, list) end,
