@@ -125,6 +125,7 @@ build = {
     ["koodrive.transfer.engine"] = "lua/koodrive/transfer/engine.lua",
     ["koodrive.transfer.put_parts"] = "lua/koodrive/transfer/put_parts.lua",
     ["koodrive.transfer.digest"] = "lua/koodrive/transfer/digest.lua",
+    ["koodrive.transfer.many"] = "lua/koodrive/transfer/many.lua",
     ["koodrive.operations.iotda"] = "lua/koodrive/operations/iotda.lua",
     ["koodrive.operations.jobs"] = "lua/koodrive/operations/jobs.lua",
     ["koodrive.operations.sessions"] = "lua/koodrive/operations/sessions.lua",

@@ -29,6 +29,23 @@ local function scripted()
       return { fileId = id, path = dest, size = 3 }
     end,
   }
+  -- The batch calls as the library answers them (transfer_many_spec specifies them).
+  local function many(kind, each)
+    return function(self, items, opts)
+      c.calls[#c.calls + 1] = { kind, items, opts }
+      local out = { done = {}, failed = {}, uncertain = {} }
+      for i, item in ipairs(items) do
+        local res, err = each(self, item, opts)
+        local list = res and out.done or (err.uncertain and out.uncertain or out.failed)
+        list[#list + 1] = { index = i, result = res, error = err }
+      end
+      return out
+    end
+  end
+  c.files.upload_many = many("upload_many", c.files.upload)
+  c.files.download_many = many("download_many", function(self, id, opts)
+    return c.files.download(self, id, opts.dir .. "/" .. id, opts)
+  end)
   return c
 end
 
@@ -60,10 +77,12 @@ describe("koodrive files put|get (scripted client)", function()
   end)
 
   it("put: several files are one batch, each reported; one failure exits 1 and names the file", function()
-    local code, out, err = run { "files", "put", "/tmp/a.bin", "/tmp/bad.bin", "/" }
+    local code, out, err = run { "files", "put", "/tmp/a.bin", "/tmp/bad.bin", "/", "--files", "3" }
     assert.are.equal(1, code, err)
-    assert.are.equal(2, #fake.calls)
+    assert.are.same({ "upload_many", { "/tmp/a.bin", "/tmp/bad.bin" } }, { fake.calls[1][1], fake.calls[1][2] })
     assert.are.same({ "biz-root" }, fake.calls[1][3].parentFolder)
+    assert.are.equal(3, fake.calls[1][3].files)
+    assert.are.equal(3, #fake.calls) -- the batch, then its two uploads
     assert.matches("a%.bin", out)
     assert.matches("/tmp/bad%.bin: .*cannot read", err)
     code = run { "files", "put", "/tmp/bad.bin" }
@@ -87,7 +106,15 @@ describe("koodrive files put|get (scripted client)", function()
     assert.matches("/tmp/r%.pdf  3 B", out)
     code = run { "files", "get", "f1" }
     assert.are.equal(0, code)
-    assert.are.equal("f1", fake.calls[2][3]) -- an id: its name is not known, the id is used
+    assert.are.equal("./", fake.calls[2][3]) -- here, under the (checked) name the service gives
+    local tmp = os.tmpname()
+    os.remove(tmp)
+    assert(os.execute("mkdir -p " .. tmp))
+    code = run { "files", "get", "/Docs/report.pdf", "f1", tmp, "--files", "1" }
+    os.execute("rm -rf " .. tmp)
+    assert.are.equal(0, code)
+    assert.are.same({ "download_many", { "f1", "f1" }, tmp, 1 },
+      { fake.calls[3][1], fake.calls[3][2], fake.calls[3][3].dir, fake.calls[3][3].files })
     code = run { "files", "get", "/Docs/report.pdf", "f1", "/nonexistent-dir-xyz" }
     assert.are.equal(2, code) -- several files need a local folder
   end)
@@ -96,5 +123,6 @@ describe("koodrive files put|get (scripted client)", function()
     assert.are.equal(2, (run { "files", "put" }))
     assert.are.equal(2, (run { "files", "get" }))
     assert.are.equal(2, (run { "files", "put", "/tmp/a.bin", "--concurrency", "0" }))
+    assert.are.equal(2, (run { "files", "put", "/tmp/a.bin", "/tmp/b.bin", "/", "--files", "17" }))
   end)
 end)

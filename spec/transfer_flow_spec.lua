@@ -91,7 +91,7 @@ local function service(state)
       end
       return ok {}
     elseif path:find("/detail$") then
-      return ok { id = state.file_id, fileName = "blob", size = state.size, sha256 = state.sha256 }
+      return ok { id = state.file_id, fileName = state.name or "blob", size = state.size, sha256 = state.sha256 }
     elseif path:find("/files/download$") then
       return ok { batchCode = 1, downloads = json.array { { fileId = state.file_id, fileName = "blob",
         url = state.download_url(state.round) } } }
@@ -362,6 +362,24 @@ describe("files:download", function()
     assert.are.equal("sha256", err.rule)
     assert.is_false(exists(dest .. "x"))
     assert.is_false(exists(dest .. "x.koodrive-part")) -- bytes known bad are not kept to resume
+  end)
+
+  it("into a folder, saves under the service's name only when it is a plain name", function()
+    local src = prepared(1000)
+    local folder = srv.dir .. "/into"
+    assert(os.execute("mkdir -p " .. folder))
+    local state = { file_id = "Fdl", size = 1000, name = "../escaped.bin",
+      download_url = function() return srv.url .. "/store/Fdl.bin" end }
+    local t = service(state)
+    local r, err = client(t).files:download("Fdl", folder, { containerId = "IAADx" })
+    assert.is_nil(r)
+    assert.are.same({ "decode", "fileName" }, { err.kind, err.field })
+    assert.is_false(exists(srv.dir .. "/escaped.bin"))
+    assert.are.equal("detail", t.calls[#t.calls].path:match("[^/]+$")) -- no URL asked for
+    state.name = "plain.bin"
+    r = assert(client(service(state)).files:download("Fdl", folder .. "/", { containerId = "IAADx" }))
+    assert.are.equal(folder .. "/plain.bin", r.path)
+    assert.are.equal(sha(src), sha(r.path))
   end)
 
   it("puts nothing at the destination when the size does not match or it cannot write", function()

@@ -39,6 +39,8 @@ local profile = { name = "koodrive", services = operations.SERVICES.koodrive, bu
   jobs = { wait = composite "wait" },
   files = { upload = function(...) return require("koodrive.transfer.upload").run(...) end,
     download = function(...) return require("koodrive.transfer.download").run(...) end,
+    upload_many = function(...) return require("koodrive.transfer.many").upload(...) end,
+    download_many = function(...) return require("koodrive.transfer.many").download(...) end,
     copy = composite "copy", move = composite "move", delete = composite "delete",
     restore = composite "restore", clear_recycled = composite "clear_recycled" },
 } }

@@ -502,6 +502,11 @@ function FilesService:delete(...) end
 ---@return koodrive.Error|nil err
 function FilesService:download(...) end
 
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:download_many(...) end
+
 ---@param containerId any
 ---@param fileIds any
 ---@param opts? table per-call options
@@ -686,6 +691,11 @@ function FilesService:stats(fileId, containerId, query, opts) end
 ---@return any|nil result
 ---@return koodrive.Error|nil err
 function FilesService:upload(...) end
+
+---@param ... any
+---@return any|nil result
+---@return koodrive.Error|nil err
+function FilesService:upload_many(...) end
 
 ---@param fileId any
 ---@param multiParts any

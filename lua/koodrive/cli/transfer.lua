@@ -1,7 +1,8 @@
 --- `koodrive files put|get`: uploads and downloads (client.files:upload / files:download).
--- Several files run one after the other as one batch, each reported; rerunning the same
--- command resumes (the upload journal beside the source, the download's part file beside the
--- destination). On a terminal a bar shows bytes, rate and time left on standard error.
+-- Several files run as one bounded batch (files:upload_many / download_many, --files at
+-- once), each reported; rerunning the same command resumes (the upload journal beside the
+-- source, the download's part file beside the destination). On a terminal a bar shows
+-- bytes, rate and time left on standard error.
 local config = require "koodrive.cli.config"
 local output = require "koodrive.cli.output"
 local exit = require "koodrive.cli.exit"
@@ -61,36 +62,64 @@ local function report(ctx, results)
   return exit.of(results[1].error)
 end
 
+local function files_at_once(ctx)
+  local f = ctx.args.files
+  if f == nil then return 2 end
+  f = tonumber(f)
+  if not f or f % 1 ~= 0 or f < 1 or f > 16 then exit.usage("--files takes a whole number from 1 to 16") end
+  return f
+end
+
+-- The results of a batch (upload_many / download_many) in the order of `args`, for report.
+local function batch_results(args, r, line)
+  local results = {}
+  for _, e in ipairs(r.done) do
+    results[e.index] = { arg = args[e.index], ok = true, result = e.result, line = line(e.result) }
+  end
+  for _, list in ipairs { r.failed, r.uncertain } do
+    for _, e in ipairs(list) do results[e.index] = { arg = args[e.index], ok = false, error = e.error } end
+  end
+  return results
+end
+
+local function put_line(res)
+  return string.format("%s  %s  %s%s", res.fileName, human(res.size), res.fileId,
+    res.rapidUpload and "  (already stored)" or (res.resumed_parts > 0 and ("  (resumed, " ..
+      res.resumed_parts .. " parts were stored)") or ""))
+end
+
 local function put(ctx)
   local args = ctx.args.paths or {}
   if #args == 0 then exit.usage("files put needs LOCAL [REMOTE_FOLDER]") end
   local folder = #args > 1 and table.remove(args) or "/"
   paths.check_all { folder }
-  local n = concurrency(ctx)
+  local n, at_once = concurrency(ctx), files_at_once(ctx)
   local client = config.koodrive_client(ctx.config())
   local r = paths.resolver(client, { container_id = ctx.args.container_id })
   local container = must(r:container())
   local parent = must(r:concrete_id(must(r:folder(folder))))
-  local results = {}
-  for _, local_path in ipairs(args) do
-    local progress, done = bar(ctx, local_path)
-    local res, err = client.files:upload(local_path, { containerId = container, parentFolder = { parent },
-      concurrency = n, progress = progress })
+  local progress, done = bar(ctx, #args == 1 and args[1] or (#args .. " files"))
+  local opts = { containerId = container, parentFolder = { parent }, concurrency = n, progress = progress }
+  if #args == 1 then
+    local res, err = client.files:upload(args[1], opts)
     done()
-    results[#results + 1] = { arg = local_path, ok = res ~= nil, error = err, result = res,
-      line = res and string.format("%s  %s  %s%s", res.fileName, human(res.size), res.fileId,
-        res.rapidUpload and "  (already stored)" or (res.resumed_parts > 0 and ("  (resumed, " ..
-          res.resumed_parts .. " parts were stored)") or "")) }
+    return report(ctx, { { arg = args[1], ok = res ~= nil, error = err, result = res, line = res and put_line(res) } })
   end
-  return report(ctx, results)
+  opts.files = at_once
+  local res, err = client.files:upload_many(args, opts)
+  done()
+  if not res then return report(ctx, { { arg = "files put", ok = false, error = err } }) end
+  return report(ctx, batch_results(args, res, put_line))
 end
+
+local function get_line(res) return string.format("%s  %s", res.path, human(res.size)) end
 
 local function get(ctx)
   local args = ctx.args.paths or {}
   if #args == 0 then exit.usage("files get needs REMOTE [LOCAL]") end
   local dest = #args > 1 and table.remove(args) or nil
   paths.check_all(args)
-  local n = concurrency(ctx)
+  local n, at_once = concurrency(ctx), files_at_once(ctx)
   local client = config.koodrive_client(ctx.config())
   local r = paths.resolver(client, { container_id = ctx.args.container_id })
   local container = must(r:container())
@@ -98,25 +127,27 @@ local function get(ctx)
   if #args > 1 and not (dir and dir.type == "directory") then
     exit.usage("files get of several files takes a LOCAL folder last")
   end
-  local results = {}
-  for _, remote in ipairs(args) do
-    local target = must(r:resolve(remote))
-    local id = must(r:concrete_id(target))
-    local name = target.entry and target.entry.fileName or id
-    local path = dest or name
-    if dir and dir.type == "directory" then path = dest:gsub("/$", "") .. "/" .. name end
-    local progress, done = bar(ctx, name)
-    local res, err = client.files:download(id, path, { containerId = container, concurrency = n,
-      progress = progress, overwrite = ctx.args.overwrite or nil })
+  local ids = {}
+  for i, remote in ipairs(args) do ids[i] = must(r:concrete_id(must(r:resolve(remote)))) end
+  local progress, done = bar(ctx, #args == 1 and args[1] or (#args .. " files"))
+  -- Without a LOCAL path the file lands here under the name the service gives it (download
+  -- checks it is a plain name: a service cannot make it land elsewhere).
+  local opts = { containerId = container, concurrency = n, progress = progress, overwrite = ctx.args.overwrite or nil }
+  if #args == 1 then
+    local res, err = client.files:download(ids[1], dest or "./", opts)
     done()
-    results[#results + 1] = { arg = remote, ok = res ~= nil, error = err, result = res,
-      line = res and string.format("%s  %s", res.path, human(res.size)) }
+    return report(ctx, { { arg = args[1], ok = res ~= nil, error = err, result = res, line = res and get_line(res) } })
   end
-  return report(ctx, results)
+  opts.files, opts.dir = at_once, dest
+  local res, err = client.files:download_many(ids, opts)
+  done()
+  if not res then return report(ctx, { { arg = "files get", ok = false, error = err } }) end
+  return report(ctx, batch_results(args, res, get_line))
 end
 
 local function flags(cmd)
   cmd:option("--concurrency", "parts or ranges in flight per file (default 4)"):argname("N"):overwrite(false)
+  cmd:option("--files", "files transferred at once when there are several (default 2)"):argname("N"):overwrite(false)
   cmd:option("--container-id", "your individual space to use (default: the one spaces:mine finds)")
     :argname("ID"):overwrite(false)
   config.koodrive_flags(cmd)

@@ -126,25 +126,68 @@ local function fetch(files, spec)
   return ok, err
 end
 
---- files:download(fileId, dest, opts) -> { fileId, path, size } or nil, err.
-function download.run(files, file_id, dest, opts)
-  if opts ~= nil and type(opts) ~= "table" then return fail("options", "type", "must be a table") end
-  if type(dest) ~= "string" or dest == "" then return fail("dest", "type", "must be a file path") end
-  local own, call = options(opts)
-  if not own then return nil, call end
+--- A name a service gave that is safe to use as one file in a local folder: not empty, no
+-- "/" or NUL, not "." or "..", not a hidden name (a hostile or broken service must not
+-- make a download land outside the folder or over a dotfile). Returns it or nil.
+function download.safe_name(name)
+  if type(name) ~= "string" or name == "" or #name > 255 or name:find("[/%z]") or name:sub(1, 1) == "." then
+    return nil
+  end
+  return name
+end
+
+local function check_dest(dest, own)
   local existing = core.stat(dest)
   if existing and not own.overwrite then
     return fail("dest", "exists", "exists already (overwrite = true replaces it)")
   end
   if existing and existing.type ~= "file" then return fail("dest", "file", "is not a regular file") end
+  return true
+end
+
+--- What a download can be refused for before anything is sent. `dest` is a file path, or an
+-- existing folder to save the file in under the name the service gives it. Returns the job
+-- download.execute runs, or nil, err.
+function download.prepare(files, file_id, dest, opts)
+  if opts ~= nil and type(opts) ~= "table" then return fail("options", "type", "must be a table") end
+  if type(dest) ~= "string" or dest == "" then return fail("dest", "type", "must be a file path") end
+  local own, call = options(opts)
+  if not own then return nil, call end
+  local st = core.stat(dest)
+  local dir = st and st.type == "directory" and dest:gsub("/+$", "") .. "/" or nil
+  if not dir then
+    local ok, err = check_dest(dest, own)
+    if not ok then return nil, err end
+  end
   local client = pipeline.client_of(files)
   local ok, verr = client:check_operation("files.download_urls", own.containerId, { file_id }, call)
   if not ok then return nil, verr end
+  return { file_id = file_id, dest = not dir and dest or nil, dir = dir, own = own, call = call }
+end
 
+--- Runs a prepared download: detail, URL, ranges, checks, rename.
+function download.execute(files, job)
+  local file_id, dest, own, call = job.file_id, job.dest, job.own, job.call
   local info, ierr = files:get(file_id, { containerId = own.containerId }, call)
   if not info then return nil, ierr end
   local size = tonumber(info.size)
-  if not size then return nil, errors.new { kind = "decode", message = "the file's detail gives no size" } end
+  if not size or size < 0 or size % 1 ~= 0 or size > plan.MAX_LENGTH then
+    return nil, errors.new { kind = "decode", message = "the file's detail gives no usable size" }
+  end
+  if job.dir then
+    local name = download.safe_name(info.fileName)
+    if not name then
+      return nil, errors.new { kind = "decode", field = "fileName",
+        message = "the file's detail gives no name that is safe to save in a folder" }
+    end
+    dest = job.dir .. name
+    if job.claim then
+      local ok, cerr = job.claim(dest)
+      if not ok then return nil, cerr end
+    end
+    local ok, derr = check_dest(dest, own)
+    if not ok then return nil, derr end
+  end
   local urls, uerr = files:download_urls(own.containerId, { file_id }, call)
   if not urls then return nil, uerr end
   if not urls.succeeded[1] then
@@ -201,6 +244,13 @@ function download.run(files, file_id, dest, opts)
   if not moved then return io_error("dest", merr) end
   os.remove(jpath)
   return { fileId = file_id, path = dest, size = size }
+end
+
+--- files:download(fileId, dest, opts) -> { fileId, path, size } or nil, err.
+function download.run(files, file_id, dest, opts)
+  local job, err = download.prepare(files, file_id, dest, opts)
+  if not job then return nil, err end
+  return download.execute(files, job)
 end
 
 return download

@@ -66,9 +66,10 @@ local function options(opts, src, source)
   return fields, own, call
 end
 
---- files:upload(source, opts) -> { fileId, fileName, size, sha256, rapidUpload, parts,
--- resumed_parts } or nil, err.
-function upload.run(files, source, opts)
+--- Everything an upload can be refused for before a byte is read or sent: the source, the
+-- options, the part plan, the create request as the service will take it. Returns the job
+-- upload.execute runs, or nil, err.
+function upload.prepare(files, source, opts)
   local client = pipeline.client_of(files)
   if opts ~= nil and type(opts) ~= "table" then return fail("options", "type", "must be a table") end
   local src, serr = open_source(source)
@@ -84,7 +85,14 @@ function upload.run(files, source, opts)
   fields.multiParts = plan.multi_parts(parts, nil, false)
   local ok, cerr = client:check_operation("files.create_upload", fields, call)
   if not ok then return nil, cerr end
+  return { src = src, fields = fields, own = own, call = call, part_size = part_size, parts = parts,
+    concurrent = concurrent }
+end
 
+--- Runs a prepared upload: hashing, create (or the journal's upload), the parts, complete.
+function upload.execute(files, job)
+  local src, fields, own, call = job.src, job.fields, job.own, job.call
+  local part_size, parts, concurrent = job.part_size, job.parts, job.concurrent
   local digest, herr = require("koodrive.transfer.digest").of(src, part_size, "source")
   if not digest then return nil, herr end
   fields.sha256 = digest.sha256
@@ -152,6 +160,14 @@ function upload.run(files, source, opts)
   if own.journal then journal.remove(own.journal) end
   return { fileId = file_id, fileName = created and created.fileName or fields.fileName, size = src.size,
     sha256 = digest.sha256, rapidUpload = false, parts = #parts, resumed_parts = resumed }
+end
+
+--- files:upload(source, opts) -> { fileId, fileName, size, sha256, rapidUpload, parts,
+-- resumed_parts } or nil, err.
+function upload.run(files, source, opts)
+  local job, err = upload.prepare(files, source, opts)
+  if not job then return nil, err end
+  return upload.execute(files, job)
 end
 
 return upload
