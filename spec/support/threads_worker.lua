@@ -8,7 +8,8 @@
 -- "koodrive"`, the first load of koodrive.sign and koodrive.curl and the first signature of
 -- every thread race. Each round binds a device of this thread's own user (blocking handle) and
 -- binds and unbinds a policy target of its own; then all the devices are unbound in one
--- batch (libcurl multi handle, four in flight). Every answer is checked: a wrong signature
+-- batch (libcurl multi handle, four in flight), and a file goes up in two parallel parts and
+-- comes back. Every answer is checked: a wrong signature
 -- would be refused by the local service (401), a mixed-up answer would not match.
 local index, url, rounds = ...
 local koodrive = require "koodrive"
@@ -65,6 +66,21 @@ for i, d in ipairs(unbound.done) do
   if d.deviceId ~= bound[i] or d.device.deviceId ~= bound[i] then fail("unbind_many mixed up %s", bound[i]) end
 end
 kd_calls = kd_calls + #unbound.done
+-- A transfer: the part hasher and a parts engine (a multi handle of its own) in every thread
+-- at once; 5 KooDrive calls (spaces:mine, create, complete, detail, download).
+local space = ok("spaces:mine", kd.spaces:mine()).containerId
+local data = string.rep(string.char(64 + index), 5242880 + 4096 * index)
+local up = ok("files:upload", kd.files:upload({ data = data }, { containerId = space, autoRename = 2,
+  fileName = "thread" .. index .. ".bin", concurrency = 2 }))
+if up.parts ~= 2 then fail("uploaded in %s parts, not 2", tostring(up.parts)) end
+local dest = os.tmpname()
+ok("files:download", kd.files:download(up.fileId, dest, { containerId = space, overwrite = true }))
+local f = assert(io.open(dest, "rb"))
+local back = f:read("*a")
+f:close()
+os.remove(dest)
+if back ~= data then fail("downloaded %d bytes that are not the %d uploaded", #back, #data) end
+kd_calls = kd_calls + 5
 local after = ok("devices:list", kd.devices:list())
 kd_calls = kd_calls + 1
 if #after ~= #before then fail("%d devices before the rounds, %d after", #before, #after) end
