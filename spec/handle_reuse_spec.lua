@@ -13,13 +13,7 @@ local echo, tls
 
 setup(function()
   echo = nginx.start { conf = [[
-@MODULES@
-@USER@
-daemon off;
-master_process on;
-worker_processes 1;
-pid @PREFIX@/logs/nginx.pid;
-error_log @PREFIX@/logs/error.log warn;
+@MAIN@
 events { worker_connections 64; }
 http {
   access_log off;

@@ -80,13 +80,7 @@ describe("in a koodrive.loop task", function()
 end)
 
 local CONF = [[
-@MODULES@
-@USER@
-daemon off;
-master_process on;
-worker_processes 1;
-pid @PREFIX@/logs/nginx.pid;
-error_log @PREFIX@/logs/error.log info;
+@MAIN@
 events { worker_connections 64; }
 http {
   access_log off;

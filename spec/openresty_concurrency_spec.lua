@@ -139,13 +139,7 @@ end
 ]==]
 
 local CONF = [[
-@MODULES@
-@USER@
-daemon off;
-master_process on;
-worker_processes 1;
-pid @PREFIX@/logs/nginx.pid;
-error_log @PREFIX@/logs/error.log info;
+@MAIN@
 events { worker_connections 256; }
 http {
   access_log off;

@@ -9,13 +9,7 @@ local nginx = require "support.nginx"
 local download = require "koodrive.transfer.download"
 
 local CONF = [[
-@MODULES@
-@USER@
-daemon off;
-master_process on;
-worker_processes 1;
-pid @PREFIX@/logs/nginx.pid;
-error_log @PREFIX@/logs/error.log warn;
+@MAIN@
 events { worker_connections 256; }
 http {
   access_log off;

@@ -19,7 +19,8 @@
 -- when running as root, so workers can read a repository under /root), @MODULES@ (load_module
 -- lines for Debian's NDK and Lua modules), @LUA_PATH@ / @LUA_CPATH@ (the repository's lua/,
 -- server/ and build/luajit/, the prefix's lua/, and nginx's defaults), @TEMP_PATHS@ (temp
--- directories inside the prefix) and any in `vars`.
+-- directories inside the prefix), @MAIN@ (the main context: modules, user, no daemon, one
+-- worker, pid and error log in the prefix) and any in `vars`.
 local socket = require "socket"
 local sys = require "support.sys"
 
@@ -88,7 +89,7 @@ local free_port = sys.free_port
 M.free_port = free_port
 
 local function substitute(text, vars)
-  -- two passes: a value may itself hold placeholders (@MODULES@ etc. do not, @TEMP_PATHS@ does)
+  -- two passes: a value may itself hold placeholders (@TEMP_PATHS@ and @MAIN@ do)
   for _ = 1, 2 do
     text = text:gsub("@([%u%d_]+)@", function(name)
       local v = vars[name]
@@ -139,6 +140,9 @@ function M.start(opts)
     LUA_PATH = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. root .. "/server/?.lua;" ..
       dir .. "/lua/?.lua;" .. (opts.extra_lua_path and (opts.extra_lua_path:gsub(";+$", "") .. ";") or "") .. ";",
     LUA_CPATH = root .. "/build/luajit/?.so;;",
+    -- The main context every spec's nginx.conf starts with.
+    MAIN = "@MODULES@\n@USER@\ndaemon off;\nmaster_process on;\nworker_processes 1;\n" ..
+      "pid @PREFIX@/logs/nginx.pid;\nerror_log @PREFIX@/logs/error.log info;",
     TEMP_PATHS = "client_body_temp_path @PREFIX@/tmp/body;\n  proxy_temp_path @PREFIX@/tmp/proxy;\n" ..
       "  fastcgi_temp_path @PREFIX@/tmp/fastcgi;\n  uwsgi_temp_path @PREFIX@/tmp/uwsgi;\n" ..
       "  scgi_temp_path @PREFIX@/tmp/scgi;",
