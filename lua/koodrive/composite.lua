@@ -14,7 +14,9 @@ local composite = {}
 
 local CALL_KEYS = require("koodrive.options").names("call")
 
--- The per-call options inside `opts` (what every underlying call gets), and the rest.
+--- The per-call options inside `opts` (what every underlying call gets), and the caller's
+-- own options (the keys of `own`); any other key is refused (a validation error naming
+-- `where`). Returns call, mine or nil, err. Shared by the composite calls and the transfers.
 local function split(opts, own, where)
   if opts == nil then return {}, {} end
   if type(opts) ~= "table" then
@@ -31,6 +33,8 @@ local function split(opts, own, where)
   end
   return call, mine
 end
+
+composite.split = split
 
 --------------------------------------------------------------------------------------------
 -- spaces:mine()

@@ -21,13 +21,8 @@ local function fail(field, rule, message) return nil, errors.validation(field, r
 local function io_error(field, message) return nil, errors.new { kind = "io", field = field, message = message } end
 
 local function options(opts)
-  local own, call = {}, {}
-  local call_keys = require("koodrive.options").names("call")
-  for k, v in pairs(opts or {}) do
-    if OWN[k] then own[k] = v
-    elseif call_keys[k] then call[k] = v
-    else return fail("options", "unknown_key", "options." .. tostring(k) .. " is not a known option") end
-  end
+  local call, own = require("koodrive.composite").split(opts, OWN, "options")
+  if not call then return nil, own end
   if own.containerId == nil then return fail("containerId", "required", "is required") end
   local c = own.concurrency or 4
   if type(c) ~= "number" or c % 1 ~= 0 or c < 1 or c > 64 then

@@ -35,15 +35,17 @@ end
 
 local function basename(path) return (path:match("([^/]+)$")) end
 
+local KEYS = {}
+for k in pairs(SERVICE_KEYS) do KEYS[k] = true end
+for k in pairs(OWN_KEYS) do KEYS[k] = true end
+
 --- Splits and checks the options; returns service fields, own options, call options.
 local function options(opts, src, source)
-  local fields, own, call = {}, {}, {}
-  local call_keys = require("koodrive.options").names("call")
-  for k, v in pairs(opts or {}) do
-    if SERVICE_KEYS[k] then fields[k] = v
-    elseif OWN_KEYS[k] then own[k] = v
-    elseif call_keys[k] then call[k] = v
-    else return fail("options", "unknown_key", "options." .. tostring(k) .. " is not a known option") end
+  local call, mine = require("koodrive.composite").split(opts, KEYS, "options")
+  if not call then return nil, mine end
+  local fields, own = {}, {}
+  for k, v in pairs(mine) do
+    if SERVICE_KEYS[k] then fields[k] = v else own[k] = v end
   end
   if fields.containerId == nil then return fail("containerId", "required", "is required") end
   fields.parentFolder = fields.parentFolder or { "root" }
