@@ -16,30 +16,7 @@ end
 --- The most entries a page of these listings may ask for (§3, §4.6, §6.2: pageSize <= 100).
 local PAGE_MAX = 100
 
--- Checks the request table `v` against `rules` ({ key = check(value, field) }), `required`
--- the keys that must be present. Returns a copy holding the checked values.
-local function request(v, field, rules, required)
-  if type(v) ~= "table" then return fail(field, "type", "must be a table of request fields") end
-  if rawget(v, "pageInfo") ~= nil and not rules.pageInfo then
-    return fail(field .. ".pageInfo", "paging",
-      "is built from the per-call options page_size and cursor; pass those instead")
-  end
-  local ok, err = validate.known_keys(v, field, rules)
-  if not ok then return nil, err end
-  for _, k in ipairs(required or {}) do
-    if rawget(v, k) == nil then return fail(k, "required", "is required") end
-  end
-  local out = {}
-  for k, check in pairs(rules) do
-    local item = rawget(v, k)
-    if item ~= nil then
-      local value, e = check(item, k)
-      if value == nil then return nil, e end
-      out[k] = value
-    end
-  end
-  return out
-end
+local request = vf.request
 
 -- The check of a request table argument.
 local function request_arg(rules, required, optional)
@@ -74,12 +51,7 @@ local function list_body(a, opts)
   return json.encode(body)
 end
 
--- The x-hw-share-folder-id header when the call acts inside a shared folder.
-local function share_header(_, opts)
-  if opts and opts.share_folder_id then return { ["x-hw-share-folder-id"] = opts.share_folder_id } end
-  return {}
-end
-local SHARE_OPTION = { share_folder_id = vf.share_folder_id }
+local share_header, SHARE_OPTION = vf.share_header, vf.SHARE_OPTION
 
 local LIST_RULES = {
   containerId = vf.container_id, parentFileId = vf.parent_id,
@@ -129,17 +101,7 @@ end
 local TIME = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"
 local function timestamp(v, field) return validate.pattern(v, field, TIME, "yyyy-MM-ddTHH:mm:ss.sssZ") end
 
--- parentFolder: "string[]; first entry is the parent". One id (a string or a one-entry
--- array): further entries would be ignored by the service, so they are refused.
-local function parent_folder(v, field)
-  if type(v) == "string" or type(v) == "number" then v = { v } end
-  local n, err = validate.list(v, field, 1)
-  if not n then return nil, err end
-  local id
-  id, err = vf.parent_id(v[1], field .. "[1]")
-  if not id then return nil, err end
-  return { id }
-end
+local parent_folder = vf.parent_folder
 
 local MKDIR_RULES = {
   fileName = vf.name, containerId = vf.container_id, parentFolder = parent_folder,

@@ -28,14 +28,11 @@ end
 
 local function text(max) return function(v, field) return vf.utf8_text(v, field, max) end end
 
+-- parentFolder as for mkdir (one id), marked as a JSON array for the encoder.
 local function parent_folder(v, field)
-  if type(v) == "string" then v = { v } end
-  local n, err = validate.list(v, field, 1)
-  if not n then return nil, err end
-  local id
-  id, err = vf.parent_id(v[1], field .. "[1]")
-  if not id then return nil, err end
-  return json.array { id }
+  local r, err = vf.parent_folder(v, field)
+  if not r then return nil, err end
+  return json.array(r)
 end
 
 -- MultiPartInfo (§2): partNumber 1..10000, partSize within bounds, partOffset and hashCtx
@@ -103,39 +100,15 @@ local CREATE_RULES = {
 }
 local CREATE_REQUIRED = { "fileName", "fileType", "parentFolder", "length", "autoRename", "sha256" }
 
-local function checked_request(rules, required)
-  return function(v, field)
-    if type(v) ~= "table" then return fail(field, "type", "must be a table of request fields") end
-    local ok, err = validate.known_keys(v, field, rules)
-    if not ok then return nil, err end
-    for _, k in ipairs(required) do
-      if rawget(v, k) == nil then return fail(k, "required", "is required") end
-    end
-    local out = {}
-    for k, check in pairs(rules) do
-      if rawget(v, k) ~= nil then
-        local value, e = check(rawget(v, k), k)
-        if value == nil then return nil, e end
-        out[k] = value
-      end
-    end
-    return out
-  end
-end
-
 local function create_request(v, field)
-  local r, err = checked_request(CREATE_RULES, CREATE_REQUIRED)(v, field)
+  local r, err = vf.request(v, field, CREATE_RULES, CREATE_REQUIRED)
   if not r then return nil, err end
   -- Decision (mode): always multipart, uploadType 1.
   r.uploadMode, r.uploadType = "multipart", 1
   return r
 end
 
-local function share_header(_, opts)
-  if opts and opts.share_folder_id then return { ["x-hw-share-folder-id"] = opts.share_folder_id } end
-  return {}
-end
-local SHARE_OPTION = { share_folder_id = vf.share_folder_id }
+local share_header, SHARE_OPTION = vf.share_header, vf.SHARE_OPTION
 
 local function file_ids(v, field)
   local n, err = validate.list(v, field, 100)

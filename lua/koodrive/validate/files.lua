@@ -210,4 +210,53 @@ function files.extension(v, field)
   return s
 end
 
+--------------------------------------------------------------------------------------------
+-- Shared by the files and transfers operation families
+--------------------------------------------------------------------------------------------
+
+--- Checks the request table `v` against `rules` ({ key = check(value, field) }), `required`
+-- the keys that must be present. Returns a copy holding the checked values.
+function files.request(v, field, rules, required)
+  if type(v) ~= "table" then return fail(field, "type", "must be a table of request fields") end
+  if rawget(v, "pageInfo") ~= nil and not rules.pageInfo then
+    return fail(field .. ".pageInfo", "paging",
+      "is built from the per-call options page_size and cursor; pass those instead")
+  end
+  local ok, err = validate.known_keys(v, field, rules)
+  if not ok then return nil, err end
+  for _, k in ipairs(required or {}) do
+    if rawget(v, k) == nil then return fail(k, "required", "is required") end
+  end
+  local out = {}
+  for k, check in pairs(rules) do
+    local item = rawget(v, k)
+    if item ~= nil then
+      local value, e = check(item, k)
+      if value == nil then return nil, e end
+      out[k] = value
+    end
+  end
+  return out
+end
+
+--- parentFolder: "string[]; first entry is the parent". One id (a string or a one-entry
+-- array): further entries would be ignored by the service, so they are refused.
+function files.parent_folder(v, field)
+  if type(v) == "string" or type(v) == "number" then v = { v } end
+  local n, err = validate.list(v, field, 1)
+  if not n then return nil, err end
+  local id
+  id, err = files.parent_id(v[1], field .. "[1]")
+  if not id then return nil, err end
+  return { id }
+end
+
+--- The x-hw-share-folder-id header when the call acts inside a shared folder (the per-call
+-- option share_folder_id, SHARE_OPTION).
+function files.share_header(_, opts)
+  if opts and opts.share_folder_id then return { ["x-hw-share-folder-id"] = opts.share_folder_id } end
+  return {}
+end
+files.SHARE_OPTION = { share_folder_id = files.share_folder_id }
+
 return files
