@@ -120,6 +120,25 @@ describe("an upload against a faulty store", function()
   end)
 end)
 
+describe("a source that changes", function()
+  it("while its parts are sent is never completed", function()
+    local src = file("moving.bin", 2 * PART)
+    local mark, touched = log(), false
+    local r, err = c.files:upload(src, { containerId = space, fileName = "moving.bin", concurrency = 1,
+      progress = function(done)
+        if done >= PART and not touched then
+          touched = true
+          assert(os.execute("printf more >> " .. src))
+        end
+      end })
+    assert.is_true(touched)
+    assert.is_nil(r)
+    assert.are.same({ "io", "source" }, { err.kind, err.field })
+    assert.are.equal(0, count(since(mark), "complete"))
+    assert.is_false(exists(dir .. "/.moving.bin.koodrive-upload"))
+  end)
+end)
+
 describe("a download against a faulty store", function()
   local saved
   before_each(function() saved = download.RANGE; download.RANGE = PART end)

@@ -384,6 +384,12 @@ describe("files:download", function()
     assert.is_nil(r)
     assert.is_table(err)
     assert.is_false(exists(dest))
+    -- a detail that says 0 bytes, a store that sends more: not a success either
+    local t0 = service { file_id = "Fdl", size = 0, download_url = function() return srv.url .. "/store/Fdl.bin" end }
+    r, err = client(t0).files:download("Fdl", dest, { containerId = "IAADx" })
+    assert.is_nil(r)
+    assert.is_table(err)
+    assert.is_false(exists(dest))
     local t2 = service { file_id = "Fdl", size = 3 * MiB, download_url = function() return srv.url .. "/store/Fdl.bin" end }
     r, err = client(t2).files:download("Fdl", srv.dir .. "/no/such/dir/out.bin", { containerId = "IAADx" })
     assert.is_nil(r)

@@ -156,6 +156,15 @@ function upload.execute(files, job)
     on_stored = own.journal and function(list) return journal.save(own.journal, identity, list) end,
   })
   if not sent then return nil, terr end
+  if src.path then
+    -- Bytes sent after the file changed are not the bytes hashed: never complete those.
+    local now = core.stat(src.path)
+    if not now or now.size ~= src.size or now.mtime ~= src.mtime then
+      if own.journal then journal.remove(own.journal) end
+      return nil, errors.new { kind = "io", field = "source", message = "changed while it was being " ..
+        "uploaded; nothing was completed (run the upload again to send it as it is now)" }
+    end
+  end
 
   local done, derr = files:complete_upload(file_id, digest.sha256, call)
   if not done then return nil, derr end
