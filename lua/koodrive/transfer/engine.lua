@@ -20,10 +20,12 @@ function engine.yield()
   if cooperative() then scheduler.sleep(0.001) end
 end
 
---- A parts engine for where the caller runs: the C engine on libcurl's multi handle
--- (koodrive.curl.parts). Every flow gets its engine here, so another one (cosockets inside
--- nginx) plugs in at this one place. opts as for koodrive.curl.parts.
+--- A parts engine for where the caller runs: inside nginx the one on cosockets and light
+-- threads (koodrive.transfer.ngx_parts: libcurl would block the worker), elsewhere the C
+-- engine on libcurl's multi handle (koodrive.curl.parts). Every flow gets its engine here.
+-- opts as for koodrive.curl.parts.
 function engine.new_parts(opts)
+  if scheduler.current().name == "ngx" then return require("koodrive.transfer.ngx_parts").new(opts) end
   return require("koodrive.curl").parts(opts)
 end
 

@@ -17,7 +17,7 @@ local SERVICE_KEYS = { containerId = true, parentFolder = true, fileName = true,
   fileType = true, description = true, mimeType = true, createdTime = true }
 local OWN_KEYS = { part_size = true, concurrency = true, progress = true, journal = true }
 
-local HASH_STEP = 8 * 1024 * 1024 -- bytes hashed between two chances for the host to run
+local HASH_STEP = (ngx and 1 or 8) * 1024 * 1024 -- bytes hashed between two chances for the host to run (nginx: 1 MiB)
 
 local function fail(field, rule, message) return nil, errors.validation(field, rule, message) end
 
