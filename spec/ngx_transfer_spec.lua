@@ -67,6 +67,29 @@ function routes.ping(args)
   return { pong = true, busy = d:get("busy"), done = done, total = total }
 end
 
+-- The same flows in an ngx.timer: up, then down again; the handler only waits for them.
+function routes.timer(args)
+  local d = ngx.shared.kd
+  d:delete("timer")
+  local ok, terr = ngx.timer.at(0, function(premature)
+    if premature then return end
+    local c = client()
+    local space = assert(c.spaces:mine()).containerId
+    local up, uerr = c.files:upload(args.path, { containerId = space, fileName = "timer.bin", concurrency = 2 })
+    local down, derr
+    if up then down, derr = c.files:download(up.fileId, args.dest, { containerId = space, concurrency = 2 }) end
+    d:set("timer", cjson.encode { up = up, down = down, message = tostring(uerr or derr or ""),
+      phase = ngx.get_phase() })
+  end)
+  if not ok then return { message = terr } end
+  for _ = 1, 6000 do
+    local text = d:get("timer")
+    if text then return cjson.decode(text) end
+    ngx.sleep(0.01)
+  end
+  return { message = "the timer did not finish" }
+end
+
 function routes.reset()
   ngx.shared.kd:flush_all()
   return { ok = true }
@@ -175,5 +198,16 @@ describe("files:upload and files:download in an OpenResty handler", function()
     assert.are.equal(sha(dir .. "/src.bin"), sha(dest))
     assert.is_nil(sys.read(dest .. ".koodrive-part"))
     assert.is_true(down_seen > 0, "no /ping was answered while the download was in flight")
+  end)
+
+  it("work in an ngx.timer too", function()
+    local src, dest = dir .. "/timer.bin", dir .. "/timer-back.bin"
+    sys.run(string.format("head -c %d /dev/urandom > %s", 6 * MiB + 5, sys.quote(src)))
+    local out = get("/kd/timer?path=" .. src .. "&dest=" .. dest)
+    assert.are.equal("", out.message)
+    assert.are.equal("timer", out.phase)
+    assert.are.equal(2, out.up.parts)
+    assert.are.equal(6 * MiB + 5, out.down.size)
+    assert.are.equal(sha(src), sha(dest))
   end)
 end)
