@@ -34,6 +34,7 @@ http {
     location /store/ { root @PREFIX@/www; dav_methods PUT; create_full_put_path on; }
     location /slow/ { alias @PREFIX@/www/store/; limit_rate 400k; }
     location /norange/ { alias @PREFIX@/www/store/; max_ranges 0; }
+    location = /conn { return 200 "$connection $connection_requests"; }
     location = /e403 { return 403 "denied here"; }
     location = /e500 { return 500 "oops"; }
     location = /headers {
@@ -236,6 +237,20 @@ describe("koodrive.transfer.ngx_parts (cosockets, in a content handler)", functi
     assert.matches("attempt to use a closed parts engine", out.add_error)
     assert.is_true(out.bad_concurrency)
     assert.is_true(out.bad_timeout)
+  end)
+
+  it("keeps a connection alive for the next part only after an answer read to its end", function()
+    local out = run("keepalive")
+    local r = by_id(out.results)
+    assert.is_nil(r[1].error)
+    assert.are.equal("range_mismatch", r[3].error.reason)
+    local c1, n1 = out.seen[1]:match("^(%d+) (%d+)$")
+    local c2, n2 = out.seen[2]:match("^(%d+) (%d+)$")
+    local c4, n4 = out.seen[4]:match("^(%d+) (%d+)$")
+    assert.are.equal(c1, c2) -- the same connection, its next request
+    assert.are.equal(tonumber(n1) + 1, tonumber(n2))
+    assert.are_not.equal(c1, c4) -- the stopped answer's connection was closed, not pooled
+    assert.are.equal("1", n4)
   end)
 
   it("survives hostile peers: resets, short bodies, huge headers, stalls, garbage, chunked", function()

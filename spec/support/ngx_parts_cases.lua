@@ -178,6 +178,20 @@ function cases.close()
   return out
 end
 
+-- Connections kept alive: only after an answer read to its end.
+function cases.keepalive()
+  local e = ngx_parts.new { concurrency = 1 }
+  for i, path in ipairs { "/conn", "/conn", "/store/d1", "/conn" } do
+    e:add { id = i, method = "GET", url = base() .. path, path = dir() .. "/ka" .. i, offset = 0,
+      size = path == "/store/d1" and 10 or nil }
+  end
+  local r = drain(e)
+  e:close()
+  local seen = {}
+  for i = 1, 4 do seen[i] = read(dir() .. "/ka" .. i) end
+  return { results = r, seen = seen }
+end
+
 -- Hostile peers, each a location of this nginx (below).
 function cases.hostile(args)
   local e = ngx_parts.new { concurrency = 8, low_speed_time = tonumber(args.stall) or 0.5, max_error_body = 100 }

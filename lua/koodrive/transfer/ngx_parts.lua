@@ -20,8 +20,10 @@
 -- transport; error.code is 0 (there is no libcurl code).
 --
 -- Differences from the C engine, all from cosockets: ca_file cannot apply (the trusted CAs
--- are nginx's lua_ssl_trusted_certificate); connections are not kept alive between parts;
--- the light threads belong to the coroutine that called poll, so one engine is driven from
+-- are nginx's lua_ssl_trusted_certificate); connections go back to nginx's cosocket pools
+-- (lua_socket_pool_size, lua_socket_keepalive_timeout) only after an answer read to its end,
+-- and a part whose pooled connection the store had closed is sent again on another; the
+-- light threads belong to the coroutine that called poll, so one engine is driven from
 -- one coroutine (cancel and close from another one stop a transfer at its next chunk).
 local io_part = require "koodrive.transfer.ngx_parts_io"
 

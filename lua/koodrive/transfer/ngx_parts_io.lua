@@ -6,7 +6,8 @@
 -- body written in CHUNK-sized pieces at the offset. Memory per transfer is a few chunks,
 -- whatever the part's size. The range checks are the C engine's (src/parts_io.c): 200 to a
 -- ranged request past 0 is range_ignored, a 206 whose Content-Range does not start at the
--- offset is range_mismatch; besides, a GET never writes past offset + size.
+-- offset is range_mismatch; besides, a GET never writes past offset + size. A connection
+-- whose answer was read to its end is kept alive for the next part (as libcurl does).
 -- Internal: not part of the API.
 local connect = require "koodrive.transport.ngx.connect"
 local http1 = require "koodrive.transport.ngx.http1"
@@ -20,6 +21,8 @@ M.CHUNK = 64 * 1024 -- bytes read from (or written to) the file at a time
 local MAX_HEADER_BYTES = connect.MAX_HEADER_BYTES
 local PUT_BODY_KEPT = 64 * 1024 -- bytes of a 2xx PUT answer's body read (and dropped) at most
 local NO_LIMIT_MS = 86400 * 1000
+local MAX_STALE = 32 -- tries of a part whose pooled connections turn out closed by the store
+
 
 local min, floor = math.min, math.floor
 
@@ -141,8 +144,14 @@ end
 
 -- Reads the answer's body into `sink`; true (whole, or the sink stopped), or false after
 -- recording the failure.
-local function read_body(job, conn, sink, clock)
+local function read_body(job, conn, sink_to, clock)
   local sock, headers = conn.sock, job.headers
+  -- A body the sink stopped reading is not read to its end: its connection is not reused.
+  local function sink(piece)
+    if sink_to(piece) then return true end
+    job.stopped = true
+    return false
+  end
   local function step_timeouts() sock:settimeouts(clock.connect_ms(), clock.io_ms(), clock.io_ms()) end
   local function broken(err, what)
     return fail(job, io_reason(err), (what or "reading the answer body") .. " from " .. job.authority ..
@@ -195,6 +204,7 @@ local function read_body(job, conn, sink, clock)
     end
     return true
   end
+  job.until_close = true
   while true do -- delimited by the server closing the connection
     step_timeouts()
     local data, err = sock:receiveany(M.CHUNK)
@@ -216,11 +226,12 @@ local function read_head(job, conn, clock)
       if err == "too_large" then return fail(job, "too_large", "the status line is too long") end
       return fail(job, io_reason(err), "reading the answer from " .. job.authority .. " failed: " .. tostring(err))
     end
-    local code = line:match("^HTTP/%d%.%d (%d%d%d)")
+    job.answered = true
+    local version, code = line:match("^HTTP/(%d%.%d) (%d%d%d)")
     if not code then
       return fail(job, "transport", "not an HTTP/1.x answer from " .. job.authority .. ": " .. line:sub(1, 80))
     end
-    job.status = tonumber(code)
+    job.status, job.version = tonumber(code), version
     local headers, herr = http1.read_headers(conn, MAX_HEADER_BYTES)
     if not headers then
       job.status = 0
@@ -257,9 +268,13 @@ local function open_connection(job, cfg, clock, u)
   local host = connect.strip_brackets(u.host)
   local is_ip = host:match("^[%d.]+$") or host:find(":", 1, true)
   sock:settimeouts(clock.connect_ms(), clock.io_ms(), clock.io_ms())
-  -- A pool name of this engine's own: it never keeps connections, so nothing stale is reused.
+  local verify = not cfg.insecure
+  local sni = not is_ip and host or nil
+  -- Pools of this engine's own (one per scheme, host, port, TLS name and verification mode),
+  -- holding only connections whose last answer was read to its end.
+  local pool = connect.pool_name(u.scheme, u.host, u.port, sni, verify) .. "|parts"
   local ok, err = connect.connect_within(function()
-    return sock:connect(u.host, u.port, { pool = "koodrive:parts:" .. u.authority })
+    return sock:connect(u.host, u.port, { pool = pool })
   end, is_ip, clock)
   if not ok then
     if err == "timeout" or (err and err:find("timed out", 1, true)) then
@@ -267,9 +282,9 @@ local function open_connection(job, cfg, clock, u)
     end
     return fail(job, "connect", "connect to " .. u.authority .. " failed: " .. tostring(err))
   end
-  if u.scheme == "https" then
-    local verify = not cfg.insecure
-    local session, herr = sock:sslhandshake(nil, not is_ip and host or nil, verify)
+  job.reused = sock:getreusedtimes() or 0
+  if u.scheme == "https" and job.reused == 0 then
+    local session, herr = sock:sslhandshake(nil, sni, verify)
     if not session then
       if herr == "timeout" then return fail(job, "timeout", "TLS handshake with " .. u.authority .. " timed out") end
       return fail(job, "tls", "TLS handshake with " .. u.authority .. " failed: " .. tostring(herr) ..
@@ -279,31 +294,11 @@ local function open_connection(job, cfg, clock, u)
   return true
 end
 
---- Runs one transfer to its end, recording on `job` what the C engine reports (status, done,
--- etag, content_range, content_length, body, reason, message). `count(n)` adds moved bytes
--- to the engine's progress. The caller closes job.sock and job.file afterwards.
-function M.run(job, cfg, count)
-  local scheme, host, port, target, authority = parse_url(job.url)
-  if not scheme then return fail(job, "transport", "not an absolute http(s) URL") end
-  job.authority = authority
-  local u = { scheme = scheme, host = host, port = port, authority = authority }
-  if job.put and not job.data then
-    local f, msg = io.open(job.path, "rb")
-    if not f then return fail(job, "read", msg) end
-    job.file = f
-    local pos, serr = f:seek("set", job.offset)
-    if not pos then return fail(job, "read", "reading the part: " .. tostring(serr)) end
-  elseif not job.put then
-    local f, msg = open_for_write(job.path)
-    if not f then return fail(job, "write", msg) end
-    job.file = f
-    f:setvbuf("no") -- every write reaches the file at once, so its failure is seen here
-    local pos, serr = f:seek("set", job.offset)
-    if not pos then return fail(job, "write", "writing the file: " .. tostring(serr)) end
-  end
-  local clock = clock_for(cfg)
-  if not open_connection(job, cfg, clock, u) then return false end
-  local sock = job.sock
+-- One exchange of the transfer on one connection; true, or false with the failure recorded.
+local function exchange(job, cfg, count, u, target, clock)
+  job.answered, job.stopped, job.until_close, job.reused = false, false, false, nil
+  if not open_connection(job, cfg, clock, u) or job.cancelled then return false end
+  local sock, authority = job.sock, u.authority
 
   local lines = { job.method .. " " .. target .. " HTTP/1.1", "Host: " .. authority }
   if job.put then
@@ -342,7 +337,49 @@ function M.run(job, cfg, count)
   if not read_head(job, conn, clock) then return false end -- (a send failure stays the reason)
   if send_failed then job.reason, job.message = nil, nil end -- an answer came: it is the outcome
   if job.status < 200 or job.status >= 300 then job.body = "" end
-  return read_body(job, conn, body_sink(job, cfg, count), clock)
+  local ok = read_body(job, conn, body_sink(job, cfg, count), clock)
+  -- Kept for the next part when this answer was read to its end and may be followed by another.
+  if ok and not job.reason and not job.stopped and not job.until_close and job.version == "1.1"
+      and not http1.has_token(job.headers.connection, "close") then
+    if sock:setkeepalive() then job.sock = nil end
+  end
+  return ok
+end
+
+--- Runs one transfer to its end, recording on `job` what the C engine reports (status, done,
+-- etag, content_range, content_length, body, reason, message). `count(n)` adds moved bytes
+-- to the engine's progress. The caller closes job.sock and job.file afterwards.
+function M.run(job, cfg, count)
+  local scheme, host, port, target, authority = parse_url(job.url)
+  if not scheme then return fail(job, "transport", "not an absolute http(s) URL") end
+  job.authority = authority
+  local u = { scheme = scheme, host = host, port = port, authority = authority }
+  if job.put and not job.data then
+    local f, msg = io.open(job.path, "rb")
+    if not f then return fail(job, "read", msg) end
+    job.file = f
+    local pos, serr = f:seek("set", job.offset)
+    if not pos then return fail(job, "read", "reading the part: " .. tostring(serr)) end
+  elseif not job.put then
+    local f, msg = open_for_write(job.path)
+    if not f then return fail(job, "write", msg) end
+    job.file = f
+    f:setvbuf("no") -- every write reaches the file at once, so its failure is seen here
+    local pos, serr = f:seek("set", job.offset)
+    if not pos then return fail(job, "write", "writing the file: " .. tostring(serr)) end
+  end
+  local clock = clock_for(cfg)
+  for _ = 1, MAX_STALE do
+    local ok = exchange(job, cfg, count, u, target, clock)
+    if ok or job.cancelled or job.reused == 0 or job.answered or job.reason ~= "reset" then return ok end
+    -- A pooled connection the store had closed meanwhile (it failed before any answer
+    -- byte): the part again, from its start, on another connection.
+    if job.sock then pcall(job.sock.close, job.sock); job.sock = nil end
+    count(-job.done)
+    job.done, job.status, job.reason, job.message, job.headers, job.body = 0, 0, nil, nil, nil, nil
+    if job.file then job.file:seek("set", job.offset) end
+  end
+  return false
 end
 
 return M
