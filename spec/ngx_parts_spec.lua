@@ -253,7 +253,7 @@ describe("koodrive.transfer.ngx_parts (cosockets, in a content handler)", functi
     assert.are.equal("1", n4)
   end)
 
-  it("survives hostile peers: resets, short bodies, huge headers, stalls, garbage, chunked", function()
+  it("survives hostile peers: resets, short bodies, huge headers, stalls, garbage, bad framing", function()
     local out = run("hostile")
     if os.getenv("KD_DEBUG") then print(json.encode(out)) end
     local r = by_id(out.results)
@@ -272,6 +272,9 @@ describe("koodrive.transfer.ngx_parts (cosockets, in a content handler)", functi
     assert.is_true(r[8].bytes < 4 * 1024 * 1024)
     assert.is_nil(r[9].error)
     assert.are.equal("until the end", out.close_delimited)
+    assert.are.equal("transport", r[10].error.reason)
+    assert.are.equal("transport", r[11].error.reason)
+    assert.are.equal(0, r[11].bytes)
   end)
 
   it("verifies TLS against nginx's trusted certificates unless insecure", function()

@@ -210,6 +210,8 @@ function cases.hostile(args)
   e:add { id = 8, method = "PUT", url = base() .. "/h/reset_put", path = dir() .. "/big.bin", offset = 0,
     size = 4 * 1024 * 1024 }
   get(9, "/h/close_delimited")                       -- no length: the body ends with the connection
+  get(10, "/h/bad_chunk")                            -- a chunk longer than its size line says
+  get(11, "/h/two_lengths")                          -- Content-Length: 5 and Content-Length: 6
   local r = drain(e)
   e:close()
   return { results = r, chunked = read(dir() .. "/hostile5"), close_delimited = read(dir() .. "/hostile9") }
@@ -263,6 +265,12 @@ function hostile.nothing() end
 function hostile.reset_put(sock)
   sock:receive(100000) -- part of the body
   return ngx.exit(444)
+end
+function hostile.bad_chunk(sock)
+  sock:send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY\r\n0\r\n\r\n")
+end
+function hostile.two_lengths(sock)
+  sock:send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef")
 end
 function hostile.close_delimited(sock)
   sock:send("HTTP/1.0 200 OK\r\n\r\nuntil the end")

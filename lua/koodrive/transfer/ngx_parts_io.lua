@@ -187,9 +187,8 @@ local function read_body(job, conn, sink_to, clock)
         size = size - #data
       end
       local crlf, cerr = http1.read_line(conn, 2)
-      if crlf ~= "" then
-        return crlf and fail(job, "transport", "bad chunk terminator from " .. job.authority) or broken(cerr)
-      end
+      if crlf == nil and cerr ~= "too_large" then return broken(cerr) end
+      if crlf ~= "" then return fail(job, "transport", "bad chunk terminator from " .. job.authority) end
     end
   end
   local length = job.content_length
@@ -339,7 +338,7 @@ local function exchange(job, cfg, count, u, target, clock)
   if job.status < 200 or job.status >= 300 then job.body = "" end
   local ok = read_body(job, conn, body_sink(job, cfg, count), clock)
   -- Kept for the next part when this answer was read to its end and may be followed by another.
-  if ok and not job.reason and not job.stopped and not job.until_close and job.version == "1.1"
+  if ok and not send_failed and not job.reason and not job.stopped and not job.until_close and job.version == "1.1"
       and not http1.has_token(job.headers.connection, "close") then
     if sock:setkeepalive() then job.sock = nil end
   end
