@@ -200,6 +200,23 @@ describe("files:upload and files:download in an OpenResty handler", function()
     assert.is_true(down_seen > 0, "no /ping was answered while the download was in flight")
   end)
 
+  it("retry a part reset mid-body and a part answered 503, over cosockets", function()
+    local function counters() return json.decode((service.get("/_local/store"))) end
+    for i, fault in ipairs { "reset_after=" .. MiB, "status=503" } do
+      local src = dir .. "/faults" .. i .. ".bin"
+      sys.run(string.format("head -c %d /dev/urandom > %s", 11 * MiB, sys.quote(src)))
+      local before = counters()
+      service.get("/_local/store?count=1&" .. fault)
+      local up = get("/kd/upload?concurrency=2&path=" .. src .. "&name=faults" .. i .. ".bin")
+      assert.is_true(up.ok, fault .. ": " .. tostring(up.message))
+      assert.are.equal(sha(src), up.result.sha256)
+      local after = counters()
+      assert.are.equal(3, after.puts - before.puts) -- each part stored once
+      -- the failed attempt's bytes came too: the part was sent again
+      assert.is_true(after.bytes_read - before.bytes_read >= 11 * MiB + MiB)
+    end
+  end)
+
   it("work in an ngx.timer too", function()
     local src, dest = dir .. "/timer.bin", dir .. "/timer-back.bin"
     sys.run(string.format("head -c %d /dev/urandom > %s", 6 * MiB + 5, sys.quote(src)))

@@ -178,6 +178,29 @@ function cases.close()
   return out
 end
 
+-- Polled the way the flows poll (poll(0), then a sleep): every transfer is reported once,
+-- and pending() counts a transfer until its result has been handed over.
+function cases.accounting()
+  local e = ngx_parts.new { concurrency = 4 }
+  for i = 1, 24 do
+    e:add { id = i, method = i % 2 == 0 and "GET" or "PUT", url = base() .. "/store/acc" .. (i % 2 == 0 and "" or i),
+      path = dir() .. "/acc" .. i, data = i % 2 == 1 and "put me" or nil, offset = 0, size = i % 2 == 1 and 6 or nil }
+  end
+  local seen, count, deadline = {}, 0, ngx.now() + 20
+  while e:pending() > 0 and ngx.now() < deadline do
+    for _, r in ipairs(e:poll(0)) do
+      seen[r.id] = (seen[r.id] or 0) + 1
+      count = count + 1
+    end
+    ngx.sleep(0.002)
+  end
+  local late = #e:poll(0)
+  e:close()
+  local once = true
+  for i = 1, 24 do if seen[i] ~= 1 then once = false end end
+  return { count = count, once = once, late = late }
+end
+
 -- Connections kept alive: only after an answer read to its end.
 function cases.keepalive()
   local e = ngx_parts.new { concurrency = 1 }

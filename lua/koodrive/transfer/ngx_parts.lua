@@ -113,8 +113,10 @@ local function start_queued(self)
         end
         job.ended = true
         release(job)
+        -- Handed over by the next poll (as the C engine does): until then the transfer still
+        -- counts as running, so pending() never drops before its result is reported.
         if job.state == "running" then
-          finish(self, job)
+          self.ended[#self.ended + 1] = job
           if self.sema then self.sema:post(1) end
         end
       end)
@@ -122,12 +124,20 @@ local function start_queued(self)
         job.reason, job.message = "transport", "ngx.thread.spawn failed: " .. tostring(err)
         release(job)
         finish(self, job)
-      elseif job.state == "running" then
-        job.thread = thread
       else
-        pcall(ngx.thread.wait, thread) -- ended before spawn returned: reap it now
+        job.thread = thread
       end
     end
+  end
+end
+
+-- Moves the transfers whose light threads ended to the done list.
+local function reap(self)
+  local ended = self.ended
+  if #ended == 0 then return end
+  self.ended = {}
+  for _, job in ipairs(ended) do
+    if job.state == "running" then finish(self, job) end
   end
 end
 
@@ -150,18 +160,22 @@ function Parts:poll(seconds)
   if type(seconds) ~= "number" or not (seconds >= 0 and seconds <= 86400) then
     error("bad argument #2 to 'poll' (seconds must be between 0 and 86400)", 2)
   end
+  reap(self)
   start_queued(self)
+  reap(self)
   if #self.done == 0 and self.nrunning > 0 and seconds > 0 then
     ngx.update_time()
     local deadline = ngx.now() + seconds
-    while #self.done == 0 and self.nrunning > 0 and self.open do
+    while #self.ended == 0 and self.nrunning > 0 and self.open do
       ngx.update_time()
       local left = deadline - ngx.now()
       if left <= 0 then break end
       if self.sema then self.sema:wait(left) else ngx.sleep(math.min(left, NO_SEMAPHORE_STEP)) end
     end
     if not self.open then error("attempt to use a closed parts engine", 2) end
+    reap(self)
     start_queued(self)
+    reap(self)
   end
   return collect(self)
 end
@@ -213,7 +227,8 @@ local function stop(self, job)
     self.live[job] = nil
     self.nrunning = self.nrunning - 1
   end
-  if job.thread and not job.ended then pcall(ngx.thread.kill, job.thread) end
+  if job.thread and not job.ended then pcall(ngx.thread.kill, job.thread)
+  elseif job.thread then pcall(ngx.thread.wait, job.thread) end
   release(job)
 end
 
@@ -252,7 +267,7 @@ function Parts:close()
   for _, job in ipairs(self.done) do
     if job.thread then pcall(ngx.thread.wait, job.thread) end
   end
-  self.queue, self.done, self.live = {}, {}, {}
+  self.queue, self.done, self.live, self.ended = {}, {}, {}, {}
   self.qhead, self.qtail, self.nrunning, self.nqueued = 1, 0, 0, 0
   if self.sema then self.sema:post(1) end -- a poll of another coroutine wakes and sees it closed
 end
@@ -299,7 +314,7 @@ function M.new(opts)
   local ok, semaphore = pcall(require, "ngx.semaphore")
   if ok and type(semaphore) == "table" and semaphore.new then sema = semaphore.new(0) end
   return setmetatable({ open = true, cfg = cfg, concurrency = c, queue = {}, qhead = 1, qtail = 0,
-    nqueued = 0, live = {}, nrunning = 0, done = {}, bytes = 0, sema = sema }, Parts)
+    nqueued = 0, live = {}, nrunning = 0, ended = {}, done = {}, bytes = 0, sema = sema }, Parts)
 end
 
 return M
