@@ -26,6 +26,7 @@ http {
   lua_package_cpath "@LUA_CPATH@";
   lua_ssl_trusted_certificate @PREFIX@/trusted.pem;
   lua_socket_log_errors off;
+  lua_shared_dict parts 1m;
   server {
     listen 127.0.0.1:@PORT@;
     client_max_body_size 0;
@@ -54,6 +55,10 @@ http {
         ngx.print(("x"):rep(10))
       }
     }
+  }
+  server {
+    listen 127.0.0.1:@PORT4@;
+    location /h/ { content_by_lua_block { require("support.ngx_parts_cases").hostile() } }
   }
   server {
     listen 127.0.0.1:@PORT2@ ssl;
@@ -108,7 +113,7 @@ setup(function()
     files[name .. ".key"] = sys.read(certs .. "/" .. name .. ".key")
   end
   sys.run("rm -rf " .. sys.quote(certs))
-  srv = nginx.start { conf = CONF, files = files, ports = 3, extra_lua_path = nginx.root .. "/spec/?.lua" }
+  srv = nginx.start { conf = CONF, files = files, ports = 4, extra_lua_path = nginx.root .. "/spec/?.lua" }
   dir = srv.dir
   sys.run(string.format("head -c %d /dev/urandom > %s", SIZE, sys.quote(dir .. "/big.bin")))
 end)
@@ -242,6 +247,16 @@ describe("koodrive.transfer.ngx_parts (cosockets, in a content handler)", functi
   it("reports every transfer once, and counts it as pending until then (polled as the flows poll)", function()
     local out = run("accounting")
     assert.are.same({ count = 24, once = true, late = 0 }, out)
+  end)
+
+  it("sends a part again on a new connection when its pooled one was dropped unanswered", function()
+    local out = run("stale", "port=" .. srv.ports[4])
+    local r = by_id(out.results)
+    assert.is_nil(r[1].error)
+    assert.is_nil(r[2].error)
+    assert.are.equal(2, r[2].bytes)
+    assert.are.equal("ok", out.body)
+    assert.are.equal(1, out.dropped) -- the pooled connection was tried, and dropped
   end)
 
   it("keeps a connection alive for the next part only after an answer read to its end", function()

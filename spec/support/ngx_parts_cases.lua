@@ -201,6 +201,20 @@ function cases.accounting()
   return { count = count, once = once, late = late }
 end
 
+-- A pooled connection the peer drops when the next request comes (a stale keep-alive
+-- connection): that part is sent again on a new connection, no error reported.
+function cases.stale(args)
+  ngx.shared.parts:flush_all()
+  local e = ngx_parts.new { concurrency = 1 }
+  for i = 1, 2 do
+    e:add { id = i, method = "GET", url = "http://127.0.0.1:" .. args.port .. "/h/once",
+      path = dir() .. "/stale" .. i, offset = 0 }
+  end
+  local r = drain(e)
+  e:close()
+  return { results = r, dropped = ngx.shared.parts:get("dropped") or 0, body = read(dir() .. "/stale2") }
+end
+
 -- Connections kept alive: only after an answer read to its end.
 function cases.keepalive()
   local e = ngx_parts.new { concurrency = 1 }
@@ -294,6 +308,11 @@ function hostile.bad_chunk(sock)
 end
 function hostile.two_lengths(sock)
   sock:send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef")
+end
+function hostile.once(sock)
+  sock:send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+  local next_head = sock:receiveuntil("\r\n\r\n")
+  if next_head() then ngx.shared.parts:incr("dropped", 1, 0) end -- then closed unanswered
 end
 function hostile.close_delimited(sock)
   sock:send("HTTP/1.0 200 OK\r\n\r\nuntil the end")

@@ -21,7 +21,9 @@ M.CHUNK = 64 * 1024 -- bytes read from (or written to) the file at a time
 local MAX_HEADER_BYTES = connect.MAX_HEADER_BYTES
 local PUT_BODY_KEPT = 64 * 1024 -- bytes of a 2xx PUT answer's body read (and dropped) at most
 local NO_LIMIT_MS = 86400 * 1000
-local MAX_STALE = 32 -- tries of a part whose pooled connections turn out closed by the store
+-- Tries of a part whose pooled connection failed before any answer byte: one more (a store
+-- that resets on purpose is the flow's business, retried with backoff).
+local MAX_STALE = 2
 
 
 local min, floor = math.min, math.floor
