@@ -7,7 +7,8 @@ local engine = require "koodrive.transfer.engine"
 
 local digest = {}
 
-digest.STEP = 8 * 1024 * 1024 -- bytes hashed between two chances for the host to run
+digest.STEP = 8 * 1024 * 1024     -- bytes hashed between two chances for the host to run
+digest.NGX_STEP = 1024 * 1024     -- the same inside nginx, whose worker serves every request
 
 --- src = { path, size } or { data }. Returns { size, sha256, contexts } or nil, err (kind
 -- "io", field `field`: the file could not be read, or changed size while it was).
@@ -16,8 +17,9 @@ function digest.of(src, part_size, field)
   if src.data then
     h:update(src.data)
   else
+    local step = require("koodrive.scheduler").current().name == "ngx" and digest.NGX_STEP or digest.STEP
     while true do
-      local n, err = h:read_file(src.path, digest.STEP)
+      local n, err = h:read_file(src.path, step)
       if not n then return nil, errors.new { kind = "io", field = field, message = err } end
       if n == 0 then break end
       engine.yield()

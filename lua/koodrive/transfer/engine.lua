@@ -23,10 +23,12 @@ function engine.yield()
   if cooperative() then scheduler.sleep(0.001) end
 end
 
---- A parts engine for where the caller runs: the C engine on libcurl's multi handle
--- (koodrive.curl.parts). Every flow gets its engine here, so another one (cosockets inside
--- nginx) plugs in at this one place. opts as for koodrive.curl.parts.
+--- A parts engine for where the caller runs: inside nginx the one on cosockets and light
+-- threads (koodrive.transfer.ngx_parts: libcurl would block the worker), elsewhere the C
+-- engine on libcurl's multi handle (koodrive.curl.parts). Every flow gets its engine here.
+-- opts as for koodrive.curl.parts.
 function engine.new_parts(opts)
+  if scheduler.current().name == "ngx" then return require("koodrive.transfer.ngx_parts").new(opts) end
   return require("koodrive.curl").parts(opts)
 end
 
@@ -76,7 +78,11 @@ function engine.drive(job)
     for id, at in pairs(waiting) do
       if now >= at then waiting[id] = nil; add(id) end
     end
-    local done = e:poll(cooperative() and 0 or POLL)
+    -- An engine whose poll yields to its host while it waits (e.waits: cosockets) waits
+    -- there; the C engine's poll would block, so a host that cannot block polls it at once.
+    local coop = cooperative()
+    local waits = coop and e.waits
+    local done = e:poll((not coop or waits) and POLL or 0)
     for _, d in ipairs(done) do
       local verdict, err = job.settle(d, attempts[d.id])
       if verdict == nil then return finish(nil, err) end
@@ -93,7 +99,7 @@ function engine.drive(job)
       local ok, perr = pcall(job.progress, e)
       if not ok then e:close(); error(perr, 0) end
     end
-    if cooperative() then scheduler.sleep(#done == 0 and 0.002 or 0.001)
+    if coop and not waits then scheduler.sleep(#done == 0 and 0.002 or 0.001)
     elseif e:pending() == 0 and next(waiting) then scheduler.sleep(0.05) end
   end
   return finish(true)

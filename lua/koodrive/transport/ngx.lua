@@ -81,6 +81,7 @@ local function parse_url(url)
   if rest:find("[%s%c]") then return nil end
   return scheme, host, port, rest, authority
 end
+M.parse_url = parse_url -- shared with the cosocket parts engine (koodrive.transfer.ngx_parts)
 
 --------------------------------------------------------------------------------------------
 -- The transport object

@@ -322,5 +322,7 @@ function M.send(self, request, u, clock)
 end
 
 M.has_token, M.FRAMING, M.request_head = has_token, FRAMING, request_head
+-- The head reader, shared with the cosocket parts engine (koodrive.transfer.ngx_parts).
+M.read_line, M.read_headers = read_line, read_headers
 
 return M
