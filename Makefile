@@ -18,7 +18,7 @@ LUA_DEPS := lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua
             luajit2 libluajit2-5.1-dev
 DEPS := $(LUA_DEPS) libcurl4-openssl-dev libssl-dev pkg-config \
         lua-cjson lua-argparse lua-busted lua-socket lua-luaossl luarocks nginx libnginx-mod-http-lua \
-        lua-resty-core openssl
+        lua-resty-core openssl lua-luv
 # `make lint` and `make docs` only.
 TOOL_DEPS := lua-check clang-format lua-ldoc lua-markdown
 
@@ -40,7 +40,7 @@ HDRS := $(wildcard src/*.h)
 CORE_SRCS := src/core.c src/clock.c src/json.c src/json_decode.c src/json_scalar.c src/encode.c src/random.c \
              src/files.c
 SIGN_SRCS := src/sign.c src/sign_ctx.c src/sign_req.c src/encode.c src/hash_parts.c
-CURL_SRCS := src/curl_core.c src/http.c src/multi.c src/transfer.c src/transfer_result.c src/handle.c src/headers.c \
+CURL_SRCS := src/curl_core.c src/http.c src/multi.c src/multi_events.c src/transfer.c src/transfer_result.c src/handle.c src/headers.c \
              src/parts.c src/parts_io.c src/parts_table.c
 
 export LUA_PATH  := lua/?.lua;lua/?/init.lua;spec/?.lua;server/?.lua;;

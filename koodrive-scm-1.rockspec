@@ -48,7 +48,7 @@ build = {
       libraries = { "crypto" },
     },
     ["koodrive.curl"] = {
-      sources = { "src/curl_core.c", "src/handle.c", "src/headers.c", "src/http.c", "src/multi.c",
+      sources = { "src/curl_core.c", "src/handle.c", "src/headers.c", "src/http.c", "src/multi.c", "src/multi_events.c",
         "src/transfer.c", "src/transfer_result.c", "src/parts.c", "src/parts_io.c", "src/parts_table.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(CURL_INCDIR)" },
@@ -71,6 +71,7 @@ build = {
     ["koodrive.iotda"] = "lua/koodrive/iotda.lua",
     ["koodrive.json"] = "lua/koodrive/json.lua",
     ["koodrive.loop"] = "lua/koodrive/loop.lua",
+    ["koodrive.hosts.luv"] = "lua/koodrive/hosts/luv.lua",
     ["koodrive.loop.tasks"] = "lua/koodrive/loop/tasks.lua",
     ["koodrive.operations"] = "lua/koodrive/operations.lua",
     ["koodrive.retry"] = "lua/koodrive/retry.lua",

@@ -29,6 +29,7 @@
 #include "compat.h"
 #include "core.h"
 #include "handle.h"
+#include "multi_events.h"
 #include "transfer.h"
 
 #define MULTI_MT "koodrive.multi"
@@ -50,15 +51,17 @@ typedef struct {
     kd_transfer *pool[POOL_MAX];
     size_t npool;
     long long next_id;
+    kd_events events; /* for a host's event loop: m:fd(), m:timeout() */
     int open;
 } multi_handle;
 
-static CURLM *new_multi(long max_connections)
+static CURLM *new_multi(long max_connections, kd_events *events)
 {
     CURLM *multi = curl_multi_init();
     if (multi != NULL) {
         curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
         curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, max_connections);
+        kd_events_attach(events, multi);
     }
     return multi;
 }
@@ -81,7 +84,8 @@ static void forget_parent(multi_handle *m)
             m->results[i] = KD_RESULT_FORKED;
         }
     }
-    m->multi = NULL; /* abandoned with its connection cache */
+    m->multi = NULL;             /* abandoned with its connection cache */
+    kd_events_close(&m->events); /* this process's copy of the set; the parent keeps its own */
     m->pid = getpid();
 }
 
@@ -92,7 +96,7 @@ static multi_handle *check_open(lua_State *L)
         luaL_error(L, "attempt to use a closed multi handle");
     if (m->pid != getpid()) {
         forget_parent(m);
-        m->multi = new_multi(m->max_connections);
+        m->multi = new_multi(m->max_connections, &m->events);
         if (m->multi == NULL)
             luaL_error(L, "curl_multi_init failed");
     }
@@ -206,10 +210,16 @@ static int meth_perform(lua_State *L)
         size_t i, in_flight = 0;
         for (i = 0; i < m->nactive; i++)
             in_flight += m->finished[i] == IN_FLIGHT;
-        if (in_flight > 0)
-            curl_multi_poll(m->multi, NULL, 0, (int)(timeout * 1000.0 + 0.5), NULL);
+        if (in_flight == 0)
+            timeout = 0;
     }
-    curl_multi_perform(m->multi, &running);
+    /* libcurl's sockets are in the event set (m:fd()) only when it is driven with
+     * socket_action; curl_multi_poll/perform where there is no set. */
+    if (kd_events_drive(&m->events, m->multi, timeout) != 0) {
+        if (timeout > 0)
+            curl_multi_poll(m->multi, NULL, 0, (int)(timeout * 1000.0 + 0.5), NULL);
+        curl_multi_perform(m->multi, &running);
+    }
     lua_newtable(L);
     {
         size_t i;
@@ -295,7 +305,24 @@ static int meth_close(lua_State *L)
     if (m->multi != NULL)
         curl_multi_cleanup(m->multi);
     m->multi = NULL;
+    kd_events_close(&m->events);
     return 0;
+}
+
+/* m:fd() -> a descriptor that is readable when libcurl has work (then call perform(0)), or
+ * nil and why. The same descriptor for the handle's life (a new one after fork()). */
+static int meth_fd(lua_State *L)
+{
+    multi_handle *m = check_open(L);
+    return kd_events_push_fd(L, &m->events);
+}
+
+/* m:timeout() -> seconds until libcurl wants perform() called even without socket activity
+ * (0: now), or nil when it has no timer. */
+static int meth_timeout(lua_State *L)
+{
+    multi_handle *m = check_open(L);
+    return kd_events_push_timeout(L, &m->events);
 }
 
 static int meth_tostring(lua_State *L)
@@ -333,7 +360,8 @@ static int global_multi(lua_State *L)
     lua_setmetatable(L, -2);
     m->max_connections = max_connections;
     m->pid = getpid();
-    m->multi = new_multi(max_connections);
+    m->events.epfd = -1;
+    m->multi = new_multi(max_connections, &m->events);
     if (m->multi == NULL)
         return luaL_error(L, "curl_multi_init failed");
     m->open = 1;
@@ -343,8 +371,10 @@ static int global_multi(lua_State *L)
 void kd_multi_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "add", meth_add },         { "perform", meth_perform }, { "take", meth_take },
-        { "pending", meth_pending }, { "close", meth_close },     { NULL, NULL },
+        { "add", meth_add },         { "perform", meth_perform },
+        { "take", meth_take },       { "pending", meth_pending },
+        { "close", meth_close },     { "fd", meth_fd },
+        { "timeout", meth_timeout }, { NULL, NULL },
     };
     static const luaL_Reg functions[] = {
         { "multi", global_multi },

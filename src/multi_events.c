@@ -89,6 +89,48 @@ void kd_events_close(kd_events *ev)
     ev->has_due = 0;
 }
 
+#define MAX_EVENTS 64
+
+int kd_events_drive(kd_events *ev, CURLM *multi, double wait)
+{
+#ifdef KD_HAVE_EPOLL
+    struct epoll_event evs[MAX_EVENTS];
+    int n, i, running = 0, wait_ms = 0;
+    if (ev->epfd < 0)
+        return -1;
+    if (wait > 0) {
+        double ms = wait * 1000.0;
+        if (ev->has_due) {
+            double due_ms = (ev->due - now_seconds()) * 1000.0;
+            if (due_ms < ms)
+                ms = due_ms > 0 ? due_ms + 0.999 : 0; /* (rounded up: wake once it is due) */
+        }
+        wait_ms = (int)ms;
+    }
+    n = epoll_wait(ev->epfd, evs, MAX_EVENTS, wait_ms);
+    for (i = 0; i < n; i++) {
+        int mask = 0;
+        if (evs[i].events & EPOLLIN)
+            mask |= CURL_CSELECT_IN;
+        if (evs[i].events & EPOLLOUT)
+            mask |= CURL_CSELECT_OUT;
+        if (evs[i].events & (EPOLLERR | EPOLLHUP))
+            mask |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(multi, evs[i].data.fd, mask, &running);
+    }
+    if (ev->has_due && ev->due <= now_seconds()) {
+        ev->has_due = 0;
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    return 0;
+#else
+    (void)ev;
+    (void)multi;
+    (void)wait;
+    return -1;
+#endif
+}
+
 int kd_events_push_fd(lua_State *L, const kd_events *ev)
 {
     if (ev->epfd < 0) {

@@ -289,6 +289,36 @@ function Loop:poll(timeout, budget)
   return left
 end
 
+--- For a host's own event loop: a descriptor that becomes readable when the loop's network
+-- has work (libcurl's sockets, in an epoll set). Watch it for reading and call
+-- `loop:poll(0)` when it is readable or `loop:timeout()` has passed; never poll at a fixed
+-- rate. Returns nil and why where there is no such descriptor (not Linux).
+---@return integer|nil fd
+---@return string|nil err
+function Loop:fd() return self.multi:fd() end
+
+--- Seconds until the loop must be polled even if its descriptor stays quiet: 0 when work is
+-- waiting (answers to hand over, calls to start, a poll that ran out of budget), else the
+-- nearer of libcurl's timer and the loop's own timers (sleeps, retry backoff); nil when
+-- nothing but the descriptor can wake it (or no task is left).
+---@return number|nil seconds
+function Loop:timeout()
+  if self.tasks == 0 then return nil end
+  local ready, queued = self.ready, self.queued
+  if ready.last >= ready.first or queued.last >= queued.first then return 0 end
+  local t = self.multi:timeout()
+  local timers = self.timers
+  if #timers > 0 then
+    local now = monotonic()
+    for i = 1, #timers do
+      local left = timers[i].due - now
+      if left < 0 then left = 0 end
+      if not t or left < t then t = left end
+    end
+  end
+  return t
+end
+
 --- Polls until every task has ended (blocking, a second at most per wait).
 ---@return nil
 function Loop:run()
