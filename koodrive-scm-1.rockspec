@@ -72,6 +72,7 @@ build = {
     ["koodrive.json"] = "lua/koodrive/json.lua",
     ["koodrive.loop"] = "lua/koodrive/loop.lua",
     ["koodrive.hosts.luv"] = "lua/koodrive/hosts/luv.lua",
+    ["koodrive.hosts.cqueues"] = "lua/koodrive/hosts/cqueues.lua",
     ["koodrive.loop.tasks"] = "lua/koodrive/loop/tasks.lua",
     ["koodrive.operations"] = "lua/koodrive/operations.lua",
     ["koodrive.retry"] = "lua/koodrive/retry.lua",
