@@ -6,7 +6,7 @@
 # could not run. Knobs: BENCH_SECONDS (per throughput row, default 3), BENCH_CURL_CALLS (200).
 # The transfer rows (bench/transfer.sh, on the local service's own nginx, after this one has
 # stopped): BENCH_TRANSFER=0 skips them; sizes BENCH_TRANSFER_MIB (1024), BENCH_RATE_MIB (256),
-# BENCH_RSS_MIB ("256 4096"), BENCH_TRANSFER_ROUNDS (2); they need ~3x the biggest size on disk.
+# BENCH_RSS_MIB ("256 4096"), BENCH_TRANSFER_ROUNDS (3); they need ~3x the biggest size on disk.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
