@@ -251,6 +251,9 @@ local ok, err = pcall(function()
     record("xfer_rss_" .. which[1] .. "_mib", mib)
     record("xfer_rss_" .. which[1] .. "_kib", res.hwm_kib)
     record("xfer_rss_" .. which[1] .. "_s", res.wall)
+    -- the store's chained hashes vouch for what it received; this checks where it put it
+    local _, same = sh("cmp -s " .. q(path) .. " " .. q(dst))
+    assert(same, "the downloaded " .. mib .. " MiB differ from the source")
     os.remove(path)
     os.remove(dst)
     reset()                                                  -- the store's copy goes too

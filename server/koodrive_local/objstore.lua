@@ -130,7 +130,7 @@ local function put_part(svc, store, upload_id, n)
   local f = io.open(up.blob_path, "r+b")
   if not f then return xml(404, "NoSuchUpload", "The specified upload does not exist.") end
   f:setvbuf("no")
-  f:seek("set", part.at)
+  if not f:seek("set", part.at) then f:close(); return xml(500, "InternalError", "The store could not seek.") end
   part.gen = (part.gen or 0) + 1
   part.stored = nil
   local gen = part.gen
@@ -259,7 +259,7 @@ end
 function M.rehash(up, p, ctx)
   local f = io.open(up.blob_path, "rb")
   if not f then return nil end
-  f:seek("set", p.at)
+  if not f:seek("set", p.at) then f:close(); return nil end
   local left = p.size
   while left > 0 do
     local chunk = f:read(math.min(M.CHUNK * 4, left))
