@@ -21,6 +21,9 @@ local function fmt(v, unit)
   if unit == "µs" then return ("%.2f µs"):format(v) end
   if unit == "ms" then return ("%.2f ms"):format(v) end
   if unit == "KiB" then return ("%.0f KiB"):format(v) end
+  if unit == "MiB/s" then return ("%.0f MiB/s"):format(v) end
+  if unit == "MiB" then return ("%.1f MiB"):format(v) end
+  if unit == "s" then return ("%.2f s"):format(v) end
   return tostring(v)
 end
 -- kind: "rate" (higher is better), "time" (lower is better), "info"
@@ -99,6 +102,12 @@ for _, v in ipairs { "5.4", "luajit" } do
 end
 
 row("  floor: dlopen libcrypto + libcurl (C, best of 5)", need "dlopen_ms", "ms", nil, nil, "info")
+
+-- the transfer rows (bench/transfer.sh; absent with BENCH_TRANSFER=0)
+if r.xfer_mib then
+  local transfer_rows = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/transfer_report.lua")
+  missed = missed + transfer_rows(need, row)
+end
 
 local head = { "measurement", "value", "reference", "ratio", "target", "" }
 -- text table (column widths by characters, not bytes)

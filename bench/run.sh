@@ -4,6 +4,9 @@
 # in this one run, stops nginx, prints one table (bench/report.lua) and writes it as Markdown
 # to build/bench/results.md. Exit 0 even when a target is MISSED; non-zero when a measurement
 # could not run. Knobs: BENCH_SECONDS (per throughput row, default 3), BENCH_CURL_CALLS (200).
+# The transfer rows (bench/transfer.sh, on the local service's own nginx, after this one has
+# stopped): BENCH_TRANSFER=0 skips them; sizes BENCH_TRANSFER_MIB (1024), BENCH_RATE_MIB (256),
+# BENCH_RSS_MIB ("256 4096"), BENCH_TRANSFER_ROUNDS (3); they need ~3x the biggest size on disk.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -196,4 +199,10 @@ echo "dlopen_ms $best" | record ""
 
 cleanup
 trap - EXIT INT TERM
+
+# ---------------------------------------------------------------- transfers
+if [ "${BENCH_TRANSFER:-1}" != 0 ]; then
+  note "transfer rows (bench/transfer.sh)"
+  sh bench/transfer.sh "$RESULTS" || fail "the transfer rows"
+fi
 lua5.4 bench/report.lua "$RESULTS" "$OUT/results.md"

@@ -14,6 +14,8 @@
 
 #include "parts.h"
 
+#define KD_PART_BUFFER (512L * 1024L) /* CURLOPT_BUFFERSIZE's most (CURL_MAX_READ_SIZE) */
+
 #define MAX_HEADER_BYTES (256u * 1024u)
 #define MAX_HEADER_LINES 200u
 
@@ -261,6 +263,11 @@ int kd_part_start(kd_engine *e, kd_part *p)
     curl_easy_setopt(c, CURLOPT_HEADERDATA, p);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, p);
+    /* Bigger buffers than libcurl's 16/64 KiB: a 1 GiB range then takes ~2k reads and
+     * pwrites instead of ~66k (make bench saw 66k each of recvfrom, pwrite64 and poll). The
+     * memory is per transfer in flight, so bounded by concurrency, not by the file. */
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, KD_PART_BUFFER);
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, KD_PART_BUFFER);
     if (e->connect_ms >= 0)
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->connect_ms);
     if (e->timeout_ms >= 0)

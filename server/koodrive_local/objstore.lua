@@ -1,7 +1,8 @@
 -- koodrive_local.objstore: the local object store behind the transfer routes
 -- (transfer-api §4, §6.2), served by nginx itself under /_store/.
 --
---   PUT /_store/p/<uploadId>/<partNumber>?X-Amz-...   a part, streamed to disk
+--   PUT /_store/p/<uploadId>/<partNumber>?X-Amz-...   a part, streamed into the upload's
+--        blob at the part's offset, hashed on the way from the part's start state
 --   GET /_store/f/<blob>?X-Amz-...                     a stored file, by nginx from
 --        disk (internal location /_store_data/, alias on the store directory:
 --        Range, HEAD and limit_rate are nginx's own)
@@ -102,6 +103,22 @@ local function take(store, k)
   return f
 end
 
+-- Where part n's hashing starts: a concurrent part from its hashCtx at its partOffset; a
+-- sequential one from the state its predecessor ended in (nil when that one is not stored
+-- yet: complete then hashes this part again from the blob).
+local function start_ctx(up, n)
+  local part = up.parts[n]
+  if up.concurrent then return sha256ctx.at(part.ctx, part.offset) end
+  if n == 1 then return sha256ctx.new() end
+  local prev = up.parts[n - 1].stored
+  return prev and prev.finish:clone() or nil
+end
+
+-- A part's bytes go straight into the upload's blob at the part's offset (no part files,
+-- nothing joined at complete). Each PUT of a part takes a new generation and un-stores the
+-- part first: a PUT cut or failed mid-body leaves the part missing, and an older PUT of the
+-- same part still streaming stops writing (nginx runs one Lua coroutine at a time and the
+-- file is unbuffered, so the check before each write cannot be overtaken).
 local function put_part(svc, store, upload_id, n)
   local up = svc.state.uploads_by_id and svc.state.uploads_by_id[upload_id]
   local part = up and up.parts[n]
@@ -109,28 +126,38 @@ local function put_part(svc, store, upload_id, n)
   if ngx.var.http_transfer_encoding then return xml(411, "MissingContentLength", "Content-Length is required.") end
   local len = tonumber(ngx.var.http_content_length or "")
   if len ~= part.size then return xml(400, "InvalidArgument", "Content-Length must be the part size.") end
+  if up.closed then return xml(409, "OperationAborted", "The upload is being completed.") end
+  local f = io.open(up.blob_path, "r+b")
+  if not f then return xml(404, "NoSuchUpload", "The specified upload does not exist.") end
+  f:setvbuf("no")
+  if not f:seek("set", part.at) then f:close(); return xml(500, "InternalError", "The store could not seek.") end
+  part.gen = (part.gen or 0) + 1
+  part.stored = nil
+  local gen = part.gen
   local reset = take(store, "reset_after")
   local status_fault = take(store, "status")
   local rate = store.faults.rate
-  local path = store.dir .. "/p_" .. upload_id .. "_" .. n
-  -- two PUTs of one part at once must not share a temporary file
-  local tmp = path .. ".tmp" .. ngx.var.connection .. "_" .. ngx.var.connection_requests
-  local f = assert(io.open(tmp, "wb"))
-  local ctx, got, t0 = sha256ctx.new(), 0, ngx.now()
+  local start = start_ctx(up, n)
+  local ctx, got, t0 = start and start:clone() or sha256ctx.new(), 0, ngx.now()
   local sock = len > 0 and assert(ngx.req.socket())
   if sock then sock:settimeout(30000) end
+  local function superseded()
+    f:close()
+    return xml(409, "OperationAborted", "A newer PUT of this part, or complete, took over.")
+  end
   while got < len do
     local want = math.min(M.CHUNK, len - got)
     if reset then want = math.min(want, math.max(reset.after - got, 1)) end
     if rate then want = math.min(want, math.max(1, math.floor(rate / 10))) end
     local data = sock:receive(want)
-    if not data then f:close(); os.remove(tmp); return ngx.exit(408) end
-    f:write(data)
+    if not data then f:close(); return ngx.exit(408) end
+    if part.gen ~= gen or up.closed then return superseded() end
+    if not f:write(data) then f:close(); return xml(500, "InternalError", "The store could not write.") end
     ctx:update(data)
     got = got + #data
     store.counters.bytes_read = store.counters.bytes_read + #data
     if reset and got >= reset.after then
-      f:close(); os.remove(tmp)
+      f:close()
       require("koodrive_local.rst").linger_zero(tonumber(ngx.var.remote_port), tonumber(ngx.var.server_port))
       return ngx.exit(444)
     end
@@ -140,13 +167,10 @@ local function put_part(svc, store, upload_id, n)
     end
   end
   f:close()
-  if status_fault then
-    os.remove(tmp)
-    return xml(status_fault.status, "InternalError", "Armed fault.")
-  end
-  os.rename(tmp, path)
-  local etag = ctx:hex()
-  part.stored = { size = got, sha256 = etag, path = path }
+  if status_fault then return xml(status_fault.status, "InternalError", "Armed fault.") end
+  if part.gen ~= gen or up.closed then return superseded() end
+  local etag = ctx:state_hex()
+  part.stored = { size = got, start = start and start:key(), finish = ctx, etag = etag }
   local c = store.counters
   c.bytes_received, c.puts = c.bytes_received + got, c.puts + 1
   c.parts[up.fileId] = (c.parts[up.fileId] or 0) + 1
@@ -212,11 +236,40 @@ function M.control(svc, query, kd)
     "gets", c.gets, "parts", per, "url_ttl", store.ttl)
 end
 
---- A new blob name and its file path (for a completed upload or seeded content).
+--- A new blob name and its file path (for an upload or seeded content).
 function M.new_blob(store)
   store.blob_seq = store.blob_seq + 1
   local name = "b" .. store.blob_seq
   return name, store.dir .. "/" .. name
+end
+
+--- Gives a new upload record its blob (empty; the PUTs fill it in at each part's offset,
+-- part.at, the sum of the sizes before it) so that complete has nothing to join.
+function M.begin_upload(store, up)
+  up.blob, up.blob_path = M.new_blob(store)
+  local f = assert(io.open(up.blob_path, "wb"))
+  f:close()
+  local at = 0
+  for _, p in ipairs(up.parts) do p.at, at = at, at + p.size end
+end
+
+--- Hashes part p of up again from its blob into ctx (when its start state was not known at
+-- its PUT: a sequential part stored before its predecessor). Yields between chunks, so the
+-- worker goes on serving; complete has closed the upload to PUTs meanwhile. true, or nil.
+function M.rehash(up, p, ctx)
+  local f = io.open(up.blob_path, "rb")
+  if not f then return nil end
+  if not f:seek("set", p.at) then f:close(); return nil end
+  local left = p.size
+  while left > 0 do
+    local chunk = f:read(math.min(M.CHUNK * 4, left))
+    if not chunk then f:close(); return nil end
+    ctx:update(chunk)
+    left = left - #chunk
+    ngx.sleep(0)
+  end
+  f:close()
+  return true
 end
 
 return M

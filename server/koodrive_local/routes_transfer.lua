@@ -2,7 +2,8 @@
 -- files/create, files/multipart/uploadUrl, files/complete, files/download.
 -- Bytes go to the object store (koodrive_local.objstore); an upload record is
 -- st.uploads[fileId] = { fileId, uploadId, user, space, parent, name, length,
--- sha256, concurrent, parts[n] = { size, offset?, ctx?, stored? } }. The file
+-- sha256, concurrent, blob, blob_path, closed?, parts[n] = { size, at, offset?, ctx?, gen?,
+-- stored? } } (at: where the part's bytes go in the blob; stored: see objstore.put_part). The file
 -- node (tree.lua) is made at complete, with the id create gave (local choice).
 
 local jsonio = require "koodrive_local.jsonio"
@@ -159,6 +160,7 @@ local function create(svc, ctx, req)
   local up = { fileId = fid, uploadId = kdutil.new_id(st, "U", 24), user = ctx.user, space = space.containerId,
     parent = parent.id, name = name, ftype = ftype, length = length, sha256 = sha, mode = mode,
     concurrent = concurrent, parts = parts }
+  objstore.begin_upload(svc.store, up)
   st.uploads[fid], st.uploads_by_id[up.uploadId] = up, up
   return answer(fid, name, false, false, up)
 end
@@ -189,36 +191,29 @@ local function upload_url(svc, ctx, req)
   return kd(200, 0, "success", "multiParts", parts_json(svc.store, up, numbers))
 end
 
--- Hashes the stored parts in order into one blob file, checking every
--- part's hashCtx and partOffset on the way: the blob name, or nil and why.
-local function assemble(store, up)
-  local name, path = objstore.new_blob(store)
-  local out = assert(io.open(path, "wb"))
-  local h, offset = sha256ctx.new(), 0
-  local function stop(why) out:close(); os.remove(path); return nil, why end
+-- The whole file's sha256 from the parts' chained states, or nil and why. Every part's
+-- bytes were hashed while its PUT streamed, from the state it must start in; the parts
+-- chain when each one started in the state the previous one ended in (part 1 in SHA-256's
+-- IV), so a concurrent part's hashCtx and partOffset are checked without reading a byte
+-- again. Only a sequential part stored before its predecessor is hashed again, from the blob.
+local function verify(up)
+  local cur, offset = sha256ctx.new(), 0
   for n, p in ipairs(up.parts) do
-    if not p.stored then return stop("part " .. n .. " missing") end
-    if p.stored.size ~= p.size then return stop("part " .. n .. " has the wrong size") end
-    if up.concurrent then
-      if p.offset ~= offset then return stop("part " .. n .. " partOffset") end
-      local state = h:state()
-      for k = 1, 8 do
-        if state[k] ~= p.ctx[k] then return stop("part " .. n .. " hashCtx") end
-      end
+    local s = p.stored
+    if not s then return nil, "part " .. n .. " missing" end
+    if s.size ~= p.size then return nil, "part " .. n .. " has the wrong size" end
+    if up.concurrent and p.offset ~= offset then return nil, "part " .. n .. " partOffset" end
+    if s.start ~= nil and s.start == cur:key() then
+      cur = s.finish
+    elseif up.concurrent then
+      return nil, "part " .. n .. " hashCtx"
+    else
+      cur = cur:clone()
+      if not objstore.rehash(up, p, cur) then return nil, "part " .. n .. " missing" end
     end
-    local f = io.open(p.stored.path, "rb")
-    if not f then return stop("part " .. n .. " missing") end
-    while true do
-      local chunk = f:read(objstore.CHUNK)
-      if not chunk then break end
-      h:update(chunk)
-      out:write(chunk)
-    end
-    f:close()
     offset = offset + p.size
   end
-  out:close()
-  return name, h:hex()
+  return cur:clone():hex()
 end
 
 -- POST files/complete {fileId, sha256?} -> {code,msg,fileId,fileName,size,sha256}
@@ -230,21 +225,23 @@ local function complete(svc, ctx, req)
   local st, store = svc.state, svc.store
   local up = upload_of(st, ctx.user, b.fileId)
   if not up then return no_upload() end
-  local blob, digest = assemble(store, up)
-  if not blob then return integrity(digest) end
-  local path = store.dir .. "/" .. blob
-  if (up.sha256 and up.sha256 ~= digest) or (sha and sha ~= digest) then
-    os.remove(path)
-    return integrity("sha256")
+  if up.closed then return integrity("the upload is being completed") end
+  -- closed to PUTs while verify may yield; reopened when the upload is not finished here
+  up.closed = true
+  local function refuse(answer, ...)
+    up.closed = false
+    return answer(...)
   end
+  local digest, why = verify(up)
+  if not digest then return refuse(integrity, why) end
+  if (up.sha256 and up.sha256 ~= digest) or (sha and sha ~= digest) then return refuse(integrity, "sha256") end
   local space, parent = st.spaces[up.space], st.nodes[up.parent]
-  if not parent or tree.in_bin(st, parent) then os.remove(path); return fail(13000404) end
+  if not parent or tree.in_bin(st, parent) then return refuse(fail, 13000404) end
   local name = tree.free_name(st, parent, up.name, up.mode == 3 and 3 or 2)
-  if not name then os.remove(path); return fail(13000405) end
-  for _, p in ipairs(up.parts) do os.remove(p.stored.path) end
+  if not name then return refuse(fail, 13000405) end
   st.uploads[up.fileId], st.uploads_by_id[up.uploadId] = nil, nil
-  new_file(st, space, parent, name, up.ftype, up.length, digest, blob, up.fileId)
-  store.by_hash[digest .. ":" .. up.length] = blob
+  new_file(st, space, parent, name, up.ftype, up.length, digest, up.blob, up.fileId)
+  store.by_hash[digest .. ":" .. up.length] = up.blob
   return kd(200, 0, "success", "fileId", up.fileId, "fileName", name, "size", up.length, "sha256", digest)
 end
 

@@ -32,8 +32,45 @@ function M.new()
   return setmetatable({ c = c }, Ctx)
 end
 
+--- A context that has already hashed `bytes` bytes (a multiple of 64) and is in state h
+-- (h0..h7): where a concurrent part starts, from its hashCtx and partOffset.
+function M.at(h, bytes)
+  setup()
+  local c = ffi.new("koodrive_local_sha256")
+  crypto.SHA256_Init(c)
+  for i = 0, 7 do c.h[i] = h[i + 1] end
+  local bits = bytes * 8   -- exact in a double up to 2^53 bits (200 GiB is 2^40.6 bytes)
+  c.Nl, c.Nh = bits % 4294967296, math.floor(bits / 4294967296)
+  return setmetatable({ c = c }, Ctx)
+end
+
 function Ctx:update(s)
   crypto.SHA256_Update(self.c, s, #s)
+end
+
+--- An independent copy (hex() consumes a context; the copy goes on).
+function Ctx:clone()
+  local c = ffi.new("koodrive_local_sha256")
+  ffi.copy(c, self.c, ffi.sizeof(c))
+  return setmetatable({ c = c }, Ctx)
+end
+
+--- A string equal for two contexts exactly when hashing the same bytes from here on gives
+-- the same digest: the state, the length so far and the buffered partial block (the stale
+-- rest of the block buffer is left out).
+function Ctx:key()
+  local c = self.c
+  local t = {}
+  for i = 0, 7 do t[#t + 1] = tonumber(c.h[i]) end
+  t[#t + 1], t[#t + 1], t[#t + 1] = tonumber(c.Nl), tonumber(c.Nh), tonumber(c.num)
+  return table.concat(t, ",") .. ":" .. ffi.string(c.data, tonumber(c.num))
+end
+
+--- h0..h7 as 64 hex digits (the part's ETag: what the store holds, given what came before).
+function Ctx:state_hex()
+  local t = {}
+  for i = 0, 7 do t[i + 1] = string.format("%08x", tonumber(self.c.h[i])) end
+  return table.concat(t)
 end
 
 --- h0..h7 as unsigned 32-bit numbers: the state after the bytes so far
