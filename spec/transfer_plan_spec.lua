@@ -1,6 +1,6 @@
 -- The part plan (koodrive-transfer-api.md §2 Decision "plan"), the transfer operations'
 -- checks before anything is sent, the recorded complete example, and the file helpers the
--- transfers use (core.stat, core.write_atomic).
+-- transfers use (core.stat, core.write_atomic, core.sync).
 local plan = require "koodrive.transfer.plan"
 local fixtures = require "support.fixtures"
 local core = require "koodrive.core"
@@ -150,6 +150,12 @@ describe("file helpers", function()
     local ok, msg = core.write_atomic(dir .. "/missing/journal", "x")
     assert.is_nil(ok)
     assert.matches("cannot create", msg)
+    -- sync: a file's data made durable, or why not
+    assert.is_true(core.sync(path))
+    local none, why, errno = core.sync(dir .. "/missing/file")
+    assert.is_nil(none)
+    assert.matches("cannot open .*missing/file", why)
+    assert.are.equal(2, errno)
     os.execute("rm -rf " .. dir)
   end)
 end)

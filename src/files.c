@@ -111,11 +111,31 @@ fail:
     return push_errno(L, "cannot write", path);
 }
 
+/* core.sync(path) -> true, or nil, message, errno: the file's data is on disk (fdatasync), so
+ * that a journal written after it never claims bytes a power cut could still lose. */
+static int global_sync(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc, e;
+    if (fd < 0)
+        return push_errno(L, "cannot open", path);
+    rc = fdatasync(fd);
+    e = errno;
+    close(fd);
+    if (rc != 0) {
+        errno = e;
+        return push_errno(L, "cannot sync", path);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 void kd_files_open(lua_State *L)
 {
     static const luaL_Reg functions[] = {
         { "stat", global_stat },
         { "write_atomic", global_write_atomic },
+        { "sync", global_sync },
         { NULL, NULL },
     };
     luaL_setfuncs(L, functions, 0);

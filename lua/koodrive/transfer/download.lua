@@ -11,10 +11,17 @@ local pipeline = require "koodrive.pipeline"
 local engine = require "koodrive.transfer.engine"
 local digest = require "koodrive.transfer.digest"
 local plan = require "koodrive.transfer.plan"
+local retry = require "koodrive.retry"
 
 local download = {}
 
 download.RANGE = 16 * 1024 * 1024 -- bytes per ranged GET
+-- Seconds between two checkpoints of the journal. A checkpoint first makes the part file's
+-- data durable (core.sync), then lists the ranges written; doing it per range would cost a
+-- forced writeback every 16 MiB (make bench: ~25% of a 1 GiB download), and a journal written
+-- without it could claim bytes a power cut loses. Ranges finished since the last checkpoint
+-- are fetched again after a crash.
+download.CHECKPOINT = 2
 local OWN = { containerId = true, concurrency = true, progress = true, resume = true, overwrite = true }
 
 local function fail(field, rule, message) return nil, errors.validation(field, rule, message) end
@@ -47,7 +54,11 @@ local function load_ranges(path, file_id, size)
   return done
 end
 
-local function save_ranges(path, file_id, size, done)
+local function save_ranges(path, file_id, size, done, data_path)
+  if data_path then
+    local synced, msg = core.sync(data_path)
+    if not synced then return io_error("dest", msg) end
+  end
   local list = {}
   for i in pairs(done) do list[#list + 1] = i end
   table.sort(list)
@@ -72,6 +83,7 @@ local function fetch(files, spec)
     return engine.item_error({ what = "range " .. i, field = "dest",
       kind = d.error and d.error.reason == "write" and "io" or "transport" }, d, why, spec.url)
   end
+  local saved_at, unsaved = retry.now(), false
   local ok, err = engine.drive {
     concurrency = spec.concurrency,
     ids = todo,
@@ -90,8 +102,13 @@ local function fetch(files, spec)
       local outcome = engine.outcome(d, r.size)
       if outcome == "ok" then
         spec.done[d.id], written_since_refresh = true, true
-        local saved, serr = save_ranges(spec.journal, spec.file_id, spec.size, spec.done)
-        if not saved then return nil, serr end
+        unsaved = true
+        local now = retry.now()
+        if now - saved_at >= download.CHECKPOINT then
+          local saved, serr = save_ranges(spec.journal, spec.file_id, spec.size, spec.done, spec.tmp)
+          if not saved then return nil, serr end
+          saved_at, unsaved = now, false
+        end
         return "done"
       elseif outcome == "refused" then
         if used[d.id] < generation then return "again" end
@@ -118,6 +135,9 @@ local function fetch(files, spec)
     end,
   }
   if restart then return nil, "restart" end
+  -- A download that stops short keeps what it wrote for the rerun (a completed one has no
+  -- use for the journal: it is removed once the file is in place).
+  if not ok and unsaved then save_ranges(spec.journal, spec.file_id, spec.size, spec.done, spec.tmp) end
   return ok, err
 end
 
