@@ -1,6 +1,6 @@
 -- demo.lua: starts the local KooDrive + IoTDA service on a free port of 127.0.0.1, runs an
 -- example against it (examples/quickstart.lua unless another name is given: game_loop,
--- batch_job), and stops the service. `make demo` runs the quickstart.
+-- batch_job, luv_host, cqueues_host), and stops the service. `make demo` runs the quickstart.
 local local_service = require "local_service"
 local creds = require "local_credentials"
 

@@ -37,6 +37,19 @@ describe("examples", function()
     assert.matches("listed %d+ devices, unbound 3", out)
   end)
 
+  it("luv_host.lua runs calls on a libuv loop woken by socket events", function()
+    if not pcall(require, "luv") then return pending("lua-luv is not installed") end
+    local out = run("luv_host")
+    assert.matches("listed devices 5 times %(%d+ each%) in %d+ wakes; the host's timer ran %d+ times", out)
+  end)
+
+  it("cqueues_host.lua runs calls from coroutines of a cqueues controller", function()
+    if not pcall(require, "cqueues") then return pending("lua-cqueues is not installed") end
+    local out = run("cqueues_host")
+    assert.matches("5 calls from 5 coroutines in %d+ wakes", out)
+    assert.matches("coroutine 3: %d+ devices", out)
+  end)
+
   it("batch_job.lua accounts for every item of three bulk tasks", function()
     local out = run("batch_job")
     assert.matches("unbound 12, failed 1", out, 1, true)
