@@ -61,8 +61,11 @@ describe("koodrive.hosts.luv", function()
     -- Each call needs a few socket events (connect, request, answer); a fixed-rate poll at even
     -- 100 Hz would have woken the host ~100 times while the service held its answers.
     assert.is_true(host.wakes <= 2 * 20, "woken " .. host.wakes .. " times")
-    assert.is_true(marks[2] - marks[1] <= 10, (marks[2] - marks[1]) .. " wakes while every answer was held")
-    assert.is_true(ticks >= math.floor(elapsed / 0.02) - 3, "the host's timer ran " .. ticks .. " times")
+    -- (a window of wall time: meaningless when a checker slows everything down)
+    if not require("support.timing").slow then
+      assert.is_true(marks[2] - marks[1] <= 10, (marks[2] - marks[1]) .. " wakes while every answer was held")
+      assert.is_true(ticks >= math.floor(elapsed / 0.02) - 3, "the host's timer ran " .. ticks .. " times")
+    end
     assert.is_false(uv.loop_alive())
     close()
   end)

@@ -154,8 +154,12 @@ function M.start(opts)
   for _ = 1, 4 do
     local vars = setmetatable({}, { __index = base })
     local ports = {}
+    local taken = {}
     for i = 1, opts.ports or 1 do
-      ports[i] = free_port()
+      -- (a port just closed may come back at once: two servers on one port would share
+      -- its listen options, such as ssl)
+      repeat ports[i] = free_port() until not taken[ports[i]]
+      taken[ports[i]] = true
       vars[i == 1 and "PORT" or ("PORT" .. i)] = ports[i]
     end
     write(dir .. "/conf/nginx.conf", substitute(opts.conf, vars))
