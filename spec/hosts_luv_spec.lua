@@ -7,12 +7,16 @@ local local_service = require "local_service"
 local creds = require "local_credentials"
 
 local ok_uv, uv = pcall(require, "luv")
+-- Under the checkers (one busted process for the whole suite, ASan or valgrind) libuv itself
+-- once crashed in uv_poll_init at a zero-page address, outside koodrive's C; the adapter is
+-- Lua, and make test runs this spec on every interpreter.
+local skip_why = require("support.timing").slow and "not under ASan/valgrind (make test runs it)" or nil
 
 local server, c
 local DELAY_MS = 1000
 
 setup(function()
-  if not ok_uv then return end
+  if not ok_uv or skip_why then return end
   server = local_service.start()
   c = assert(koodrive.new { endpoint = server.url, user_id = creds.koodrive.user_id, token = "local-token-alice",
     timeout = 10, connect_timeout = 5 })
@@ -28,6 +32,7 @@ end
 
 describe("koodrive.hosts.luv", function()
   it("runs 20 calls at once on the uv loop, woken by socket events, and leaves no watcher behind", function()
+    if skip_why then return pending(skip_why) end
     if not ok_uv then return pending("lua-luv is not installed") end
     local host, close = host_for_test()
     local done, results = 0, {}
@@ -71,6 +76,7 @@ describe("koodrive.hosts.luv", function()
   end)
 
   it("reads sequentially inside a task, sleeps on the loop's timers, and hands a task's error over", function()
+    if skip_why then return pending(skip_why) end
     if not ok_uv then return pending("lua-luv is not installed") end
     local seen = {}
     local host, close = host_for_test { on_error = function(err) seen[#seen + 1] = tostring(err) end }
