@@ -2,11 +2,33 @@
 -- libcurl's sockets (loop:fd() under uv.new_poll) and its due times (loop:timeout() under one
 -- uv timer), against the local service with its answers delayed. What is counted is how often
 -- the host was woken, so that a fixed-rate timer (or a busy loop) would show.
+if not os.getenv("KOODRIVE_LUV_ALONE") then
+  -- Run in a busted process of its own: inside the whole suite's process libuv once crashed
+  -- in uv_poll_init, and uv.new_poll refused the loop's descriptor, after the other specs had
+  -- run (not understood yet; alone it passes on every interpreter and under ASan).
+  describe("koodrive.hosts.luv", function()
+    it("passes its cases in a process of its own", function()
+      if require("support.timing").slow then return pending("not under ASan/valgrind (make test runs it)") end
+      local lua = arg and arg[-1] or "lua5.4"
+      local busted = arg and arg[0] or "/usr/bin/busted"
+      local p = assert(io.popen("KOODRIVE_LUV_ALONE=1 " .. lua .. " " .. busted ..
+        " --output=spec/support/summary.lua spec/hosts_luv_spec.lua 2>&1"))
+      local out = p:read("*a")
+      p:close()
+      if out:find("lua-luv is not installed", 1, true) then return pending("lua-luv is not installed") end
+      assert.matches("\n3 passed, 0 failed, 0 skipped", out)
+    end)
+  end)
+  return
+end
+
 local koodrive = require "koodrive"
 local local_service = require "local_service"
 local creds = require "local_credentials"
 
-local ok_uv, uv = pcall(require, "luv")
+-- luv is loaded when this file runs, not when busted loads every spec file: a libuv loop
+-- made at load time crashed (uv_poll_init) once the rest of the suite had run in between.
+local ok_uv, uv = false, nil
 -- Under the checkers (one busted process for the whole suite, ASan or valgrind) libuv itself
 -- once crashed in uv_poll_init at a zero-page address, outside koodrive's C; the adapter is
 -- Lua, and make test runs this spec on every interpreter.
@@ -16,7 +38,9 @@ local server, c
 local DELAY_MS = 1000
 
 setup(function()
-  if not ok_uv or skip_why then return end
+  if skip_why then return end
+  ok_uv, uv = pcall(require, "luv")
+  if not ok_uv then return end
   server = local_service.start()
   c = assert(koodrive.new { endpoint = server.url, user_id = creds.koodrive.user_id, token = "local-token-alice",
     timeout = 10, connect_timeout = 5 })
