@@ -25,7 +25,8 @@
 -- `new_connections` (1 or 0), for logs and tests.
 --
 -- The parts: koodrive.transport.ngx.connect (errors, clock, pools, bounded name resolution),
--- koodrive.transport.ngx.http1 (the built-in client), koodrive.transport.ngx.resty
+-- koodrive.transport.ngx.http1 (the cosocket side of the one HTTP/1.1 client,
+-- koodrive.transport.http1), koodrive.transport.ngx.resty
 -- (lua-resty-http); this file is the transport object (backend choice, phases, send).
 local errors = require "koodrive.errors"
 local connect = require "koodrive.transport.ngx.connect"
@@ -64,23 +65,7 @@ local resty -- koodrive.transport.ngx.resty, loaded with the first lua-resty-htt
 -- The request's URL
 --------------------------------------------------------------------------------------------
 
---- Splits an http(s) URL; returns scheme, host (brackets kept for IPv6), port, target.
-local function parse_url(url)
-  if type(url) ~= "string" then return nil end
-  local scheme, authority, rest = url:match("^(%a[%w+.-]*)://([^/?#]*)(.*)$")
-  if not scheme then return nil end
-  scheme = scheme:lower()
-  if scheme ~= "http" and scheme ~= "https" then return nil end
-  local host, port = authority:match("^(%[[%x:.]+%]):?(%d*)$")
-  if not host then host, port = authority:match("^([^:@%[%]]+):?(%d*)$") end
-  if not host or host == "" then return nil end
-  port = tonumber(port ~= "" and port or nil) or (scheme == "https" and 443 or 80)
-  if port < 1 or port > 65535 then return nil end
-  rest = rest:gsub("#.*$", "")
-  if rest == "" then rest = "/" elseif rest:sub(1, 1) == "?" then rest = "/" .. rest end
-  if rest:find("[%s%c]") then return nil end
-  return scheme, host, port, rest, authority
-end
+local parse_url = require("koodrive.transport.http1").parse_url
 M.parse_url = parse_url -- shared with the cosocket parts engine (koodrive.transfer.ngx_parts)
 
 --------------------------------------------------------------------------------------------

@@ -3,15 +3,13 @@
 -- timeouts out of its total `timeout`), the per-worker cosocket pool names, and the bound on
 -- a host name's resolution (a light thread, since no socket timeout bounds nginx's resolver).
 -- Internal: not part of the API.
-local failures = require "koodrive.transport.failures"
+local http1 = require "koodrive.transport.http1"
 
 local ngx = ngx -- luacheck: ignore (the global of nginx's Lua module; nil elsewhere)
 
 local M = {}
 
-M.MAX_HEADER_BYTES = 256 * 1024
-local DEFAULT_OP_TIMEOUT = 60 -- seconds, for a request without timeouts (nginx's own default)
-M.READ_CHUNK = 64 * 1024
+M.MAX_HEADER_BYTES, M.READ_CHUNK = http1.MAX_HEADER_BYTES, http1.READ_CHUNK
 
 --------------------------------------------------------------------------------------------
 -- Errors, mapped as the curl transport maps libcurl's
@@ -19,45 +17,18 @@ M.READ_CHUNK = 64 * 1024
 
 -- The one constructor of transport errors (koodrive.transport.failures): nginx's failures
 -- have reasons, not libcurl codes.
-local function failure(reason, message)
-  return nil, failures.new(reason, message)
-end
-
-local function too_large(max_body)
-  return failure("too_large", "response body larger than the " .. max_body .. " byte limit")
-end
+local failure, too_large = http1.failure, http1.too_large
 
 --------------------------------------------------------------------------------------------
 -- Timeouts
 --------------------------------------------------------------------------------------------
 
---- Milliseconds for a cosocket timeout: at least 1, whole.
-local function ms(seconds) return math.max(1, math.floor(seconds * 1000 + 0.5)) end
+local ms = http1.ms
 
---- A deadline keeper for one request: connect/TLS get min(connect_timeout, time left),
--- send and receive get the time left of the request's total `timeout` (curl's semantics).
+--- The request's clock (koodrive.transport.http1.clock) on nginx's cached time.
 local function clock_for(request)
   ngx.update_time()
-  local start = ngx.now()
-  local total = tonumber(request.timeout)
-  if total and total <= 0 then total = nil end
-  local connect = tonumber(request.connect_timeout)
-  if not connect or connect <= 0 then connect = DEFAULT_OP_TIMEOUT end
-  local c = {}
-  function c.left()
-    if not total then return DEFAULT_OP_TIMEOUT end
-    return total - (ngx.now() - start)
-  end
-  function c.expired() return total ~= nil and c.left() <= 0 end
-  function c.connect_ms() return ms(math.max(0.001, math.min(connect, c.left()))) end
-  function c.io_ms() return ms(math.max(0.001, c.left())) end
-  function c.timeout_message(what)
-    if total then
-      return string.format("%s timed out: the request's %gs timeout elapsed", what, total)
-    end
-    return what .. " timed out"
-  end
-  return c
+  return http1.clock(request, ngx.now)
 end
 
 --------------------------------------------------------------------------------------------
@@ -70,7 +41,7 @@ local function pool_name(scheme, host, port, sni, verify)
   return name
 end
 
-local function strip_brackets(host) return (host:gsub("^%[(.*)%]$", "%1")) end
+local strip_brackets = http1.strip_brackets
 
 -- Words added to a connect timeout of a host name: the time bounded name resolution too.
 local function resolving(is_ip) return is_ip and "" or " (name resolution included)" end
