@@ -161,7 +161,8 @@ function routes.raw(args)
   local t = make_transport(args.via or "cosocket")
   local res, err = t:send { method = args.method or "GET",
     url = "http://127.0.0.1:" .. ngx.var.server_port .. args.path,
-    headers = { Host = "127.0.0.1:" .. ngx.var.server_port }, timeout = 5, connect_timeout = 2,
+    headers = { Host = "127.0.0.1:" .. ngx.var.server_port }, timeout = tonumber(args.timeout) or 5,
+    connect_timeout = 2,
     max_body = tonumber(args.max_body) or 1024 * 1024 }
   if not res then return reply({}, nil, err) end
   return { ok = true, status = res.status, body = res.body, length = #res.body,
@@ -226,6 +227,12 @@ http {
     }
     location = /t/empty { return 204; }
     location = /t/length { return 200 "0123456789"; }
+    location = /t/trickle {
+      content_by_lua_block {
+        ngx.header["Content-Length"] = 40
+        for _ = 1, 40 do ngx.print("x"); ngx.flush(true); ngx.sleep(0.05) end
+      }
+    }
   }
   # HTTPS with a certificate from the trusted CA, and one from a CA nginx does not trust
   server {
@@ -530,6 +537,16 @@ describe("OpenResty (Debian nginx + lua module, worker_processes 1)", function()
         assert.are.equal("", h.body)
         local g = get_json("/kd/raw?via=" .. via .. "&path=/t/length")
         assert.are.equal("0123456789", g.body)
+      end)
+
+      it("ends a body trickled a byte at a time at the request's total timeout (via " .. via .. ")", function()
+        -- 40 bytes 50 ms apart: every wait is short, only the total 0.5 s timeout can end it.
+        local t0 = socket.gettime()
+        local r = get_json("/kd/raw?via=" .. via .. "&timeout=0.5&path=/t/trickle")
+        local elapsed = socket.gettime() - t0
+        assert.is_false(r.ok, r.body)
+        assert.are.equal("timeout", r.kind)
+        assert.is_true(elapsed < timing.limit(1.5), "took " .. elapsed)
       end)
 
       it("caps chunked, close-delimited and sized bodies at max_body (via " .. via .. ")", function()

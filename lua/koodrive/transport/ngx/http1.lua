@@ -16,13 +16,47 @@ local pool_name, resolving, connect_within = connect.pool_name, connect.resolvin
 
 local fresh_serial = 0
 
---- A connection (the socket interface of koodrive.transport.http1) on a cosocket.
+local PIECE = 64 * 1024
+
+--- A connection (the socket interface of koodrive.transport.http1) on a cosocket. A
+-- cosocket's read timeout is one of inactivity: every wait is armed again with the time left
+-- of the request's total timeout, and bodies are read in pieces, so a server trickling its
+-- answer cannot keep a call alive past that (a line, at most 8 KiB, is read in one wait).
 local function wrap(sock, reused)
-  local conn = { reused = reused, line_reader = sock:receiveuntil("\n") }
-  function conn.arm(clock) sock:settimeouts(clock.connect_ms(), clock.io_ms(), clock.io_ms()) end
-  function conn.send(head, body) return sock:send(body and { head, body } or head) end
-  function conn.exact(n) return sock:receive(n) end
-  function conn.some(max) return sock:receiveany(max) end
+  local lines = sock:receiveuntil("\n")
+  local clock
+  local function armed()
+    if not clock then return true end
+    if clock.expired() then return false end
+    sock:settimeouts(clock.connect_ms(), clock.io_ms(), clock.io_ms())
+    return true
+  end
+  local conn = { reused = reused }
+  function conn.arm(c) clock = c; armed() end
+  function conn.line_reader(max)
+    if not armed() then return nil, "timeout" end
+    return lines(max)
+  end
+  function conn.send(head, body)
+    if not armed() then return nil, "timeout" end
+    return sock:send(body and { head, body } or head)
+  end
+  function conn.exact(n)
+    local parts, got = {}, 0
+    while got < n do
+      if not armed() then return nil, "timeout" end
+      -- receiveany returns what has come: each wait is bounded by the time left.
+      local data, err = sock:receiveany(math.min(PIECE, n - got))
+      if not data then return nil, err end
+      parts[#parts + 1] = data
+      got = got + #data
+    end
+    return table.concat(parts)
+  end
+  function conn.some(max)
+    if not armed() then return nil, "timeout" end
+    return sock:receiveany(max)
+  end
   function conn.keep(keep_ms, size) return sock:setkeepalive(keep_ms, size) and true or false end
   function conn.close() sock:close() end
   return conn
