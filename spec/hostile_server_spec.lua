@@ -191,6 +191,20 @@ describe("against a hostile server", function()
     assert.is_true(outcomes.error > ROUNDS / 4, "errors: " .. outcomes.error)
   end)
 
+  it("the same holds over the one HTTP/1.1 client of the host transports (LuaSocket adapter)", function()
+    -- koodrive.transport.http1 is the parser of the nginx, HAProxy and LuaSocket transports.
+    local transport = koodrive.transport.socket("luasocket")
+    local kd, iot = clients(transport)
+    local rng = generator(SEED + 2)
+    local records = {}
+    for i = 1, ROUNDS do records[i] = one_call(kd, iot, rng, "s", i) end
+    transport:close()
+    local problems, outcomes = judge(records)
+    assert.are.same({}, problems)
+    assert.is_true(outcomes.result > ROUNDS / 20, "results: " .. outcomes.result)
+    assert.is_true(outcomes.error > ROUNDS / 4, "errors: " .. outcomes.error)
+  end)
+
   it("the same holds inside a koodrive.loop (libcurl multi), 8 tasks at a time", function()
     local kd, iot = clients(koodrive.transport.curl())
     local rng = generator(SEED + 1)

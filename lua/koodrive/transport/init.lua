@@ -23,6 +23,19 @@ function transport.curl(opts) return require("koodrive.transport.curl").new(opts
 ---@return koodrive.Transport
 function transport.ngx(opts) return require("koodrive.transport.ngx").new(opts) end
 
+--- The one HTTP/1.1 client (that of the nginx transport) over a host's own sockets:
+-- "luasocket", "haproxy" or an adapter table (see koodrive.transport.http1).
+---@param net string|table
+---@param opts? table
+---@return koodrive.Transport
+function transport.socket(net, opts) return require("koodrive.transport.socket").new(net, opts) end
+
+--- HAProxy's Lua sockets (core.tcp): calls from a Lua service, action or task yield to
+-- HAProxy's scheduler instead of blocking the process.
+---@param opts? table
+---@return koodrive.Transport
+function transport.haproxy(opts) return require("koodrive.transport.socket").new("haproxy", opts) end
+
 --- Answers from recorded interactions; raises on a request it has no recording for.
 ---@param cassette string|table a cassette file path or its decoded table
 ---@param opts? table
