@@ -73,6 +73,7 @@ build = {
     ["koodrive.loop"] = "lua/koodrive/loop.lua",
     ["koodrive.hosts.luv"] = "lua/koodrive/hosts/luv.lua",
     ["koodrive.hosts.cqueues"] = "lua/koodrive/hosts/cqueues.lua",
+    ["koodrive.hosts.haproxy"] = "lua/koodrive/hosts/haproxy.lua",
     ["koodrive.loop.tasks"] = "lua/koodrive/loop/tasks.lua",
     ["koodrive.operations"] = "lua/koodrive/operations.lua",
     ["koodrive.retry"] = "lua/koodrive/retry.lua",

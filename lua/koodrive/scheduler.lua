@@ -5,6 +5,7 @@
 --   "loop"    inside a `koodrive.loop` task: tasks of that loop, its timers
 --   "ngx"     inside nginx where cosockets work (rewrite, access, content, timer, ssl_*):
 --             nginx's light threads (ngx.thread.spawn / ngx.thread.wait) and ngx.sleep
+--   "haproxy" inside HAProxy's Lua (koodrive.hosts.haproxy): HAProxy tasks, core.msleep
 --   "thread"  anywhere else: a private `koodrive.loop` that `wait` drives to completion,
 --             and the thread sleeps
 --
@@ -21,6 +22,7 @@ local unpack = table.unpack or unpack
 local function pack(...) return { n = select("#", ...), ... } end
 
 local ngx_transport -- koodrive.transport.ngx, loaded inside nginx only
+local haproxy = require "koodrive.hosts.haproxy"
 
 --- Whether this is nginx, in a phase where light threads, cosockets and ngx.sleep work.
 ---@return boolean
@@ -132,6 +134,7 @@ function scheduler.current()
   local l = loop.current()
   if l then return loop_scheduler(l) end
   if in_nginx() then return NGX end
+  if haproxy.usable() then return haproxy.scheduler end
   return thread_scheduler()
 end
 
@@ -143,6 +146,7 @@ function scheduler.sleep(seconds)
   local l = loop.current()
   if l then return l:sleep(seconds) end
   if type(ngx) == "table" and type(ngx.sleep) == "function" then return ngx_sleep(seconds) end
+  if haproxy.usable() and haproxy.sleep(seconds) then return end
   core.sleep(seconds)
 end
 
@@ -159,6 +163,7 @@ function scheduler.spawn(fn, callback, ...)
   local l = loop.current()
   if l then return l:spawn(fn, callback, ...) end
   if in_nginx() then return ngx_spawn(fn, callback, ...) end
+  if haproxy.usable() then return haproxy.spawn(fn, callback, ...) end
   error("koodrive.spawn must be called inside koodrive.run, a loop task or an OpenResty handler", 2)
 end
 
@@ -168,6 +173,7 @@ function scheduler.wait(...)
   local l = loop.current()
   if l then return l:wait_all({ ... }) end
   if in_nginx() then return ngx_wait({ ... }) end
+  if haproxy.usable() then return haproxy.wait({ ... }) end
   error("koodrive.wait must be called inside koodrive.run, a loop task or an OpenResty handler", 2)
 end
 
@@ -178,7 +184,7 @@ end
 ---@return any ... fn's results
 function scheduler.run(fn, ...)
   if type(fn) ~= "function" then error("koodrive.run: fn must be a function", 2) end
-  if not loop.current() and in_nginx() then return fn(...) end
+  if not loop.current() and (in_nginx() or haproxy.usable()) then return fn(...) end
   local l = loop.new()
   local h = loop.start(l, fn, nil, ...)
   local err = l:drive()

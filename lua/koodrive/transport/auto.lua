@@ -1,4 +1,5 @@
---- The automatic transport: nginx's non-blocking cosockets where they work, libcurl elsewhere.
+--- The automatic transport: nginx's non-blocking cosockets where they work, HAProxy's sockets
+-- (core.tcp) inside HAProxy's Lua, libcurl elsewhere.
 --
 --   local t = koodrive.transport.auto { ngx = { pool_size = 30 } }
 --
@@ -6,7 +7,7 @@
 -- level or in init_by_lua (where only libcurl can work) sends through the ngx transport when
 -- it is used later from a request handler or a timer, and through libcurl from init_by_lua,
 -- init_worker_by_lua, log_by_lua and the like, or outside nginx. Responses say which was used
--- in `res.transport` ("ngx" | "curl").
+-- in `res.transport` ("ngx" | "haproxy" | "curl").
 --
 -- The libcurl transport is made on first use, and again in a process other than the one that
 -- made it: a handle made in nginx's master (init_by_lua) is not shared by the forked workers.
@@ -18,6 +19,7 @@ local ngx_module -- koodrive.transport.ngx, loaded only inside nginx
 -- with this module: a first send may find the process out of file descriptors, when no
 -- module file could be opened any more.
 local curl_transport = require "koodrive.transport.curl"
+local haproxy = require "koodrive.hosts.haproxy"
 
 --- The nginx phase when cosockets can be used now, else nil.
 local function cosocket_phase()
@@ -37,7 +39,7 @@ end
 -- `multi` (whether a koodrive.loop may carry a request on its libcurl multi handle) is true
 -- exactly when this transport would use libcurl.
 function Auto.__index(_, key)
-  if key == "multi" then return cosocket_phase() == nil end
+  if key == "multi" then return cosocket_phase() == nil and not haproxy.usable() end
   return Auto[key]
 end
 
@@ -46,6 +48,12 @@ function Auto:current()
   if cosocket_phase() then
     if not self.ngx then self.ngx = ngx_module.new(self.opts.ngx) end
     return self.ngx, "ngx"
+  end
+  -- Inside HAProxy libcurl would stall the process (and meet its watchdog): HAProxy's own
+  -- sockets, which yield to its scheduler (they work in services, actions, tasks and init).
+  if haproxy.usable() then
+    if not self.haproxy then self.haproxy = require("koodrive.transport.socket").new("haproxy", self.opts.haproxy) end
+    return self.haproxy, "haproxy"
   end
   local pid = process_id()
   if not self.curl or self.curl_pid ~= pid then
@@ -76,7 +84,8 @@ Auto.__close = Auto.close
 
 function Auto.__tostring() return "koodrive.transport.auto" end
 
---- opts (optional): { ngx = options of koodrive.transport.ngx, curl = options of the curl transport }
+--- opts (optional): { ngx = options of koodrive.transport.ngx, curl = options of the curl
+-- transport, haproxy = options of koodrive.transport.haproxy }
 local function new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("koodrive.transport.auto: opts must be a table", 2) end
