@@ -4,6 +4,7 @@
 --
 --   local t = koodrive.transport.socket("luasocket")         -- LuaSocket, blocking
 --   local t = koodrive.transport.socket("haproxy")           -- HAProxy's core.tcp (= transport.haproxy())
+--   local t = koodrive.transport.socket("cqueues")           -- cqueues sockets, TLS verified (luaossl)
 --   local t = koodrive.transport.socket(my_net)              -- any adapter (see transport/http1.lua)
 --
 -- opts: pool_size (connections kept per host where the adapter pools; default 30),
@@ -18,7 +19,8 @@ Socket.__index = Socket
 Socket.__name = "koodrive.transport.socket"
 Socket.proxy = false -- pipeline.common_config refuses a client's proxy with this transport
 
-M.ADAPTERS = { luasocket = "koodrive.transport.socket.luasocket", haproxy = "koodrive.transport.socket.haproxy" }
+M.ADAPTERS = { luasocket = "koodrive.transport.socket.luasocket", haproxy = "koodrive.transport.socket.haproxy",
+  cqueues = "koodrive.transport.socket.cqueues" }
 
 function Socket:send(request)
   if type(request) ~= "table" then error("socket transport: send needs a request table", 2) end
