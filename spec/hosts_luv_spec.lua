@@ -2,36 +2,16 @@
 -- libcurl's sockets (loop:fd() under uv.new_poll) and its due times (loop:timeout() under one
 -- uv timer), against the local service with its answers delayed. What is counted is how often
 -- the host was woken, so that a fixed-rate timer (or a busy loop) would show.
-if not os.getenv("KOODRIVE_LUV_ALONE") then
-  -- Run in a busted process of its own: inside the whole suite's process libuv once crashed
-  -- in uv_poll_init, and uv.new_poll refused the loop's descriptor, after the other specs had
-  -- run (not understood yet; alone it passes on every interpreter and under ASan).
-  describe("koodrive.hosts.luv", function()
-    it("passes its cases in a process of its own", function()
-      if require("support.timing").slow then return pending("not under ASan/valgrind (make test runs it)") end
-      local lua = arg and arg[-1] or "lua5.4"
-      local busted = arg and arg[0] or "/usr/bin/busted"
-      local p = assert(io.popen("KOODRIVE_LUV_ALONE=1 " .. lua .. " " .. busted ..
-        " --output=spec/support/summary.lua spec/hosts_luv_spec.lua 2>&1"))
-      local out = p:read("*a")
-      p:close()
-      if out:find("lua-luv is not installed", 1, true) then return pending("lua-luv is not installed") end
-      assert.matches("\n3 passed, 0 failed, 0 skipped", out)
-    end)
-  end)
-  return
-end
-
 local koodrive = require "koodrive"
 local local_service = require "local_service"
 local creds = require "local_credentials"
 
--- luv is loaded when this file runs, not when busted loads every spec file: a libuv loop
--- made at load time crashed (uv_poll_init) once the rest of the suite had run in between.
+-- luv is loaded once, when this file runs: busted's insulation drops it from package.loaded
+-- after each file, so a second require (in another file of the same process) opens the module
+-- again, and the first module's collection then closes the libuv loop the second one uses -
+-- which crashed in uv_poll_init. No other spec loads luv in busted's process.
 local ok_uv, uv = false, nil
--- Under the checkers (one busted process for the whole suite, ASan or valgrind) libuv itself
--- once crashed in uv_poll_init at a zero-page address, outside koodrive's C; the adapter is
--- Lua, and make test runs this spec on every interpreter.
+-- Its wake-up counts and wall-time windows mean nothing many times slower (ASan, valgrind).
 local skip_why = require("support.timing").slow and "not under ASan/valgrind (make test runs it)" or nil
 
 local server, c
