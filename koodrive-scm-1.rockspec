@@ -98,6 +98,7 @@ build = {
     ["koodrive.transport.failures"] = "lua/koodrive/transport/failures.lua",
     ["koodrive.transport.ngx"] = "lua/koodrive/transport/ngx.lua",
     ["koodrive.transport.http1"] = "lua/koodrive/transport/http1.lua",
+    ["koodrive.transport.haproxy_httpclient"] = "lua/koodrive/transport/haproxy_httpclient.lua",
     ["koodrive.transport.ngx.connect"] = "lua/koodrive/transport/ngx/connect.lua",
     ["koodrive.transport.ngx.http1"] = "lua/koodrive/transport/ngx/http1.lua",
     ["koodrive.transport.ngx.resty"] = "lua/koodrive/transport/ngx/resty.lua",

@@ -17,7 +17,7 @@ if timing.slow then skip_why = "not under ASan/valgrind (the host is a program o
 elseif not sys.succeeds("test -x " .. HAPROXY) then skip_why = "haproxy is not installed"
 elseif not sys.succeeds("test -f build/5.3/koodrive/core.so") then skip_why = "build/5.3 is not built" end
 
-local server, dir, pid, port, log_file
+local server, tls, dir, pid, port, log_file
 
 -- Extra services for the spec only: a client with a short timeout (for a trickled answer)
 -- and one sending https to a server it cannot verify (refused before anything is sent).
@@ -57,6 +57,19 @@ core.register_service("spec_auto", "http", function(applet)
   out.chosen = select(2, c._config.transport:current())
   reply(applet, out)
 end)
+-- HAProxy's own httpclient: the service's devices, then raw sends to the TLS endpoints.
+core.register_service("spec_hc", "http", function(applet)
+  local out = outcome(client({ transport = koodrive.transport.haproxy { backend = "httpclient" } }).devices:list())
+  local t = koodrive.transport.haproxy { backend = "httpclient" }
+  for _, which in ipairs { "ca", "wrong_host", "self_signed" } do
+    local res, err = t:send { method = "GET", url = os.getenv("KD_TLS_" .. which:upper()) .. "/", headers = {},
+      timeout = 5 }
+    out[which] = res and { status = res.status, backend = res.backend } or { reason = err.reason, kind = err.kind }
+  end
+  local res, err = t:send { method = "PATCH", url = os.getenv("KOODRIVE_ENDPOINT") .. "/", headers = {} }
+  out.patch = res and "sent" or err.kind
+  reply(applet, out)
+end)
 core.register_service("spec_https", "http", function(applet)
   local endpoint = os.getenv("KOODRIVE_ENDPOINT"):gsub("^http:", "https:")
   reply(applet, outcome(client({ endpoint = endpoint, timeout = 2 }).devices:list()))
@@ -85,6 +98,7 @@ end
 setup(function()
   if skip_why then return end
   server = local_service.start()
+  tls = require("support.tls_server").start()
   -- One device, so a list says more than "empty".
   local c = assert(koodrive.new { endpoint = server.url, user_id = creds.koodrive.user_id,
     token = "local-token-alice", timeout = 10 })
@@ -98,13 +112,18 @@ setup(function()
     '%1\n  lua-load "' .. dir .. '/spec_services.lua"')
   cfg = cfg .. "  http-request use-service lua.spec_short if { path /spec/short }\n" ..
     "  http-request use-service lua.spec_https if { path /spec/https }\n" ..
-    "  http-request use-service lua.spec_auto if { path /spec/auto }\n"
+    "  http-request use-service lua.spec_auto if { path /spec/auto }\n" ..
+    "  http-request use-service lua.spec_hc if { path /spec/hc }\n"
+  -- HAProxy's httpclient trusts the private CA of the TLS endpoints.
+  cfg = cfg:gsub("  nbthread 1\n", "  nbthread 1\n  httpclient.ssl.ca-file " .. tls.ca_file .. "\n", 1)
   sys.write(dir .. "/haproxy.cfg", cfg)
   port = sys.free_port()
   log_file = dir .. "/haproxy.log"
   local env = string.format("KD_ROOT=%s KD_PORT=%d KOODRIVE_ENDPOINT=%s KOODRIVE_USER_ID=%s " ..
     "KOODRIVE_TOKEN=local-token-alice", sys.quote(sys.capture("pwd"):gsub("%s+$", "")), port,
-    sys.quote(server.url), sys.quote(creds.koodrive.user_id))
+    sys.quote(server.url), sys.quote(creds.koodrive.user_id)) ..
+    string.format(" KD_TLS_CA=%s KD_TLS_WRONG_HOST=%s KD_TLS_SELF_SIGNED=%s", tls.urls.ca, tls.urls.wrong_host,
+      tls.urls.self_signed)
   pid = tonumber(sys.capture(env .. " " .. HAPROXY .. " -db -f " .. sys.quote(dir .. "/haproxy.cfg") ..
     " >" .. sys.quote(log_file) .. " 2>&1 & echo $!"))
   assert(pid, "haproxy did not start")
@@ -127,6 +146,7 @@ teardown(function()
   end
   if dir then os.execute("rm -rf " .. sys.quote(dir)) end
   if server then server.stop() end
+  if tls then tls.stop() end
 end)
 
 before_each(function() if server then server.control("/_local/delay?ms=1000") end end)
@@ -224,6 +244,18 @@ describe("HAProxy 2.6 Lua services (examples/haproxy)", function()
     assert.are.equal("tls", r.reason)
     assert.matches("cannot verify", r.message)
     assert.are.equal(0, cjson.decode((server.get("/_local/requests"))).count)
+  end)
+
+  it("backend httpclient: calls, https verified by HAProxy, its no-server page a transport error", function()
+    if skip_why then return pending(skip_why) end
+    server.control("/_local/delay?ms=0")
+    local r = get_json("/spec/hc")
+    assert.is_true(r.ok, r.message)
+    assert.are.equal(200, r.ca.status)
+    assert.are.equal("httpclient", r.ca.backend)
+    assert.are.equal("connect", r.wrong_host.reason) -- HAProxy refused the certificate's name
+    assert.are.equal("connect", r.self_signed.reason)
+    assert.are.equal("validation", r.patch) -- a method it cannot send, refused before sending
   end)
 
   it("never hit HAProxy's watchdog or a Lua error", function()

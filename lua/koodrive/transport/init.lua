@@ -31,10 +31,19 @@ function transport.ngx(opts) return require("koodrive.transport.ngx").new(opts) 
 function transport.socket(net, opts) return require("koodrive.transport.socket").new(net, opts) end
 
 --- HAProxy's Lua sockets (core.tcp): calls from a Lua service, action or task yield to
--- HAProxy's scheduler instead of blocking the process.
+-- HAProxy's scheduler instead of blocking the process. opts.backend = "httpclient" sends
+-- with HAProxy's own HTTP client instead (https verified by HAProxy; see its file).
 ---@param opts? table
 ---@return koodrive.Transport
-function transport.haproxy(opts) return require("koodrive.transport.socket").new("haproxy", opts) end
+function transport.haproxy(opts)
+  if type(opts) == "table" and opts.backend == "httpclient" then
+    return require("koodrive.transport.haproxy_httpclient").new(opts)
+  end
+  if type(opts) == "table" and opts.backend ~= nil and opts.backend ~= "tcp" then
+    error("koodrive.transport.haproxy: backend must be \"tcp\" (core.tcp, the default) or \"httpclient\"", 2)
+  end
+  return require("koodrive.transport.socket").new("haproxy", opts and { pool_size = opts.pool_size })
+end
 
 --- Answers from recorded interactions; raises on a request it has no recording for.
 ---@param cassette string|table a cassette file path or its decoded table
