@@ -128,6 +128,16 @@ local function thread_scheduler()
   return s
 end
 
+--- The name of the scheduler for where the caller runs, without making one (for checks made
+-- at every poll): "loop", "ngx", "haproxy" or "thread".
+---@return string
+function scheduler.name()
+  if loop.current() then return "loop" end
+  if in_nginx() then return "ngx" end
+  if haproxy.usable() then return "haproxy" end
+  return "thread"
+end
+
 --- The scheduler for where the caller runs: "loop", "ngx" or "thread" (see above).
 ---@return table scheduler { name, spawn, wait, sleep }
 function scheduler.current()

@@ -15,7 +15,7 @@ engine.MAX_BACKOFF = 8  -- seconds
 local POLL = 0.05       -- the longest one poll blocks a plain script (seconds)
 
 --- Whether the caller runs where blocking is not allowed (a loop task, nginx).
-function engine.cooperative() return scheduler.current().name ~= "thread" end
+function engine.cooperative() return scheduler.name() ~= "thread" end
 local cooperative = engine.cooperative
 
 --- Lets the host run between two bounded steps of work (hashing, polling).
@@ -28,7 +28,7 @@ end
 -- engine on libcurl's multi handle (koodrive.curl.parts). Every flow gets its engine here.
 -- opts as for koodrive.curl.parts.
 function engine.new_parts(opts)
-  if scheduler.current().name == "ngx" then return require("koodrive.transfer.ngx_parts").new(opts) end
+  if scheduler.name() == "ngx" then return require("koodrive.transfer.ngx_parts").new(opts) end
   return require("koodrive.curl").parts(opts)
 end
 
@@ -73,6 +73,9 @@ function engine.drive(job)
   end
   local function finish(ok, err) e:close(); return ok, err end
   for _, id in ipairs(job.ids) do add(id) end
+  -- Where the drive runs does not change while it runs: looked up once.
+  local coop = cooperative()
+  local waits = coop and e.waits
   while e:pending() > 0 or next(waiting) do
     local now = retry.now()
     for id, at in pairs(waiting) do
@@ -80,8 +83,6 @@ function engine.drive(job)
     end
     -- An engine whose poll yields to its host while it waits (e.waits: cosockets) waits
     -- there; the C engine's poll would block, so a host that cannot block polls it at once.
-    local coop = cooperative()
-    local waits = coop and e.waits
     local done = e:poll((not coop or waits) and POLL or 0)
     for _, d in ipairs(done) do
       local verdict, err = job.settle(d, attempts[d.id])
