@@ -132,6 +132,30 @@ describe("koodrive.transport.socket", function()
     end)
   end)
 
+  it("(cqueues) a retry's backoff sleeps on the controller: other coroutines run meanwhile", function()
+    if not has_cqueues then return pending("lua-cqueues is not installed for " .. _VERSION) end
+    server.control("/_local/fault?kind=503&count=1")
+    local c = client(koodrive.transport.socket("cqueues"),
+      { retries = { max_attempts = 2, base_delay = 0.3, max_delay = 0.3 } })
+    local cq = cqueues.new()
+    local result, finished, ticks = nil, false, 0
+    cq:wrap(function()
+      result = c.devices:list()
+      finished = true
+    end)
+    cq:wrap(function()
+      while not finished do
+        cqueues.sleep(0.01)
+        ticks = ticks + 1
+      end
+    end)
+    assert(cq:loop())
+    assert.is_table(result)
+    assert.are.equal(2, require("cjson").decode((server.get("/_local/requests"))).count)
+    -- A backoff of at least 0.15 s (jittered) went by; a blocking sleep would allow no tick.
+    assert.is_true(ticks >= 5, "the other coroutine ran " .. ticks .. " times")
+  end)
+
   it("(cqueues) four 0.5 s calls overlap inside one controller", function()
     if not has_cqueues then return pending("lua-cqueues is not installed for " .. _VERSION) end
     local c = client(koodrive.transport.socket("cqueues"))

@@ -149,7 +149,8 @@ function scheduler.current()
 end
 
 --- Waits `seconds` without blocking the host where it must not block: a loop task on the
--- loop's timer, an nginx handler on ngx.sleep; elsewhere the thread sleeps.
+-- loop's timer, an nginx handler on ngx.sleep, HAProxy on core.msleep, a coroutine of a
+-- cqueues controller on cqueues.sleep; elsewhere the thread sleeps.
 ---@param seconds number
 function scheduler.sleep(seconds)
   if seconds <= 0 then return end
@@ -157,6 +158,13 @@ function scheduler.sleep(seconds)
   if l then return l:sleep(seconds) end
   if type(ngx) == "table" and type(ngx.sleep) == "function" then return ngx_sleep(seconds) end
   if haproxy.usable() and haproxy.sleep(seconds) then return end
+  -- A coroutine of a cqueues controller (lua-http's handlers, koodrive.transport.socket
+  -- "cqueues") sleeps on the controller's timer; cqueues is never loaded for this.
+  local cq = package.loaded.cqueues
+  if type(cq) == "table" and type(cq.running) == "function" and type(cq.sleep) == "function" then
+    local controller, inside = cq.running()
+    if controller and inside then return cq.sleep(seconds) end
+  end
   core.sleep(seconds)
 end
 
