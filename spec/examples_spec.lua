@@ -21,7 +21,8 @@ describe("make demo", function()
   end)
 end)
 
--- Whether a C module is on package.cpath (Lua 5.1 has no package.searchpath).
+-- Whether a C module is on package.cpath - looked up, not loaded (Lua 5.1 has no
+-- package.searchpath).
 local function c_module_found(name)
   for template in package.cpath:gmatch("[^;]+") do
     local f = io.open((template:gsub("%?", name)), "rb")
@@ -53,6 +54,16 @@ describe("examples", function()
     if not c_module_found("luv") then return pending("lua-luv is not installed") end
     local out = run("luv_host")
     assert.matches("listed devices 5 times %(%d+ each%) in %d+ wakes; the host's timer ran %d+ times", out)
+  end)
+
+  it("lua_http_server.lua answers /ping while a handler's call waits on a cqueues socket", function()
+    -- Tried in a child: lua-http needs lua-fifo, which Debian has for Lua 5.1/5.2 (and LuaJIT) only.
+    local lua = arg and arg[-1] or "lua5.4"
+    local loads = os.execute(lua .. " -e 'require \"http.server\"' >/dev/null 2>&1")
+    if not (loads == true or loads == 0) then return pending("lua-http cannot be loaded by " .. lua) end
+    local out = run("lua_http_server")
+    assert.matches("/devices +200 %d+ devices", out)
+    assert.matches("/ping +200 pong", out)
   end)
 
   it("cqueues_host.lua runs calls from coroutines of a cqueues controller", function()
