@@ -103,9 +103,16 @@ end
 
 row("  floor: dlopen libcrypto + libcurl (C, best of 5)", need "dlopen_ms", "ms", nil, nil, "info")
 
+-- the 20 ms server rows (bench/latency.sh; absent with BENCH_LATENCY=0)
+local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
+if r.lat_multi64_calls_per_s or r.lat_multi256_calls_per_s then
+  local latency_rows = dofile(here .. "/latency_report.lua")
+  missed = missed + latency_rows(need, row, function(k) return r[k] ~= nil end)
+end
+
 -- the transfer rows (bench/transfer.sh; absent with BENCH_TRANSFER=0)
 if r.xfer_mib then
-  local transfer_rows = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/transfer_report.lua")
+  local transfer_rows = dofile(here .. "/transfer_report.lua")
   missed = missed + transfer_rows(need, row)
 end
 

@@ -7,6 +7,8 @@
 # The transfer rows (bench/transfer.sh, on the local service's own nginx, after this one has
 # stopped): BENCH_TRANSFER=0 skips them; sizes BENCH_TRANSFER_MIB (1024), BENCH_RATE_MIB (256),
 # BENCH_RSS_MIB ("256 4096"), BENCH_TRANSFER_ROUNDS (3); they need ~3x the biggest size on disk.
+# The 20 ms server rows (bench/latency.sh, after this nginx has stopped): BENCH_LATENCY=0 skips
+# them; BENCH_LATENCY_SECONDS (per row, 2), BENCH_LATENCY_N ("64 256").
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -199,6 +201,12 @@ echo "dlopen_ms $best" | record ""
 
 cleanup
 trap - EXIT INT TERM
+
+# ---------------------------------------------------------------- latency-bound
+if [ "${BENCH_LATENCY:-1}" != 0 ]; then
+  note "20 ms server rows (bench/latency.sh)"
+  sh bench/latency.sh "$RESULTS" || fail "the 20 ms server rows"
+fi
 
 # ---------------------------------------------------------------- transfers
 if [ "${BENCH_TRANSFER:-1}" != 0 ]; then
