@@ -39,13 +39,16 @@ local in_nginx = scheduler.in_nginx
 -- nginx light threads
 --------------------------------------------------------------------------------------------
 
-local function ngx_spawn(fn, callback, ...)
-  if type(fn) ~= "function" then error("spawn: fn must be a function", 3) end
-  if callback ~= nil and type(callback) ~= "function" then error("spawn: callback must be a function", 3) end
+--- A handle ({ done = false }) and the function that runs fn(...) into it, for a host's own
+-- threads or tasks (nginx light threads, HAProxy tasks): results, or the error fn raised
+-- (with its traceback), then the callback under pcall, then done.
+function scheduler.task_body(fn, callback, ...)
+  if type(fn) ~= "function" then error("spawn: fn must be a function", 4) end
+  if callback ~= nil and type(callback) ~= "function" then error("spawn: callback must be a function", 4) end
   local handle = { done = false }
   local args = pack(...)
-  local thread, err = ngx.thread.spawn(function()
-    -- LuaJIT yields across xpcall: cosocket waits inside fn still let the worker go on.
+  return handle, function()
+    -- LuaJIT and 5.2+ yield across xpcall: the host's waits inside fn let it go on.
     local res = pack(xpcall(function() return fn(unpack(args, 1, args.n)) end, debug.traceback))
     if res[1] then
       handle.values = pack(unpack(res, 2, res.n))
@@ -58,7 +61,12 @@ local function ngx_spawn(fn, callback, ...)
       handle.error = res[2]
     end
     handle.done = true
-  end)
+  end
+end
+
+local function ngx_spawn(fn, callback, ...)
+  local handle, body = scheduler.task_body(fn, callback, ...)
+  local thread, err = ngx.thread.spawn(body)
   if not thread then error("koodrive.spawn: ngx.thread.spawn failed: " .. tostring(err), 3) end
   handle.thread = thread
   return handle

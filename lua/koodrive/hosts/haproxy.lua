@@ -14,9 +14,6 @@ local M = {}
 
 local function hap() return rawget(_G, "core") end
 
-local unpack = table.unpack or unpack
-local function pack(...) return { n = select("#", ...), ... } end
-
 --- Whether this is HAProxy's Lua (core.msleep, core.register_task and core.tcp present).
 function M.usable()
   local core = hap()
@@ -34,24 +31,9 @@ function M.sleep(seconds)
 end
 
 function M.spawn(fn, callback, ...)
-  if type(fn) ~= "function" then error("spawn: fn must be a function", 3) end
-  if callback ~= nil and type(callback) ~= "function" then error("spawn: callback must be a function", 3) end
-  local handle = { done = false, haproxy = true }
-  local args = pack(...)
-  local ok, err = pcall(hap().register_task, function()
-    local res = pack(xpcall(function() return fn(unpack(args, 1, args.n)) end, debug.traceback))
-    if res[1] then
-      handle.values = pack(unpack(res, 2, res.n))
-      handle.result, handle.err = res[2], res[3]
-      if callback then
-        local cok, cerr = pcall(callback, unpack(res, 2, res.n))
-        if not cok then handle.error = cerr end
-      end
-    else
-      handle.error = res[2]
-    end
-    handle.done = true
-  end)
+  local handle, body = require("koodrive.scheduler").task_body(fn, callback, ...)
+  handle.haproxy = true
+  local ok, err = pcall(hap().register_task, body)
   if not ok then error("koodrive.spawn: core.register_task failed: " .. tostring(err), 3) end
   return handle
 end

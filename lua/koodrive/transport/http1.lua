@@ -88,6 +88,27 @@ function M.clock(request, now)
   return c
 end
 
+--- The error of a connect (or TLS handshake, what = "TLS handshake with") that failed with
+-- the host's word `err`: a timeout, else `reason` ("connect" by default).
+function M.connect_failure(err, u, clock, what, reason)
+  what = what or "connect to"
+  if err == "timeout" then return failure("timeout", clock.timeout_message(what .. " " .. u.authority)) end
+  return failure(reason or "connect", what .. " " .. u.authority .. " failed: " .. tostring(err))
+end
+
+--- pool_size and keepalive_timeout of a transport's opts, checked: pool_size, keepalive ms.
+function M.pool_options(opts, who)
+  local pool_size = opts.pool_size or 30
+  if type(pool_size) ~= "number" or pool_size < 1 or pool_size % 1 ~= 0 then
+    error(who .. ": pool_size must be a positive whole number", 3)
+  end
+  local keepalive = opts.keepalive_timeout or 60
+  if type(keepalive) ~= "number" or keepalive <= 0 then
+    error(who .. ": keepalive_timeout must be a positive number of seconds", 3)
+  end
+  return pool_size, ms(keepalive)
+end
+
 local function strip_brackets(host) return (host:gsub("^%[(.*)%]$", "%1")) end
 M.strip_brackets = strip_brackets
 

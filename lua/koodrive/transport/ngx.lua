@@ -58,7 +58,7 @@ function M.usable()
   return nil, phase
 end
 
-local failure, ms, clock_for = connect.failure, connect.ms, connect.clock_for
+local failure, clock_for = connect.failure, connect.clock_for
 local resty -- koodrive.transport.ngx.resty, loaded with the first lua-resty-http send
 
 --------------------------------------------------------------------------------------------
@@ -137,15 +137,8 @@ function M.new(opts)
   if backend ~= "auto" and backend ~= "cosocket" and backend ~= "resty.http" then
     error("koodrive.transport.ngx: backend must be \"auto\", \"cosocket\" or \"resty.http\"", 2)
   end
-  local pool_size = opts.pool_size or 30
-  if type(pool_size) ~= "number" or pool_size < 1 or pool_size % 1 ~= 0 then
-    error("koodrive.transport.ngx: pool_size must be a positive whole number", 2)
-  end
-  local keepalive = opts.keepalive_timeout or 60
-  if type(keepalive) ~= "number" or keepalive <= 0 then
-    error("koodrive.transport.ngx: keepalive_timeout must be a positive number of seconds", 2)
-  end
-  return setmetatable({ backend = backend, pool_size = pool_size, keepalive_ms = ms(keepalive) }, Ngx)
+  local pool_size, keepalive_ms = require("koodrive.transport.http1").pool_options(opts, "koodrive.transport.ngx")
+  return setmetatable({ backend = backend, pool_size = pool_size, keepalive_ms = keepalive_ms }, Ngx)
 end
 
 return M

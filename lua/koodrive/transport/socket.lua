@@ -54,15 +54,8 @@ function M.new(net, opts)
   if type(net) ~= "table" or type(net.open) ~= "function" or type(net.now) ~= "function" then
     error("koodrive.transport.socket: the adapter needs open(u, o) and now()", 2)
   end
-  local pool_size = opts.pool_size or 30
-  if type(pool_size) ~= "number" or pool_size < 1 or pool_size % 1 ~= 0 then
-    error("koodrive.transport.socket: pool_size must be a positive whole number", 2)
-  end
-  local keepalive = opts.keepalive_timeout or 60
-  if type(keepalive) ~= "number" or keepalive <= 0 then
-    error("koodrive.transport.socket: keepalive_timeout must be a positive number of seconds", 2)
-  end
-  return setmetatable({ net = net, pool_size = pool_size, keepalive_ms = http1.ms(keepalive) }, Socket)
+  local pool_size, keepalive_ms = http1.pool_options(opts, "koodrive.transport.socket")
+  return setmetatable({ net = net, pool_size = pool_size, keepalive_ms = keepalive_ms }, Socket)
 end
 
 return M

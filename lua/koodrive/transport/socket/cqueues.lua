@@ -84,10 +84,7 @@ function M.new()
     local ok, err, errno = sock:connect(o.clock.connect_ms() / 1000)
     if not ok then
       sock:close()
-      if word(err, errno) == "timeout" then
-        return http1.failure("timeout", o.clock.timeout_message("connect to " .. u.authority))
-      end
-      return http1.failure("connect", "connect to " .. u.authority .. " failed: " .. word(err, errno))
+      return http1.connect_failure(word(err, errno), u, o.clock)
     end
     if u.scheme == "https" then
       local made, s = pcall(tls_for, u, o)
@@ -98,10 +95,7 @@ function M.new()
       local tok, terr, terrno = sock:starttls(s, o.clock.connect_ms() / 1000)
       if not tok then
         sock:close()
-        if word(terr, terrno) == "timeout" then
-          return http1.failure("timeout", o.clock.timeout_message("TLS handshake with " .. u.authority))
-        end
-        return http1.failure("tls", "TLS handshake with " .. u.authority .. " failed: " .. word(terr, terrno))
+        return http1.connect_failure(word(terr, terrno), u, o.clock, "TLS handshake with", "tls")
       end
     end
     return wrap(sock)

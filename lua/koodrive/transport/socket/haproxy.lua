@@ -136,10 +136,7 @@ function M.new()
     else ok, err = sock:connect(host, u.port) end
     if not ok then
       sock:close()
-      if err == "timeout" then
-        return http1.failure("timeout", o.clock.timeout_message("connect to " .. u.authority))
-      end
-      return http1.failure("connect", "connect to " .. u.authority .. " failed: " .. tostring(err))
+      return http1.connect_failure(err, u, o.clock)
     end
     return wrap(sock)
   end
