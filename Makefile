@@ -18,7 +18,7 @@ LUA_DEPS := lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua
             luajit2 libluajit2-5.1-dev
 DEPS := $(LUA_DEPS) libcurl4-openssl-dev libssl-dev pkg-config \
         lua-cjson lua-argparse lua-busted lua-socket lua-luaossl luarocks nginx libnginx-mod-http-lua \
-        lua-resty-core openssl lua-luv lua-cqueues lua-http
+        lua-resty-core openssl lua-luv lua-cqueues lua-http neovim
 # `make lint` and `make docs` only.
 TOOL_DEPS := lua-check clang-format lua-ldoc lua-markdown
 
