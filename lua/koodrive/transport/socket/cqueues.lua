@@ -42,11 +42,11 @@ local function tls_for(u, o)
   local host = http1.strip_brackets(u.host)
   if o.sni then s:setHostName(o.sni) end
   if o.verify then
+    -- A fresh parameter set with only the name to check (SSL_set1_param merges it into the
+    -- connection's own); the connection's parameters are not copied out and back.
     local param = require("openssl.x509.verify_param").new()
     if o.is_ip then param:setIP(host) else param:setHost(host) end
-    local current = s:getParam()
-    current:inherit(param)
-    s:setParam(current)
+    s:setParam(param)
   end
   return s
 end
