@@ -70,6 +70,13 @@ core.register_service("spec_hc", "http", function(applet)
   out.patch = res and "sent" or err.kind
   reply(applet, out)
 end)
+-- A task that raises: the wait that waits for it raises the error again, once.
+core.register_service("spec_task_error", "http", function(applet)
+  local h = koodrive.spawn(function() error("task failed on purpose", 0) end)
+  local ok, err = pcall(koodrive.wait, h)
+  local again = pcall(koodrive.wait, h)
+  reply(applet, { raised = not ok, message = tostring(err), second_wait_ok = again })
+end)
 core.register_service("spec_https", "http", function(applet)
   local endpoint = os.getenv("KOODRIVE_ENDPOINT"):gsub("^http:", "https:")
   reply(applet, outcome(client({ endpoint = endpoint, timeout = 2 }).devices:list()))
@@ -113,7 +120,8 @@ setup(function()
   cfg = cfg .. "  http-request use-service lua.spec_short if { path /spec/short }\n" ..
     "  http-request use-service lua.spec_https if { path /spec/https }\n" ..
     "  http-request use-service lua.spec_auto if { path /spec/auto }\n" ..
-    "  http-request use-service lua.spec_hc if { path /spec/hc }\n"
+    "  http-request use-service lua.spec_hc if { path /spec/hc }\n" ..
+    "  http-request use-service lua.spec_task_error if { path /spec/task_error }\n"
   -- HAProxy's httpclient trusts the private CA of the TLS endpoints.
   cfg = cfg:gsub("  nbthread 1\n", "  nbthread 1\n  httpclient.ssl.ca-file " .. tls.ca_file .. "\n", 1)
   sys.write(dir .. "/haproxy.cfg", cfg)
@@ -209,6 +217,14 @@ describe("HAProxy 2.6 Lua services (examples/haproxy)", function()
     assert.are.equal(1, r["1"].count)
     assert.is_true(r.elapsed >= 1 and r.elapsed < timing.limit(1.8),
       string.format("two 1 s calls took %.3f s (they should overlap)", r.elapsed))
+  end)
+
+  it("a raising HAProxy task's error is raised by the wait, once", function()
+    if skip_why then return pending(skip_why) end
+    local r = get_json("/spec/task_error")
+    assert.is_true(r.raised)
+    assert.matches("^task failed on purpose\n", r.message) -- with the task's traceback, as in nginx
+    assert.is_true(r.second_wait_ok)
   end)
 
   it("retries a 503 after a backoff on HAProxy's timers", function()

@@ -64,6 +64,16 @@ function scheduler.task_body(fn, callback, ...)
   end
 end
 
+--- Raises the first error a task of `handles` raised that no wait has raised yet (once each).
+function scheduler.raise_first(handles)
+  for _, h in ipairs(handles) do
+    if h.error and not h.raised then
+      h.raised = true
+      error(h.error, 0)
+    end
+  end
+end
+
 local function ngx_spawn(fn, callback, ...)
   local handle, body = scheduler.task_body(fn, callback, ...)
   local thread, err = ngx.thread.spawn(body)
@@ -85,12 +95,7 @@ local function ngx_wait(handles)
       if not ok and not h.done then h.done, h.error = true, tostring(err) end
     end
   end
-  for _, h in ipairs(handles) do
-    if h.error and not h.raised then
-      h.raised = true
-      error(h.error, 0)
-    end
-  end
+  scheduler.raise_first(handles)
 end
 
 local function ngx_sleep(seconds)

@@ -48,12 +48,7 @@ function M.wait(handles)
   for _, h in ipairs(handles) do
     while not h.done do core.msleep(M.WAIT_STEP_MS) end
   end
-  for _, h in ipairs(handles) do
-    if h.error and not h.raised then
-      h.raised = true
-      error(h.error, 0)
-    end
-  end
+  require("koodrive.scheduler").raise_first(handles)
 end
 
 M.scheduler = { name = "haproxy", spawn = function(fn, ...) return M.spawn(fn, nil, ...) end,
