@@ -41,7 +41,8 @@ build = {
       defines = { "_POSIX_C_SOURCE=200809L" },
     },
     ["koodrive.sign"] = {
-      sources = { "src/encode.c", "src/sign.c", "src/sign_ctx.c", "src/sign_req.c", "src/hash_parts.c" },
+      sources = { "src/encode.c", "src/sign.c", "src/sign_ctx.c", "src/sign_req.c", "src/hash_parts.c",
+        "src/hash_follow.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       incdirs = { "$(OPENSSL_INCDIR)" },
       libdirs = { "$(OPENSSL_LIBDIR)" },

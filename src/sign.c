@@ -256,5 +256,6 @@ KD_EXPORT int luaopen_koodrive_sign(lua_State *L)
     kd_sign_ctx_open(L);
     luaL_setfuncs(L, functions, 1); /* the context userdata is every function's upvalue */
     kd_hash_parts_open(L);
+    kd_hash_follow_open(L);
     return 1;
 }

@@ -3,7 +3,9 @@
 -- ranged GETs (up to `concurrency` at once) written with pwrite into "<dest>.koodrive-part"
 -- beside the destination, which is renamed into place only when its size (and the SHA-256,
 -- when the service gives one) matches. A journal beside it records the ranges written, so a
--- rerun (resume = true, the default) fetches only the rest.
+-- rerun (resume = true, the default) fetches only the rest. The SHA-256 is computed while the
+-- bytes arrive, by a thread that follows the ranges written in order
+-- (koodrive.sign.follow_hasher), not by a second pass over the file after the last byte.
 local errors = require "koodrive.errors"
 local core = require "koodrive.core"
 local json = require "koodrive.json"
@@ -54,6 +56,37 @@ local function load_ranges(path, file_id, size)
   return done
 end
 
+-- The follower is told how far the file is written without a gap: to the end of the
+-- ranges done from the first on (they finish in about the order they started).
+local function advance_follower(spec)
+  local f = spec.follower
+  if not f then return end
+  local i = spec.contiguous or 1
+  while spec.ranges[i] and spec.done[i] do i = i + 1 end
+  spec.contiguous = i
+  local last = spec.ranges[i - 1]
+  if last then f:advance(last.offset + last.size) end
+end
+
+-- A thread hashing `path` as it is written, or nil when none can be had (the SHA-256 is then
+-- computed after the last byte, as before).
+local function new_follower(path)
+  return (require("koodrive.sign").follow_hasher(path))
+end
+
+-- The SHA-256 of the whole file from its follower, once it has read the last byte: waits in
+-- steps that let a loop task's or nginx's other work run.
+local function followed_sha256(f, size)
+  f:finish(size)
+  local cooperative = engine.cooperative()
+  while true do
+    local hex, err = f:wait(cooperative and 0 or 0.05)
+    if hex then return hex end
+    if err ~= "pending" then return io_error("dest", "could not be hashed: " .. tostring(err)) end
+    engine.yield()
+  end
+end
+
 local function save_ranges(path, file_id, size, done, data_path)
   if data_path then
     local synced, msg = core.sync(data_path)
@@ -84,6 +117,7 @@ local function fetch(files, spec)
       kind = d.error and d.error.reason == "write" and "io" or "transport" }, d, why, spec.url)
   end
   local saved_at, unsaved = retry.now(), false
+  advance_follower(spec)
   local ok, err = engine.drive {
     concurrency = spec.concurrency,
     ids = todo,
@@ -103,6 +137,7 @@ local function fetch(files, spec)
       if outcome == "ok" then
         spec.done[d.id], written_since_refresh = true, true
         unsaved = true
+        advance_follower(spec)
         local now = retry.now()
         if now - saved_at >= download.CHECKPOINT then
           local saved, serr = save_ranges(spec.journal, spec.file_id, spec.size, spec.done, spec.tmp)
@@ -139,6 +174,46 @@ local function fetch(files, spec)
   -- use for the journal: it is removed once the file is in place).
   if not ok and unsaved then save_ranges(spec.journal, spec.file_id, spec.size, spec.done, spec.tmp) end
   return ok, err
+end
+
+-- The ranges fetched and checked: true, or nil, err (nothing is renamed into place).
+local function fetch_checked(files, spec, sha256)
+  local tmp, size = spec.tmp, spec.size
+  local fetched, ferr = fetch(files, spec)
+  if fetched == nil and ferr == "restart" then
+    -- The server ignored a Range: everything again, from 0, in one GET.
+    os.remove(tmp)
+    local f = io.open(tmp, "wb"); if f then f:close() end
+    spec.ranges, spec.done, spec.contiguous = { { offset = 0, size = size } }, {}, nil
+    if spec.follower then spec.follower:close(); spec.follower = new_follower(tmp) end
+    fetched, ferr = fetch(files, spec)
+    if ferr == "restart" then
+      ferr = errors.new { kind = "transport", message = "the server ignored a Range request" }
+    end
+  end
+  if not fetched then return nil, ferr end
+  local st = core.stat(tmp)
+  if not st or st.size ~= size then
+    return nil, errors.new { kind = "transport", field = "dest",
+      message = "received " .. tostring(st and st.size) .. " bytes where the file has " .. size }
+  end
+  if sha256 then
+    local got, herr
+    if spec.follower then
+      got, herr = followed_sha256(spec.follower, size)
+    else
+      local d
+      d, herr = digest.of({ path = tmp, size = size }, plan.MAX_PART, "dest")
+      got = d and d.sha256
+    end
+    if not got then return nil, herr end
+    if got ~= sha256 then
+      os.remove(tmp); os.remove(spec.journal)
+      return nil, errors.new { kind = "transport", field = "dest", rule = "sha256",
+        message = "the bytes received do not have the file's SHA-256; nothing was put at the destination" }
+    end
+  end
+  return true
 end
 
 --- A name a service gave that is safe to use as one file in a local folder: not empty, no
@@ -224,37 +299,16 @@ function download.execute(files, job)
     ranges[#ranges + 1] = { offset = offset, size = n }
     offset = offset + n
   until offset >= size
+  -- (sha256 is not a documented field of the detail: checked when a service gives it)
+  local sha256 = type(info.sha256) == "string" and info.sha256:match("^%x+$") and #info.sha256 == 64
+    and info.sha256:lower()
   local spec = { files = files, file_id = file_id, containerId = own.containerId, size = size,
     url = urls.succeeded[1].url,
     ranges = ranges, done = done, tmp = tmp, journal = jpath, concurrency = own.concurrency,
-    progress = own.progress, call = call }
-  local fetched, ferr = fetch(files, spec)
-  if fetched == nil and ferr == "restart" then
-    -- The server ignored a Range: everything again, from 0, in one GET.
-    os.remove(tmp)
-    local f = io.open(tmp, "wb"); if f then f:close() end
-    spec.ranges, spec.done = { { offset = 0, size = size } }, {}
-    fetched, ferr = fetch(files, spec)
-    if ferr == "restart" then
-      ferr = errors.new { kind = "transport", message = "the server ignored a Range request" }
-    end
-  end
-  if not fetched then return nil, ferr end
-  local st = core.stat(tmp)
-  if not st or st.size ~= size then
-    return nil, errors.new { kind = "transport", field = "dest",
-      message = "received " .. tostring(st and st.size) .. " bytes where the file has " .. size }
-  end
-  if type(info.sha256) == "string" and info.sha256:match("^%x+$") and #info.sha256 == 64 then
-    -- (not a documented field of the detail: checked when a service gives it)
-    local got, herr = digest.of({ path = tmp, size = size }, plan.MAX_PART, "dest")
-    if not got then return nil, herr end
-    if got.sha256 ~= info.sha256:lower() then
-      os.remove(tmp); os.remove(jpath)
-      return nil, errors.new { kind = "transport", field = "dest", rule = "sha256",
-        message = "the bytes received do not have the file's SHA-256; nothing was put at the destination" }
-    end
-  end
+    progress = own.progress, call = call, follower = sha256 and new_follower(tmp) or nil }
+  local ok, err = fetch_checked(files, spec, sha256)
+  if spec.follower then spec.follower:close() end -- (its thread ends now, whatever the outcome)
+  if not ok then return nil, err end
   local moved, merr = os.rename(tmp, dest)
   if not moved then return io_error("dest", merr) end
   os.remove(jpath)
