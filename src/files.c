@@ -1,8 +1,11 @@
-/* files.c - the file system calls transfers need and Lua lacks: stat (size, mtime, type) and
- * an atomic replace (write a temporary file, fsync, rename, fsync the directory), so that a
- * resume journal is never found half written after a crash. */
+/* files.c - the file system calls transfers need and Lua lacks: stat (size, mtime, type), an
+ * atomic replace (write a temporary file, fsync, rename, fsync the directory), so that a
+ * resume journal is never found half written after a crash, and what finding a home for a
+ * journal takes (is a folder writable, make one, a file's absolute path). */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,12 +133,66 @@ static int global_sync(lua_State *L)
     return 1;
 }
 
+/* core.writable(dir) -> true, or false, message: files can be made in dir (access W_OK|X_OK:
+ * also false on a read-only file system, for root too). */
+static int global_writable(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    if (access(path, W_OK | X_OK) != 0) {
+        int e = errno;
+        lua_pushboolean(L, 0);
+        lua_pushfstring(L, "%s: %s", path, strerror(e));
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.mkdir(path) -> true, or nil, message, errno: path and every missing folder above it,
+ * each made 0700 (a journal's home is private to its user). */
+static int global_mkdir(lua_State *L)
+{
+    size_t n;
+    const char *path = luaL_checklstring(L, 1, &n);
+    char buf[PATH_MAX];
+    size_t i;
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return push_errno(L, "cannot make", path);
+    }
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return push_errno(L, "cannot make", buf);
+        buf[i] = path[i];
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.realpath(path) -> the absolute path with no symbolic link, or nil, message, errno. */
+static int global_realpath(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char buf[PATH_MAX];
+    if (realpath(path, buf) == NULL)
+        return push_errno(L, "cannot resolve", path);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
 void kd_files_open(lua_State *L)
 {
     static const luaL_Reg functions[] = {
         { "stat", global_stat },
         { "write_atomic", global_write_atomic },
         { "sync", global_sync },
+        { "writable", global_writable },
+        { "mkdir", global_mkdir },
+        { "realpath", global_realpath },
         { NULL, NULL },
     };
     luaL_setfuncs(L, functions, 0);

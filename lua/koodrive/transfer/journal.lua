@@ -16,11 +16,31 @@ journal.VERSION = 1
 -- concurrency now.
 local IDENTITY = { "size", "mtime", "sha256", "part_size", "containerId", "parent", "fileName" }
 
---- The default journal of a path source: a hidden file beside it.
+-- The folder for journals of sources whose own folder cannot take one (a read-only mount, a
+-- folder of another user): $XDG_STATE_HOME/koodrive/uploads, or ~/.local/state/koodrive/uploads.
+local function state_dir()
+  local base = os.getenv("XDG_STATE_HOME")
+  if not (base and base:sub(1, 1) == "/") then
+    local home = os.getenv("HOME")
+    if not (home and home:sub(1, 1) == "/") then return nil end
+    base = home .. "/.local/state"
+  end
+  return base .. "/koodrive/uploads"
+end
+
+--- The default journal of a path source: a hidden file beside it; when its folder cannot be
+-- written, a file named after the SHA-256 of its absolute path in the user's state folder
+-- (state_dir). nil when neither can be had: the upload then runs without a journal, as with
+-- journal = false (the caller did not ask for one; a journal path given explicitly that
+-- cannot be written is an error instead).
 function journal.default_path(path)
   local dir, base = path:match("^(.*/)([^/]+)$")
   if not dir then dir, base = "", path end
-  return dir .. "." .. base .. ".koodrive-upload"
+  if core.writable(dir == "" and "." or dir) then return dir .. "." .. base .. ".koodrive-upload" end
+  local home, absolute = state_dir(), core.realpath(path)
+  if not (home and absolute) then return nil end
+  if not (core.stat(home) or core.mkdir(home)) or not core.writable(home) then return nil end
+  return home .. "/" .. require("koodrive.sign").sha256_hex(absolute) .. ".koodrive-upload"
 end
 
 --- The journal at `path`, or nil when there is none or it cannot be read as one.
