@@ -5,18 +5,10 @@
 -- child nothing to join.
 local sign = require "koodrive.sign"
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. dir))
+local sys = require "support.sys"
 
-local function bytes(n, seed)
-  local t, x = {}, seed or 11
-  for i = 1, n do
-    x = (x * 1103515245 + 12345) % 2147483648
-    t[i] = string.char(math.floor(x / 65536) % 256)
-  end
-  return table.concat(t)
-end
+local dir = sys.tmp_dir()
+local bytes = sys.bytes
 
 local function sha256sum(path)
   local p = assert(io.popen("sha256sum " .. path))

@@ -13,12 +13,6 @@ local LUA = arg and arg[-1] or "lua5.4"
 local root = sys.capture("id -u"):match("^0") ~= nil
 
 local dir
-local function tmp_dir()
-  local d = os.tmpname()
-  os.remove(d)
-  sys.run("mkdir -p " .. sys.quote(d))
-  return d
-end
 
 -- Makes `folder` unwritable; returns a function that undoes it, or nil and why it cannot.
 local function lock(folder)
@@ -34,7 +28,7 @@ end
 
 describe("the default journal of an upload", function()
   local unlock = {}
-  setup(function() dir = tmp_dir() end)
+  setup(function() dir = sys.tmp_dir() end)
   after_each(function()
     for _, undo in ipairs(unlock) do undo() end
     unlock = {}

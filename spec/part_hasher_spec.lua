@@ -6,19 +6,11 @@ local sign = require "koodrive.sign"
 local IV = { 1779033703, 3144134277, 1013904242, 2773480762, 1359893119, 2600822924,
   528734635, 1541459225 }
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. dir))
+local sys = require "support.sys"
 
--- Deterministic bytes: a cheap generator, not random() (same across interpreters).
-local function bytes(n, seed)
-  local t, x = {}, seed or 7
-  for i = 1, n do
-    x = (x * 1103515245 + 12345) % 2147483648
-    t[i] = string.char(math.floor(x / 65536) % 256)
-  end
-  return table.concat(t)
-end
+local dir = sys.tmp_dir()
+-- Deterministic bytes (the same across interpreters).
+local bytes = sys.bytes
 
 local function write(name, s)
   local path = dir .. "/" .. name

@@ -30,6 +30,25 @@ function M.write(path, text)
   f:close()
 end
 
+--- A new empty folder under the system's temporary folder (the caller removes it).
+function M.tmp_dir()
+  local d = os.tmpname()
+  os.remove(d)
+  M.run("mkdir -p " .. M.quote(d))
+  return d
+end
+
+--- n deterministic bytes from a cheap generator (the same on every interpreter, unlike
+-- math.random): content that differs at every offset, for hashing and transfer specs.
+function M.bytes(n, seed)
+  local t, x = {}, seed or 7
+  for i = 1, n do
+    x = (x * 1103515245 + 12345) % 2147483648
+    t[i] = string.char(math.floor(x / 65536) % 256)
+  end
+  return table.concat(t)
+end
+
 --- Whether a shell command exits with status 0.
 function M.succeeds(cmd)
   local ok = os.execute(cmd)
