@@ -2,6 +2,7 @@
 -- part boundary (koodrive-transfer-api.md section 2, hashCtx). Checked against sha256sum and
 -- against a small pure-Lua SHA-256 compression function written here (Lua 5.3+).
 local sign = require "koodrive.sign"
+local plan = require "koodrive.transfer.plan"
 
 local IV = { 1779033703, 3144134277, 1013904242, 2773480762, 1359893119, 2600822924,
   528734635, 1541459225 }
@@ -30,6 +31,22 @@ end
 -- The independent oracle (spec/support/sha256_state.lua): the chaining state at chosen
 -- offsets, from a pure-Lua compression on Lua 5.3+ or libcrypto's own SHA256_CTX under LuaJIT.
 local oracle = require("support.sha256_state").states
+
+-- finish() packs the contexts: 32 bytes a part, h0..h7 big-endian. Unpacked here on its own
+-- (not through koodrive.transfer.plan.context) to a list of lists of 8 words.
+local function unpack_contexts(packed)
+  assert(#packed % 32 == 0, "32 bytes a part")
+  local list = {}
+  for at = 0, #packed - 1, 32 do
+    local ctx = {}
+    for k = 0, 7 do
+      local a, b, c, d = packed:byte(at + 4 * k + 1, at + 4 * k + 4)
+      ctx[k + 1] = a * 16777216 + b * 65536 + c * 256 + d
+    end
+    list[#list + 1] = ctx
+  end
+  return list
+end
 
 -- Hashes `s` through a hasher fed in random chunks, alternating update and read_file.
 local function hash_mixed(path, s, part_size, seed)
@@ -64,8 +81,10 @@ describe("sign.part_hasher", function()
       local r = h:finish()
       assert.are.equal(n, r.size)
       assert.are.equal(sha256sum(path), r.sha256)
-      assert.are.equal(math.max(1, math.ceil(n / PS)), #r.contexts)
-      assert.are.same(IV, r.contexts[1])
+      assert.are.equal("string", type(r.contexts))
+      local contexts = unpack_contexts(r.contexts)
+      assert.are.equal(math.max(1, math.ceil(n / PS)), #contexts)
+      assert.are.same(IV, contexts[1])
       -- any chunking of update and read_file gives the same result
       for seed = 1, 3 do assert.are.same(r, hash_mixed(path, s, PS, seed)) end
     end)
@@ -76,15 +95,19 @@ describe("sign.part_hasher", function()
     local s = bytes(5 * 4096 + 17, 3)
     local path = write("oracle", s)
     local r = hash_mixed(path, s, 4096, 11)
-    assert.are.equal(6, #r.contexts)
+    local contexts = unpack_contexts(r.contexts)
+    assert.are.equal(6, #contexts)
     local offsets = {}
     for i = 1, 6 do offsets[i] = (i - 1) * 4096 end
     local states, digest = oracle(s, offsets)
     assert.are.equal(digest, r.sha256)
-    for i, ctx in ipairs(r.contexts) do
+    for i, ctx in ipairs(contexts) do
       assert.are.same(states[(i - 1) * 4096], ctx)
+      -- and as the upload reads them: plan.context, the hashCtx integers of a request
+      local used = plan.context(r.contexts, i)
+      assert.are.same(states[(i - 1) * 4096], used)
       if math.type then
-        for _, v in ipairs(ctx) do assert.are.equal("integer", math.type(v)) end
+        for _, v in ipairs(used) do assert.are.equal("integer", math.type(v)) end
       end
     end
   end)

@@ -47,10 +47,23 @@ describe("transfer plan", function()
 
   it("puts partOffset and hashCtx in concurrent plans only", function()
     local parts = plan.parts(10 * MiB, 5 * MiB)
-    local ctx = { { 1, 2, 3, 4, 5, 6, 7, 8 }, { 9, 10, 11, 12, 13, 14, 15, 16 } }
-    local c = plan.multi_parts(parts, ctx, true)
+    local ctx = { { 1, 2, 3, 4, 5, 6, 7, 8 }, { 9, 10, 11, 12, 13, 14, 15, 4294967295 } }
+    -- (the packed form of sign.part_hasher's finish: 32 bytes a part, words big-endian)
+    local packed = {}
+    for _, words in ipairs(ctx) do
+      for _, w in ipairs(words) do
+        packed[#packed + 1] = string.char(math.floor(w / 16777216), math.floor(w / 65536) % 256,
+          math.floor(w / 256) % 256, w % 256)
+      end
+    end
+    packed = table.concat(packed)
+    local c = plan.multi_parts(parts, packed, true)
     assert.are.same({ partNumber = 2, partSize = 5 * MiB, partOffset = 5 * MiB, hashCtx = ctx[2] }, c[2])
-    local s = plan.multi_parts(parts, ctx, false)
+    assert.are.same(ctx[1], c[1].hashCtx)
+    if math.type then
+      for _, v in ipairs(c[2].hashCtx) do assert.are.equal("integer", math.type(v)) end
+    end
+    local s = plan.multi_parts(parts, packed, false)
     assert.are.same({ partNumber = 2, partSize = 5 * MiB }, s[2])
   end)
 end)

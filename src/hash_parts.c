@@ -9,7 +9,11 @@
  * bytes does (a size that ends on a boundary adds no empty part), and part 1 is the IV.
  *
  * read_file reads with pread into a fixed buffer of the hasher, never a Lua string, so
- * memory is constant plus 8 integers per part. */
+ * memory is constant plus 32 bytes per part. finish() hands the contexts back packed, one
+ * Lua string of 32 bytes per part (h0..h7, each 4 bytes big-endian), not a table of 8
+ * integers per part: a 4 GiB upload has 820 parts, and tables of integers cost ~200 bytes a
+ * part of Lua heap for the whole upload, where only the part being asked for needs them
+ * (koodrive.transfer.plan.context turns one part's 32 bytes into its 8 integers). */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #define OPENSSL_API_COMPAT 0x10100000L
 #include <errno.h>
@@ -139,26 +143,30 @@ static int meth_size(lua_State *L)
     return 1;
 }
 
-/* h:finish() -> { size = n, sha256 = hex, contexts = { {h0..h7}, ... } } */
+/* h:finish() -> { size = n, sha256 = hex, contexts = packed }: `packed` holds 32 bytes per
+ * part, part n's h0..h7 at bytes 32*(n-1)+1 .. 32*n, each word big-endian. */
 static int meth_finish(lua_State *L)
 {
     hasher *h = check_hasher(L);
     unsigned char digest[32];
     char hex[65];
-    size_t i, j;
+    size_t i;
+    luaL_Buffer b;
     static const char digits[] = "0123456789abcdef";
     lua_createtable(L, 0, 3);
     push_u64(L, h->size);
     lua_setfield(L, -2, "size");
-    lua_createtable(L, (int)h->nparts, 0);
-    for (i = 0; i < h->nparts; i++) {
-        lua_createtable(L, 8, 0);
-        for (j = 0; j < 8; j++) {
-            push_u64(L, h->contexts[8 * i + j]);
-            lua_rawseti(L, -2, (int)j + 1);
-        }
-        lua_rawseti(L, -2, (int)i + 1);
+    luaL_buffinit(L, &b);
+    for (i = 0; i < 8 * h->nparts; i++) {
+        uint32_t w = h->contexts[i];
+        char be[4];
+        be[0] = (char)(w >> 24);
+        be[1] = (char)(w >> 16);
+        be[2] = (char)(w >> 8);
+        be[3] = (char)w;
+        luaL_addlstring(&b, be, 4);
     }
+    luaL_pushresult(&b);
     lua_setfield(L, -2, "contexts");
     SHA256_Final(digest, &h->ctx);
     h->finished = 1;

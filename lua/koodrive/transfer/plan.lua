@@ -59,18 +59,29 @@ function plan.parts(length, size)
   return list
 end
 
+--- Part n's hashCtx from the hashing pass's packed contexts (koodrive.sign.part_hasher's
+-- finish: 32 bytes per part, h0..h7 big-endian): a fresh list of 8 unsigned 32-bit integers
+-- (integers on Lua 5.3+; string.byte and integer arithmetic, so also on 5.1 and LuaJIT).
+function plan.context(contexts, n)
+  local ctx, at = {}, 32 * (n - 1)
+  for k = 1, 8 do
+    local b1, b2, b3, b4 = contexts:byte(at + 1, at + 4)
+    ctx[k] = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+    at = at + 4
+  end
+  return ctx
+end
+
 --- The MultiPartInfo entries the service takes for `parts` (a subset of plan.parts, in any
 -- order). Concurrent uploads carry partOffset and hashCtx (the SHA-256 state before the part,
--- `contexts[partNumber]` from the hashing pass); sequential ones carry neither.
+-- part partNumber's of the hashing pass's packed `contexts`); sequential ones carry neither.
 function plan.multi_parts(parts, contexts, concurrent)
   local out = {}
   for i, p in ipairs(parts) do
     local info = { partNumber = p.partNumber, partSize = p.partSize }
     if concurrent then
       info.partOffset = p.partOffset
-      local ctx, copy = contexts[p.partNumber], {}
-      for k = 1, 8 do copy[k] = ctx[k] end
-      info.hashCtx = copy
+      info.hashCtx = plan.context(contexts, p.partNumber)
     end
     out[i] = info
   end

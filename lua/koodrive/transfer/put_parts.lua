@@ -10,21 +10,20 @@ local plan = require "koodrive.transfer.plan"
 
 local put_parts = {}
 
---- spec = { file_id, src, parts, stored = { [n] = true }, urls = { [n] = { uploadUrl } },
+--- spec = { file_id, src, parts, stored = { [n] = true }, urls = { [n] = uploadUrl },
 -- contexts, concurrent, concurrency, progress, call, on_stored(list) }. Returns true, or nil
 -- and the error of the first part that could not be stored (err.part says which).
 function put_parts.run(files, spec)
   local by_number, todo, stored_list = {}, {}, {}
   local generation, refreshes, stored_since_refresh = 1, 0, false
-  local url_of, generation_of = {}, {}
+  -- url_of is spec.urls itself: one URL string per part (fresh ones replace older ones).
+  local url_of, generation_of = spec.urls, {}
   local base_bytes = 0
   for n in pairs(spec.stored) do stored_list[#stored_list + 1] = n end
   table.sort(stored_list)
 
   local function take(list)
-    for _, p in ipairs(list) do
-      url_of[p.partNumber], generation_of[p.partNumber] = spec.urls[p.partNumber].uploadUrl, generation
-    end
+    for _, p in ipairs(list) do generation_of[p.partNumber] = generation end
   end
   -- Fresh URLs for `list` (parts that came without one, or every part left after a 403).
   local function fetch_urls(list)
@@ -36,8 +35,8 @@ function put_parts.run(files, spec)
         return nil, errors.new { kind = "decode", part = p.partNumber,
           message = "part " .. p.partNumber .. ": uploadUrl gave no URL for it" }
       end
-      spec.urls[p.partNumber] = u
     end
+    for _, p in ipairs(list) do url_of[p.partNumber] = r.parts[p.partNumber].uploadUrl end
     take(list)
     return true
   end
@@ -54,8 +53,8 @@ function put_parts.run(files, spec)
       base_bytes = base_bytes + p.partSize
     else
       todo[#todo + 1] = p.partNumber
-      local u = spec.urls[p.partNumber]
-      if u and type(u.uploadUrl) == "string" and u.uploadUrl ~= "" then take { p } else missing[#missing + 1] = p end
+      local u = url_of[p.partNumber]
+      if type(u) == "string" and u ~= "" then take { p } else missing[#missing + 1] = p end
     end
   end
   if #missing > 0 then

@@ -35,6 +35,14 @@ end
 
 local function basename(path) return (path:match("([^/]+)$")) end
 
+-- { [partNumber] = uploadUrl } of a create or uploadUrl answer's parts: only the strings are
+-- kept for the PUTs, not the answer's tables (820 of them for a 4 GiB file).
+local function url_strings(parts)
+  local out = {}
+  for n, p in pairs(parts) do out[n] = p.uploadUrl end
+  return out
+end
+
 local KEYS = {}
 for k in pairs(SERVICE_KEYS) do KEYS[k] = true end
 for k in pairs(OWN_KEYS) do KEYS[k] = true end
@@ -86,6 +94,7 @@ function upload.prepare(files, source, opts)
   fields.length, fields.sha256 = src.size, ("0"):rep(64)
   fields.multiParts = plan.multi_parts(parts, nil, false)
   local ok, cerr = client:check_operation("files.create_upload", fields, call)
+  fields.multiParts = nil -- (execute builds the real one, with the contexts: not kept meanwhile)
   if not ok then return nil, cerr end
   return { src = src, fields = fields, own = own, call = call, part_size = part_size, parts = parts,
     concurrent = concurrent }
@@ -98,7 +107,6 @@ function upload.execute(files, job)
   local digest, herr = require("koodrive.transfer.digest").of(src, part_size, "source")
   if not digest then return nil, herr end
   fields.sha256 = digest.sha256
-  fields.multiParts = plan.multi_parts(parts, digest.contexts, concurrent)
 
   local record = own.journal and journal.load(own.journal)
   local identity = { size = src.size, mtime = src.mtime and string.format("%.6f", src.mtime),
@@ -111,7 +119,6 @@ function upload.execute(files, job)
     -- partOffset and hashCtx.
     concurrent = record.concurrent == true
     identity.concurrent = concurrent
-    fields.multiParts = plan.multi_parts(parts, digest.contexts, concurrent)
   end
 
   local file_id, urls, resumed = nil, {}, 0
@@ -127,21 +134,25 @@ function upload.execute(files, job)
         if uerr.code ~= 13000401 then return nil, uerr end
         record, file_id, stored, resumed = nil, nil, {}, 0 -- the upload is gone: start over
       else
-        urls = r.parts
+        urls = url_strings(r.parts)
       end
     end
   end
-  local created
+  local file_name = fields.fileName
   if not record then
+    fields.multiParts = plan.multi_parts(parts, digest.contexts, concurrent)
     local r, err = files:create_upload(fields, call)
+    -- The request's part list (820 entries with their hashCtx for a 4 GiB file) is not needed
+    -- past create, nor is the answer beyond its fileId, fileName and URLs: neither is held for
+    -- the rest of the upload.
+    fields.multiParts = nil
     if not r then return nil, err end
-    created = r
     if r.rapidUpload or r.exist then
       if own.journal then journal.remove(own.journal) end
       return { fileId = r.fileId, fileName = r.fileName, size = src.size, sha256 = digest.sha256,
         rapidUpload = r.rapidUpload, exist = r.exist, parts = 0, resumed_parts = 0 }
     end
-    file_id, urls = r.fileId, r.parts
+    file_id, urls, file_name = r.fileId, url_strings(r.parts), r.fileName or file_name
     identity.fileId = file_id
     if own.journal then
       local jok, jerr = journal.save(own.journal, identity, {})
@@ -169,7 +180,7 @@ function upload.execute(files, job)
   local done, derr = files:complete_upload(file_id, digest.sha256, call)
   if not done then return nil, derr end
   if own.journal then journal.remove(own.journal) end
-  return { fileId = file_id, fileName = created and created.fileName or fields.fileName, size = src.size,
+  return { fileId = file_id, fileName = file_name, size = src.size,
     sha256 = digest.sha256, rapidUpload = false, parts = #parts, resumed_parts = resumed }
 end
 
