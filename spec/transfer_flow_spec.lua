@@ -144,6 +144,31 @@ describe("files:upload", function()
     assert.is_false(exists(srv.dir .. "/.a.bin.koodrive-upload"))
   end)
 
+  it("after the create of many parts, runs the collector in bounded steps, never all at once", function()
+    local upload = require "koodrive.transfer.upload"
+    local real, steps, full = collectgarbage, 0, 0
+    local function counting(what, ...)
+      if what == "step" then steps = steps + 1 elseif what == nil or what == "collect" then full = full + 1 end
+      return real(what, ...)
+    end
+    local src = source("gc.bin", 11 * MiB)
+    local function run(from)
+      upload.COLLECT_FROM, steps, full = from, 0, 0
+      _G.collectgarbage = counting
+      local files = client(service { file_id = "Fgc", url = store_url }).files
+      local ok, r, err = pcall(files.upload, files, src, { containerId = "IAADx", journal = false })
+      _G.collectgarbage = real
+      upload.COLLECT_FROM = 64
+      assert(ok, r)
+      return assert(r, err)
+    end
+    assert.are.equal(3, run(64).parts)
+    assert.are.same({ 0, 0 }, { steps, full }, "3 parts are below the threshold")
+    assert.are.equal(3, run(3).parts)
+    assert.is_true(steps >= 1 and steps <= 32, steps .. " steps")
+    assert.are.equal(0, full)
+  end)
+
   it("sends one part of bytes in memory without partOffset or hashCtx (sequential)", function()
     local state = { file_id = "Fm", url = store_url }
     local t = service(state)
