@@ -182,6 +182,10 @@ describe("koodrive.transfer.ngx_parts (cosockets, in a content handler)", functi
     assert.are.equal("", out.rm)
     assert.are.equal("range_mismatch", r[3].error.reason) -- 100 bytes came for size = 10
     assert.are.equal("", out.long)
+    -- a range from 0 answered 200 with the whole file: the store ignored Range
+    assert.are.equal(200, r[4].status)
+    assert.are.equal("range_ignored", r[4].error.reason)
+    assert.is_true(#(out.r0 or "") <= 50)
   end)
 
   it("reports 403 and 500 with their bodies (capped) and leaves the file untouched", function()

@@ -31,6 +31,13 @@ http {
         ngx.print(table.concat(names, ","))
       }
     }
+    location = /longrange {
+      content_by_lua_block {
+        ngx.status = 206
+        ngx.header["Content-Range"] = "bytes 5-14/100"
+        ngx.print(("y"):rep(30))
+      }
+    }
     location = /badrange {
       content_by_lua_block {
         ngx.status = 206
@@ -189,6 +196,25 @@ describe("curl.parts", function()
     r = drain(e)[2]
     assert.are.equal("range_mismatch", r.error.reason)
     assert.are.equal("", read(dir .. "/rm"))
+    e:close()
+  end)
+
+  it("never writes past the range asked: a 206 longer than its range, a 200 from 0", function()
+    local e = curl.parts { concurrency = 2 }
+    e:add { id = 1, method = "GET", url = srv.url .. "/longrange", path = dir .. "/lr", offset = 5,
+      size = 10, range = true }
+    local r = drain(e)[1]
+    assert.are.equal("range_mismatch", r.error.reason)
+    assert.matches("longer than the 10 bytes asked", r.error.message)
+    assert.is_true(#(read(dir .. "/lr") or "") <= 15)
+    -- A store without Range support answers a range from 0 with the whole file: range_ignored
+    -- (the download restarts in one GET), and no byte past the range is written.
+    e:add { id = 2, method = "GET", url = srv.url .. "/norange/d1", path = dir .. "/r0", offset = 0,
+      size = 50, range = true }
+    r = drain(e)[2]
+    assert.are.equal(200, r.status)
+    assert.are.equal("range_ignored", r.error.reason)
+    assert.is_true(#(read(dir .. "/r0") or "") <= 50, #(read(dir .. "/r0") or "") .. " bytes written")
     e:close()
   end)
 

@@ -164,6 +164,16 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
     }
     if (!p->checked && !check_answer(p))
         return 0;
+    /* A GET never writes past offset + size: more bytes than asked (a store ignoring the end of
+     * the range, a 200 from 0 with the whole file) would land on another range's bytes. */
+    if (p->has_size && n > p->size - p->done) {
+        char what[80];
+        snprintf(what, sizeof what, "the answer is longer than the %llu bytes asked",
+                 (unsigned long long)p->size);
+        /* a 200 from 0 is a store that ignored Range: the caller restarts, not fails */
+        fail(p, p->range && p->status == 200 ? "range_ignored" : "range_mismatch", what, 0);
+        return 0;
+    }
     while (off < n) {
         ssize_t w = pwrite(p->fd, ptr + off, n - off, (off_t)(p->offset + p->done));
         if (w < 0 && errno == EINTR)

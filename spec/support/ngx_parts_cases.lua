@@ -101,9 +101,12 @@ function cases.ranges()
   e:add { id = 2, method = "GET", url = base() .. "/badrange", path = dir() .. "/rm", offset = 5,
     size = 10, range = true }
   e:add { id = 3, method = "GET", url = base() .. "/store/d1", path = dir() .. "/long", offset = 0, size = 10 }
+  e:add { id = 4, method = "GET", url = base() .. "/norange/d1", path = dir() .. "/r0", offset = 0,
+    size = 50, range = true }
   local r = drain(e)
   e:close()
-  return { results = r, ri = read(dir() .. "/ri"), rm = read(dir() .. "/rm"), long = read(dir() .. "/long") }
+  return { results = r, ri = read(dir() .. "/ri"), rm = read(dir() .. "/rm"), long = read(dir() .. "/long"),
+    r0 = read(dir() .. "/r0") }
 end
 
 function cases.errors()

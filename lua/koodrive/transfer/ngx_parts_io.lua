@@ -134,7 +134,9 @@ local function body_sink(job, cfg, count)
     if job.cancelled then return false end
     if not job.checked and not check_answer(job) then return false end
     if job.size and job.done + #piece > job.size then
-      return fail(job, "range_mismatch", "the answer is longer than the " .. job.size .. " bytes asked")
+      -- a 200 from 0 is a store that ignored Range: the caller restarts, not fails
+      return fail(job, job.range and job.status == 200 and "range_ignored" or "range_mismatch",
+        "the answer is longer than the " .. job.size .. " bytes asked")
     end
     local ok, msg = job.file:write(piece)
     if not ok then return fail(job, "write", "writing the file: " .. tostring(msg)) end
