@@ -39,7 +39,7 @@ HDRS := $(wildcard src/*.h)
 #   koodrive.sign  signing, with the encoders               (libcrypto)
 #   koodrive.curl  blocking and multi HTTP handles          (libcurl)
 CORE_SRCS := src/core.c src/clock.c src/json.c src/json_decode.c src/json_scalar.c src/encode.c src/random.c \
-             src/files.c
+             src/files.c src/memory.c
 SIGN_SRCS := src/sign.c src/sign_ctx.c src/sign_req.c src/encode.c src/hash_parts.c src/hash_follow.c
 CURL_SRCS := src/curl_core.c src/http.c src/multi.c src/multi_events.c src/transfer.c src/transfer_result.c src/handle.c src/headers.c \
              src/parts.c src/parts_io.c src/parts_table.c

@@ -37,7 +37,7 @@ build = {
     -- signing and HTTP load on first use (see src/core.c).
     ["koodrive.core"] = {
       sources = { "src/clock.c", "src/core.c", "src/encode.c", "src/json.c", "src/json_decode.c",
-        "src/json_scalar.c", "src/random.c", "src/files.c" },
+        "src/json_scalar.c", "src/random.c", "src/files.c", "src/memory.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
     },
     ["koodrive.sign"] = {

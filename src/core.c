@@ -16,6 +16,7 @@ KD_EXPORT int luaopen_koodrive_core(lua_State *L)
     kd_clock_open(L);
     kd_random_open(L);
     kd_files_open(L);
+    kd_memory_open(L);
     lua_pushliteral(L, KOODRIVE_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;

@@ -15,6 +15,7 @@ void kd_multi_open(lua_State *L);
 void kd_clock_open(lua_State *L);
 void kd_random_open(lua_State *L);
 void kd_files_open(lua_State *L);
+void kd_memory_open(lua_State *L);
 void kd_hash_parts_open(lua_State *L);
 void kd_hash_follow_open(lua_State *L);
 void kd_parts_open(lua_State *L);
