@@ -46,9 +46,12 @@ local function collect_garbage()
   for _ = 1, 32 do
     if collectgarbage("step", 1024) then
       cycles = cycles + 1
-      if cycles == 2 then return end
+      if cycles == 2 then break end
     end
   end
+  -- What the collector freed stays in the C heap, where the parts' buffers would not reuse it
+  -- (src/memory.c): the free pages go back to the system.
+  core.release_memory()
 end
 
 local function basename(path) return (path:match("([^/]+)$")) end
