@@ -136,6 +136,43 @@ describe("curl.parts", function()
     e:close()
   end)
 
+  it("carries nothing of one transfer into the next on a kept handle (concurrency 1)", function()
+    -- One handle does every transfer here, in turn: a range, a PUT, a refusal or a cancel
+    -- before must leave no trace on what comes after.
+    local e = curl.parts { concurrency = 1 }
+    local function one(t)
+      e:add(t)
+      return drain(e)[t.id]
+    end
+    assert.are.equal(201, one { id = 1, method = "PUT", url = srv.url .. "/store/ru1", data = "hello world",
+      offset = 0, size = 11 }.status)
+    local r = one { id = 2, method = "GET", url = srv.url .. "/headers", path = dir .. "/ru-h1", offset = 3,
+      size = 4, range = true }
+    assert.are.equal("host,range", r.body)
+    r = one { id = 3, method = "GET", url = srv.url .. "/headers", path = dir .. "/ru-h2", offset = 0 }
+    assert.are.equal("host", r.body) -- no Range left over
+    r = one { id = 4, method = "GET", url = srv.url .. "/store/ru1", path = dir .. "/ru-a", offset = 0 }
+    assert.are.same({ 200, "hello world" }, { r.status, read(dir .. "/ru-a") })
+    r = one { id = 5, method = "PUT", url = srv.url .. "/headers", data = "abc", offset = 0, size = 3 }
+    assert.are.same({ 403, "content-length,host" }, { r.status, r.body })
+    r = one { id = 6, method = "GET", url = srv.url .. "/headers", path = dir .. "/ru-h3", offset = 0 }
+    assert.are.equal("host", r.body) -- a GET again, with no body and no Content-Length
+    r = one { id = 7, method = "PUT", url = srv.url .. "/store/ru2", path = big, offset = 1000, size = 4194304 }
+    assert.is_nil(r.error)
+    assert.are.equal(slice_sha(big, 1000, 4194304), sha(dir .. "/www/store/ru2"))
+    e:add { id = 8, method = "GET", url = srv.url .. "/slow/ru2", path = dir .. "/ru-x", offset = 0 } -- ~10 s
+    e:poll(0.05)
+    assert.are.equal(1, e:running())
+    assert.is_true(e:cancel(8))
+    r = one { id = 9, method = "GET", url = srv.url .. "/e403", path = dir .. "/ru-b", offset = 0 }
+    assert.are.same({ 403, "denied here" }, { r.status, r.body })
+    r = one { id = 10, method = "GET", url = srv.url .. "/store/ru1", path = dir .. "/ru-c", offset = 6,
+      size = 5, range = true }
+    assert.are.same({ 206, "world" }, { r.status, read(dir .. "/ru-c"):sub(7) })
+    assert.is_nil(r.error)
+    e:close()
+  end)
+
   it("PUTs slices of a Lua string (data =)", function()
     local data = ("0123456789"):rep(1000) .. "tail"
     local e = curl.parts { concurrency = 3 }

@@ -22,7 +22,6 @@
 #include "parts.h"
 
 #define PARTS_MT "koodrive.parts"
-#define MAX_CONCURRENCY 256
 
 static void list_push(kd_part **head, kd_part *p)
 {
@@ -89,6 +88,7 @@ static void forget_parent(kd_engine *e)
         strcpy(p->message, "the process forked while the transfer was queued");
         finish(e, p);
     }
+    kd_easy_drop(e, 1);
     e->multi = NULL; /* abandoned with its connections */
     e->pid = getpid();
 }
@@ -115,11 +115,11 @@ static void start_queued(kd_engine *e)
         e->queued_tail = p->prev;
         list_remove(&e->queued, p);
         e->nqueued--;
-        p->easy = curl_easy_init();
+        p->easy = kd_easy_take(e);
         if (p->easy == NULL) {
             p->reason = "transport";
             strcpy(p->message, "could not create a libcurl easy handle");
-        } else if (kd_part_start(e, p) && curl_multi_add_handle(e->multi, p->easy) == CURLM_OK) {
+        } else if (kd_part_start(p) && curl_multi_add_handle(e->multi, p->easy) == CURLM_OK) {
             p->state = PART_RUNNING;
             list_push(&e->running, p);
             e->nrunning++;
@@ -128,6 +128,7 @@ static void start_queued(kd_engine *e)
             p->reason = "transport";
             strcpy(p->message, "curl_multi_add_handle failed");
         }
+        kd_easy_give(e, &p->easy);
         p->state = PART_DONE;
         kd_part_release(p);
         list_push(&e->done, p);
@@ -149,6 +150,7 @@ static void collect(kd_engine *e)
             continue;
         p->rc = msg->data.result;
         curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &p->status);
+        kd_easy_give(e, &p->easy);
         finish(e, p);
     }
 }
@@ -258,6 +260,7 @@ static int meth_cancel(lua_State *L)
         finish(e, p);
     } else if ((p = find(e->running, id)) != NULL) {
         curl_multi_remove_handle(e->multi, p->easy);
+        kd_easy_give(e, &p->easy);
         finish(e, p);
     } else if ((p = find(e->done, id)) == NULL) {
         lua_pushboolean(L, 0);
@@ -294,6 +297,7 @@ static int meth_close(lua_State *L)
     free_list(L, e, e->done, forked);
     e->running = e->queued = e->queued_tail = e->done = NULL;
     e->nrunning = e->nqueued = 0;
+    kd_easy_drop(e, forked);
     if (e->multi != NULL && !forked)
         curl_multi_cleanup(e->multi);
     e->multi = NULL;
@@ -339,7 +343,7 @@ static int global_parts(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "concurrency");
     c = lua_isnil(L, -1) ? 4 : lua_tonumber(L, -1);
-    if (!(c >= 1 && c <= MAX_CONCURRENCY) || c != (lua_Number)(long)c)
+    if (!(c >= 1 && c <= KD_PARTS_MAX_CONCURRENCY) || c != (lua_Number)(long)c)
         return luaL_error(L, "parts: concurrency must be a whole number 1..256");
     lua_getfield(L, 1, "max_error_body");
     max_body = lua_isnil(L, -1) ? 65536 : lua_tonumber(L, -1);

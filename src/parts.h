@@ -37,6 +37,8 @@ typedef struct kd_part {
     char errbuf[CURL_ERROR_SIZE];
 } kd_part;
 
+#define KD_PARTS_MAX_CONCURRENCY 256
+
 struct kd_engine {
     CURLM *multi;
     pid_t pid;
@@ -47,10 +49,22 @@ struct kd_engine {
     uint64_t progress;
     size_t nqueued, nrunning;
     kd_part *queued, *queued_tail, *running, *done;
+    CURL *idle[KD_PARTS_MAX_CONCURRENCY]; /* finished transfers' handles, kept for the next */
+    size_t nidle;
 };
 
-/* Opens the part's file and sets up an easy handle; 0 on failure (p->reason, p->message set). */
-int kd_part_start(kd_engine *e, kd_part *p);
+/* An easy handle for the next transfer: one the engine kept (its buffers already allocated),
+ * else a new one with the engine's fixed options; NULL when out of memory. */
+CURL *kd_easy_take(kd_engine *e);
+/* Keeps a finished transfer's handle for the next one (up to `concurrency`), or frees it;
+ * *handle becomes NULL. */
+void kd_easy_give(kd_engine *e, CURL **handle);
+/* Frees the kept handles; `abandon`: they are the parent's (after fork), only forgotten. */
+void kd_easy_drop(kd_engine *e, int abandon);
+
+/* Opens the part's file and sets its transfer's options on p->easy; 0 on failure (p->reason,
+ * p->message set). */
+int kd_part_start(kd_part *p);
 /* The reason of a libcurl code (one table: connect, timeout, reset, tls, transport...). */
 const char *kd_part_reason(CURLcode rc);
 /* Closes the part's file and frees what libcurl-side memory it holds (not the easy handle). */

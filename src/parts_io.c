@@ -231,7 +231,7 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *ud)
     return n;
 }
 
-int kd_part_start(kd_engine *e, kd_part *p)
+int kd_part_start(kd_part *p)
 {
     CURL *c = p->easy;
     char range[64];
@@ -263,19 +263,54 @@ int kd_part_start(kd_engine *e, kd_part *p)
     }
     curl_easy_setopt(c, CURLOPT_URL, p->url);
     curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)p);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, p->headers);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->errbuf);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, p);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, p);
+    curl_easy_setopt(c, CURLOPT_READDATA, p);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, p);
+    /* Every option a transfer may set is set here, to its value or its default: the handle
+     * may have carried another transfer, a PUT before a GET or a range before none. */
+    curl_easy_setopt(c, CURLOPT_RANGE, NULL);
+    if (p->put) {
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)p->size);
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L); /* also ends upload mode */
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)-1);
+        if (p->range) {
+            if (p->has_size)
+                snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)p->offset,
+                         (unsigned long long)(p->offset + p->size - 1));
+            else
+                snprintf(range, sizeof range, "%llu-", (unsigned long long)p->offset);
+            curl_easy_setopt(c, CURLOPT_RANGE, range); /* libcurl copies it */
+        }
+    }
+    return 1;
+}
+
+CURL *kd_easy_take(kd_engine *e)
+{
+    CURL *c;
+    if (e->nidle > 0)
+        return e->idle[--e->nidle];
+    c = curl_easy_init();
+    if (c == NULL)
+        return NULL;
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROXY, ""); /* presigned URLs go straight to the store */
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, p->headers);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->errbuf);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, p);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, p);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
     /* Bigger buffers than libcurl's 16/64 KiB: a 1 GiB range then takes ~2k reads and
-     * pwrites instead of ~66k (make bench saw 66k each of recvfrom, pwrite64 and poll). The
-     * memory is per transfer in flight, so bounded by concurrency, not by the file. */
+     * pwrites instead of ~66k (make bench saw 66k each of recvfrom, pwrite64 and poll). They
+     * live as long as the handle, which the engine keeps for the next transfer (kd_easy_give):
+     * one allocation per transfer in flight, not per part, which also keeps the heap from
+     * growing with the part count. */
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, KD_PART_BUFFER);
     curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, KD_PART_BUFFER);
     if (e->connect_ms >= 0)
@@ -288,25 +323,36 @@ int kd_part_start(kd_engine *e, kd_part *p)
         curl_easy_setopt(c, CURLOPT_CAINFO, e->ca_file);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, e->insecure ? 0L : 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, e->insecure ? 0L : 2L);
-    if (p->put) {
-        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)p->size);
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, p);
-        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(c, CURLOPT_SEEKDATA, p);
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-        if (p->range) {
-            if (p->has_size)
-                snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)p->offset,
-                         (unsigned long long)(p->offset + p->size - 1));
-            else
-                snprintf(range, sizeof range, "%llu-", (unsigned long long)p->offset);
-            curl_easy_setopt(c, CURLOPT_RANGE, range); /* libcurl copies it */
-        }
+    return c;
+}
+
+void kd_easy_give(kd_engine *e, CURL **handle)
+{
+    CURL *c = *handle;
+    if (c == NULL)
+        return;
+    *handle = NULL;
+    /* nothing of the finished part stays reachable from the handle */
+    curl_easy_setopt(c, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_READDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, NULL);
+    if (e->open && e->nidle < (size_t)e->concurrency)
+        e->idle[e->nidle++] = c;
+    else
+        curl_easy_cleanup(c);
+}
+
+void kd_easy_drop(kd_engine *e, int abandon)
+{
+    while (e->nidle > 0) {
+        CURL *c = e->idle[--e->nidle];
+        if (!abandon)
+            curl_easy_cleanup(c);
     }
-    return 1;
 }
 
 void kd_part_release(kd_part *p)
