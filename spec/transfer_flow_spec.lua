@@ -77,6 +77,8 @@ local function service(state)
     elseif path:find("/uploadUrl$") then
       return ok { multiParts = urls(body.multiParts, "fresh") }
     elseif path:find("/complete$") then
+      local code = state.complete_codes and table.remove(state.complete_codes, 1)
+      if code then return { status = 200, headers = {}, body = json.encode { code = code, msg = "refused" } } end
       if state.complete_fails then
         state.complete_fails = state.complete_fails - 1
         if state.complete_fails >= 0 then
@@ -261,6 +263,65 @@ describe("files:upload", function()
     assert.are.equal(before + 1, #t.calls) -- no create, no uploadUrl: only complete
     assert.is_false(exists(www .. "/Fj.1"))
     assert.is_false(exists(jpath))
+  end)
+
+  it("sends every part again, once, when the service refuses a resumed upload's complete (13000402)", function()
+    local src = source("r.bin", 16 * MiB)
+    local state = { file_id = "Fr", url = store_url, complete_fails = 1 }
+    local t = service(state)
+    local c = client(t)
+    assert.is_nil((c.files:upload(src, { containerId = "IAADx" })))
+    local jpath = srv.dir .. "/.r.bin.koodrive-upload"
+    assert.is_true(exists(jpath))
+    -- The journal lists all four parts, but the store lost them: complete says 13000402 once.
+    os.execute("rm -f " .. www .. "/Fr.*")
+    state.complete_codes = { 13000402 }
+    local before = #t.calls
+    local r = assert(c.files:upload(src, { containerId = "IAADx" }))
+    local after = {}
+    for i = before + 1, #t.calls do after[#after + 1] = t.calls[i].path:match("[^/]+$") end
+    assert.are.equal("complete uploadUrl complete", table.concat(after, " "))
+    assert.are.equal(4, #t.calls[before + 2].body.multiParts)
+    assert.are.same({ 4, 0 }, { r.parts, r.resumed_parts })
+    assert.are.equal(sha(src), stored_sha("Fr", 4))
+    assert.is_false(exists(jpath))
+  end)
+
+  it("drops the journal of an upload the service refuses as a whole, so the next run starts anew", function()
+    local src = source("s.bin", 6 * MiB)
+    local state = { file_id = "Fs", url = store_url, complete_fails = 1 }
+    local t = service(state)
+    local c = client(t)
+    assert.is_nil((c.files:upload(src, { containerId = "IAADx" })))
+    local jpath = srv.dir .. "/.s.bin.koodrive-upload"
+    assert.is_true(exists(jpath))
+    state.complete_codes = { 13000402, 13000402 }
+    local r, err = c.files:upload(src, { containerId = "IAADx" })
+    assert.is_nil(r)
+    assert.are.same({ "api", 13000402 }, { err.kind, err.code })
+    assert.is_false(exists(jpath))
+    assert.are.equal("create complete complete uploadUrl complete", paths(t.calls))
+    assert(c.files:upload(src, { containerId = "IAADx" }))
+    assert.are.equal("create", t.calls[6].path:match("[^/]+$"))
+  end)
+
+  it("counts only the journal's part numbers that are in the plan, each once", function()
+    local src = source("u.bin", 11 * MiB)
+    local state = { file_id = "Fu", url = store_url, complete_fails = 1 }
+    local t = service(state)
+    local c = client(t)
+    assert.is_nil((c.files:upload(src, { containerId = "IAADx" })))
+    local jpath = srv.dir .. "/.u.bin.koodrive-upload"
+    local j = json.decode(assert(io.open(jpath)):read("*a"))
+    j.stored = json.array { 1, 1, 1, "2", 2.5, 99, -1, 0 }
+    local f = assert(io.open(jpath, "wb")); f:write(json.encode(j)); f:close()
+    local before = #t.calls
+    local r = assert(c.files:upload(src, { containerId = "IAADx" }))
+    assert.are.equal(1, r.resumed_parts)
+    assert.are.same({ 2, 3 }, { t.calls[before + 1].body.multiParts[1].partNumber,
+      t.calls[before + 1].body.multiParts[2].partNumber })
+    assert.are.equal(2, #t.calls[before + 1].body.multiParts)
+    assert.are.equal(sha(src), stored_sha("Fu", 3))
   end)
 
   it("starts a new upload when the source changed since its journal was written", function()

@@ -146,7 +146,10 @@ function upload.execute(files, job)
   local stored = {}
   if record then
     file_id = record.fileId
-    for _, n in ipairs(record.stored) do stored[n] = true; resumed = resumed + 1 end
+    for _, n in ipairs(record.stored) do
+      -- only part numbers of this plan, each once: a journal is a file anyone may have edited
+      if parts[n] and parts[n].partNumber == n and not stored[n] then stored[n] = true; resumed = resumed + 1 end
+    end
     local todo = {}
     for _, p in ipairs(parts) do if not stored[p.partNumber] then todo[#todo + 1] = p end end
     if #todo > 0 then
@@ -184,24 +187,43 @@ function upload.execute(files, job)
   end
   identity.fileId = file_id
 
-  local sent, terr = put_parts.run(files, {
-    file_id = file_id, src = src, parts = parts, stored = stored, urls = urls, contexts = digest.contexts,
-    concurrent = concurrent, concurrency = own.concurrency, progress = own.progress, call = call,
-    on_stored = own.journal and function(list) return journal.save(own.journal, identity, list) end,
-  })
-  if not sent then return nil, terr end
-  if src.path then
-    -- Bytes sent after the file changed are not the bytes hashed: never complete those.
-    local now = core.stat(src.path)
-    if not now or now.size ~= src.size or now.mtime ~= src.mtime then
-      if own.journal then journal.remove(own.journal) end
-      return nil, errors.new { kind = "io", field = "source", message = "changed while it was being " ..
-        "uploaded; nothing was completed (run the upload again to send it as it is now)" }
+  -- Sends the parts not in `stored`, then completes.
+  local function send_and_complete()
+    local sent, terr = put_parts.run(files, {
+      file_id = file_id, src = src, parts = parts, stored = stored, urls = urls, contexts = digest.contexts,
+      concurrent = concurrent, concurrency = own.concurrency, progress = own.progress, call = call,
+      on_stored = own.journal and function(list) return journal.save(own.journal, identity, list) end,
+    })
+    if not sent then return nil, terr end
+    if src.path then
+      -- Bytes sent after the file changed are not the bytes hashed: never complete those.
+      local now = core.stat(src.path)
+      if not now or now.size ~= src.size or now.mtime ~= src.mtime then
+        if own.journal then journal.remove(own.journal) end
+        return nil, errors.new { kind = "io", field = "source", message = "changed while it was being " ..
+          "uploaded; nothing was completed (run the upload again to send it as it is now)" }
+      end
     end
+    return files:complete_upload(file_id, digest.sha256, call)
   end
 
-  local done, derr = files:complete_upload(file_id, digest.sha256, call)
-  if not done then return nil, derr end
+  local done, derr = send_and_complete()
+  if not done and resumed > 0 and derr.code == 13000402 then
+    -- The service does not hold what the journal said was stored (parts lost, or a journal
+    -- edited or copied): the client's record is the only one (koodrive-transfer-api.md §7
+    -- Decision), so every part is sent again, once, under fresh URLs.
+    local r, uerr = files:upload_urls(file_id, plan.multi_parts(parts, digest.contexts, concurrent), call)
+    if not r then derr = uerr else
+      stored, resumed, urls = {}, 0, url_strings(r.parts)
+      done, derr = send_and_complete()
+    end
+  end
+  if not done then
+    -- An upload the service has refused as a whole (integrity) or forgotten is not resumable:
+    -- its journal goes, so that the next run starts a new upload instead of failing again.
+    if own.journal and (derr.code == 13000402 or derr.code == 13000401) then journal.remove(own.journal) end
+    return nil, derr
+  end
   if own.journal then journal.remove(own.journal) end
   return { fileId = file_id, fileName = file_name, size = src.size,
     sha256 = digest.sha256, rapidUpload = false, parts = #parts, resumed_parts = resumed }
