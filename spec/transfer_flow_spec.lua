@@ -407,6 +407,32 @@ describe("files:download", function()
     assert.are.equal(before, #t.calls)
   end)
 
+  it("leaves a file that appears at the destination while it runs (overwrite = false)", function()
+    local src = prepared(11 * MiB)
+    local state = { file_id = "Fdl", size = 11 * MiB, sha256 = sha(src),
+      download_url = function() return srv.url .. "/store/Fdl.bin" end }
+    local dest = srv.dir .. "/raced.bin"
+    local planted = false
+    local r, err = client(service(state)).files:download("Fdl", dest, { containerId = "IAADx",
+      progress = function()
+        if not planted then
+          planted = true
+          local f = assert(io.open(dest, "wb")); f:write("theirs"); f:close()
+        end
+      end })
+    assert.is_true(planted)
+    assert.is_nil(r)
+    assert.are.same({ "io", "dest", "exists" }, { err.kind, err.field, err.rule })
+    assert.are.equal("theirs", assert(io.open(dest, "rb")):read("*a"))
+    assert.are.equal(sha(src), sha(dest .. ".koodrive-part")) -- verified, kept for the rerun
+    -- the same download with overwrite = true takes the kept bytes: no range is fetched again
+    local t = service(state)
+    r = assert(client(t).files:download("Fdl", dest, { containerId = "IAADx", overwrite = true }))
+    assert.are.equal(sha(src), sha(r.path))
+    assert.is_false(exists(dest .. ".koodrive-part"))
+    assert.is_false(exists(dest .. ".koodrive-download"))
+  end)
+
   it("restarts from 0 in one GET when the store ignores Range", function()
     local src = prepared(12 * MiB)
     -- (with the SHA-256 in the detail: the file written again from 0 is the one checked)

@@ -175,6 +175,26 @@ describe("file helpers", function()
     assert.are.equal(100 * 1024, #last)
   end)
 
+  it("rename_noreplace moves a file to a free name and never over an existing one", function()
+    local dir = require("support.sys").tmp_dir()
+    local function put(name, text) local f = assert(io.open(dir .. "/" .. name, "wb")); f:write(text); f:close() end
+    local function get(name) local f = io.open(dir .. "/" .. name, "rb"); if not f then return nil end
+      local t = f:read("*a"); f:close(); return t end
+    put("a", "new")
+    assert.is_true(core.rename_noreplace(dir .. "/a", dir .. "/b"))
+    assert.are.same({ nil, "new" }, { get("a"), get("b") })
+    put("c", "other")
+    local ok, msg, errno = core.rename_noreplace(dir .. "/c", dir .. "/b")
+    assert.is_nil(ok)
+    assert.are.equal(17, errno)
+    assert.matches("cannot rename to .*/b: File exists", msg)
+    assert.are.same({ "other", "new" }, { get("c"), get("b") })
+    ok, msg = core.rename_noreplace(dir .. "/none", dir .. "/d")
+    assert.is_nil(ok)
+    assert.matches("No such file", msg)
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
   it("write_atomic replaces a file whole and leaves nothing behind when it cannot", function()
     local dir = os.tmpname()
     os.remove(dir)

@@ -1,8 +1,9 @@
 /* files.c - the file system calls transfers need and Lua lacks: stat (size, mtime, type), an
  * atomic replace (write a temporary file, fsync, rename, fsync the directory), so that a
  * resume journal is never found half written after a crash, and what finding a home for a
- * journal takes (is a folder writable, make one, a file's absolute path). */
-#define _XOPEN_SOURCE 700 /* realpath */
+ * journal takes (is a folder writable, make one, a file's absolute path), and a rename that
+ * never replaces what is there. */
+#define _GNU_SOURCE /* realpath, renameat2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -184,6 +185,30 @@ static int global_realpath(lua_State *L)
     return 1;
 }
 
+/* core.rename_noreplace(from, to) -> true, or nil, message, errno (EEXIST: `to` exists and
+ * is left as it is). A download with overwrite = false must not replace a file that appeared
+ * at its destination while it ran: checking first and renaming after would. renameat2
+ * (Linux 3.15+) does it in one step; where the file system does not support it, link (fails
+ * on an existing name) then unlink does. */
+static int global_rename_noreplace(lua_State *L)
+{
+    const char *from = luaL_checkstring(L, 1), *to = luaL_checkstring(L, 2);
+#ifdef RENAME_NOREPLACE
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (errno != EINVAL && errno != ENOSYS)
+        return push_errno(L, "cannot rename to", to);
+#endif
+    if (link(from, to) != 0)
+        return push_errno(L, "cannot rename to", to);
+    if (unlink(from) != 0)
+        return push_errno(L, "cannot remove", from);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 void kd_files_open(lua_State *L)
 {
     static const luaL_Reg functions[] = {
@@ -193,6 +218,7 @@ void kd_files_open(lua_State *L)
         { "writable", global_writable },
         { "mkdir", global_mkdir },
         { "realpath", global_realpath },
+        { "rename_noreplace", global_rename_noreplace },
         { NULL, NULL },
     };
     luaL_setfuncs(L, functions, 0);

@@ -27,6 +27,8 @@ download.CHECKPOINT = 2
 local OWN = { containerId = true, concurrency = true, progress = true, resume = true, overwrite = true }
 
 local function fail(field, rule, message) return nil, errors.validation(field, rule, message) end
+local EEXIST = 17 -- errno "File exists" on Linux and the BSDs
+
 local function io_error(field, message) return nil, errors.new { kind = "io", field = field, message = message } end
 
 local function options(opts)
@@ -309,8 +311,19 @@ function download.execute(files, job)
   local ok, err = fetch_checked(files, spec, sha256)
   if spec.follower then spec.follower:close() end -- (its thread ends now, whatever the outcome)
   if not ok then return nil, err end
-  local moved, merr = os.rename(tmp, dest)
-  if not moved then return io_error("dest", merr) end
+  if own.overwrite then
+    local moved, merr = os.rename(tmp, dest)
+    if not moved then return io_error("dest", merr) end
+  else
+    -- Checked before the first byte, but a file may have appeared there since: it stays.
+    local moved, merr, errno = core.rename_noreplace(tmp, dest)
+    if not moved then
+      if errno ~= EEXIST then return io_error("dest", merr) end
+      return nil, errors.new { kind = "io", field = "dest", rule = "exists", message = "a file appeared at "
+        .. "the destination while it was downloaded and was left as it is; the verified bytes wait in "
+        .. tmp .. " (the same download with overwrite = true puts them there)" }
+    end
+  end
   os.remove(jpath)
   return { fileId = file_id, path = dest, size = size }
 end
