@@ -272,7 +272,7 @@ describe("curl.parts", function()
     e:close()
   end)
 
-  it("reports reason write for ENOSPC and an unopenable path, read for a short source", function()
+  it("reports reason write for ENOSPC, an unopenable path or a link, read for a short source", function()
     local e = curl.parts { concurrency = 3 }
     e:add { id = 1, method = "GET", url = srv.url .. "/store/d1", path = "/dev/full", offset = 0 }
     e:add { id = 2, method = "GET", url = srv.url .. "/store/d1", path = dir .. "/no/such/dir/f",
@@ -282,7 +282,14 @@ describe("curl.parts", function()
       size = 100 }
     e:add { id = 4, method = "PUT", url = srv.url .. "/store/x", path = dir .. "/missing", offset = 0,
       size = 1 }
+    -- a link planted at the file a GET writes: refused (O_NOFOLLOW), its target untouched
+    local victim = assert(io.open(dir .. "/victim", "wb")); victim:write("mine"); victim:close()
+    assert(os.execute("ln -sf " .. dir .. "/victim " .. dir .. "/planted"))
+    e:add { id = 5, method = "GET", url = srv.url .. "/store/d1", path = dir .. "/planted", offset = 0 }
     local r = drain(e)
+    assert.are.equal("write", r[5].error.reason)
+    assert.matches("symbolic links", r[5].error.message)
+    assert.are.equal("mine", read(dir .. "/victim"))
     assert.are.equal("write", r[1].error.reason)
     assert.matches("No space left", r[1].error.message)
     assert.are.equal("write", r[2].error.reason)

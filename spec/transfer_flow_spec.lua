@@ -433,6 +433,27 @@ describe("files:download", function()
     assert.is_false(exists(dest .. ".koodrive-download"))
   end)
 
+  it("never writes through a link planted at its part file's name", function()
+    local src = prepared(6 * MiB)
+    local state = { file_id = "Fdl", size = 6 * MiB, download_url = function() return srv.url .. "/store/Fdl.bin" end }
+    local dest, victim = srv.dir .. "/linked.bin", srv.dir .. "/victim.txt"
+    local f = assert(io.open(victim, "wb")); f:write("mine"); f:close()
+    assert(os.execute("ln -sf " .. victim .. " " .. dest .. ".koodrive-part"))
+    local r = assert(client(service(state)).files:download("Fdl", dest, { containerId = "IAADx" }))
+    assert.are.equal(sha(src), sha(r.path))
+    assert.are.equal("mine", assert(io.open(victim, "rb")):read("*a"))
+    -- planted with a journal that says a range is done: the link is refused, not written through
+    local jf = assert(io.open(dest .. ".koodrive-download", "wb"))
+    jf:write(json.encode { fileId = "Fdl", size = 6 * MiB, done = json.array { 1 } }); jf:close()
+    assert(os.execute("ln -sf " .. victim .. " " .. dest .. ".koodrive-part"))
+    local again, err = client(service(state)).files:download("Fdl", srv.dir .. "/linked.bin",
+      { containerId = "IAADx", overwrite = true })
+    assert.is_nil(again)
+    assert.are.equal("io", err.kind)
+    assert.are.equal("mine", assert(io.open(victim, "rb")):read("*a"))
+    assert.are.equal(sha(src), sha(dest))
+  end)
+
   it("restarts from 0 in one GET when the store ignores Range", function()
     local src = prepared(12 * MiB)
     -- (with the SHA-256 in the detail: the file written again from 0 is the one checked)

@@ -25,20 +25,25 @@ static int push_errno(lua_State *L, const char *what, const char *path)
     return 3;
 }
 
-/* core.stat(path) -> { size, mtime (seconds, with nanoseconds as a fraction), type = "file" |
- * "directory" | "other", dev, ino }, or nil, message, errno. */
+/* core.stat(path [, nofollow]) -> { size, mtime (seconds, with nanoseconds as a fraction),
+ * type = "file" | "directory" | "link" (nofollow only) | "other", dev, ino }, or nil,
+ * message, errno. */
 static int global_stat(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    int nofollow = lua_toboolean(L, 2);
     struct stat st;
-    if (stat(path, &st) != 0)
+    if ((nofollow ? lstat(path, &st) : stat(path, &st)) != 0)
         return push_errno(L, "cannot stat", path);
     lua_createtable(L, 0, 5);
     lua_pushinteger(L, (lua_Integer)st.st_size);
     lua_setfield(L, -2, "size");
     lua_pushnumber(L, (lua_Number)st.st_mtim.tv_sec + (lua_Number)st.st_mtim.tv_nsec / 1e9);
     lua_setfield(L, -2, "mtime");
-    lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
+    lua_pushstring(L, S_ISREG(st.st_mode)   ? "file"
+                      : S_ISDIR(st.st_mode) ? "directory"
+                      : S_ISLNK(st.st_mode) ? "link"
+                                            : "other");
     lua_setfield(L, -2, "type");
     lua_pushinteger(L, (lua_Integer)st.st_dev);
     lua_setfield(L, -2, "dev");
@@ -82,10 +87,13 @@ static int global_write_atomic(lua_State *L)
     int fd, e;
     if (strlen(path) > 4096)
         return luaL_error(L, "path too long");
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* A fresh name made with O_EXCL (mkostemp), never a predictable one opened with O_TRUNC:
+     * in a folder others can write, a link planted at that name would have this write go
+     * into the file it points to. */
+    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
+    fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
-        return push_errno(L, "cannot create", tmp);
+        return push_errno(L, "cannot create", path);
     while (done < len) {
         ssize_t n = write(fd, data + done, len - done);
         if (n < 0 && errno == EINTR)
@@ -185,6 +193,19 @@ static int global_realpath(lua_State *L)
     return 1;
 }
 
+/* core.create_new(path) -> true, or nil, message, errno: an empty file made 0600 where there
+ * was nothing (O_EXCL, so never through a link planted at that name). */
+static int global_create_new(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return push_errno(L, "cannot create", path);
+    close(fd);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core.rename_noreplace(from, to) -> true, or nil, message, errno (EEXIST: `to` exists and
  * is left as it is). A download with overwrite = false must not replace a file that appeared
  * at its destination while it ran: checking first and renaming after would. renameat2
@@ -219,6 +240,7 @@ void kd_files_open(lua_State *L)
         { "mkdir", global_mkdir },
         { "realpath", global_realpath },
         { "rename_noreplace", global_rename_noreplace },
+        { "create_new", global_create_new },
         { NULL, NULL },
     };
     luaL_setfuncs(L, functions, 0);

@@ -243,7 +243,8 @@ int kd_part_start(kd_part *p)
             return 0;
         }
     } else if (!p->put) {
-        p->fd = open(p->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        /* O_NOFOLLOW: a link planted at the part file's name is refused, not written through */
+        p->fd = open(p->path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (p->fd < 0) {
             fail(p, "write", p->path, errno);
             return 0;

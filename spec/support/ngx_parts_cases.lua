@@ -128,9 +128,14 @@ function cases.files(args)
   e:add { id = 2, method = "PUT", url = base() .. "/store/short", path = dir() .. "/big.bin",
     offset = size - 10, size = 100 }
   e:add { id = 3, method = "PUT", url = base() .. "/store/x", path = dir() .. "/missing", offset = 0, size = 1 }
+  -- a link planted at the file a GET writes: refused, and its target keeps its bytes
+  local victim = assert(io.open(dir() .. "/victim", "wb")); victim:write("mine"); victim:close()
+  os.remove(dir() .. "/planted")
+  assert(os.execute("ln -s " .. dir() .. "/victim " .. dir() .. "/planted"))
+  e:add { id = 4, method = "GET", url = base() .. "/store/d1", path = dir() .. "/planted", offset = 0 }
   local r = drain(e)
   e:close()
-  return { results = r }
+  return { results = r, victim = read(dir() .. "/victim") }
 end
 
 function cases.connect(args)

@@ -185,7 +185,7 @@ local function fetch_checked(files, spec, sha256)
   if fetched == nil and ferr == "restart" then
     -- The server ignored a Range: everything again, from 0, in one GET.
     os.remove(tmp)
-    local f = io.open(tmp, "wb"); if f then f:close() end
+    core.create_new(tmp) -- (when it cannot be made, the GET says why)
     spec.ranges, spec.done, spec.contiguous = { { offset = 0, size = size } }, {}, nil
     if spec.follower then spec.follower:close(); spec.follower = new_follower(tmp) end
     fetched, ferr = fetch(files, spec)
@@ -291,9 +291,9 @@ function download.execute(files, job)
   local done = own.resume and core.stat(tmp) and load_ranges(jpath, file_id, size) or {}
   if not next(done) then
     os.remove(tmp)
-    local f, msg = io.open(tmp, "wb")
-    if not f then return io_error("dest", msg) end
-    f:close()
+    -- made anew (O_EXCL): whatever appears at that name in between is refused, not written through
+    local made, msg = core.create_new(tmp)
+    if not made then return io_error("dest", msg) end
   end
   local ranges, offset = {}, 0
   repeat

@@ -9,6 +9,7 @@
 -- offset is range_mismatch; besides, a GET never writes past offset + size. A connection
 -- whose answer was read to its end is kept alive for the next part (as libcurl does).
 -- Internal: not part of the API.
+local core = require "koodrive.core"
 local connect = require "koodrive.transport.ngx.connect"
 local http1 = require "koodrive.transport.ngx.http1"
 local parse_url = require("koodrive.transport.ngx").parse_url
@@ -66,6 +67,10 @@ end
 -- Opens the file a GET writes to, creating it (like open(O_WRONLY|O_CREAT)) but never
 -- truncating it: other ranges of the same file are written by other transfers.
 local function open_for_write(path)
+  -- Lua's io has no O_NOFOLLOW (the C engine's open has): a link at the part file's name is
+  -- refused here instead, so the bytes never go where a link planted there points.
+  local st = core.stat(path, true)
+  if st and st.type == "link" then return nil, path .. ": is a symbolic link" end
   local f = io.open(path, "r+b")
   if f then return f end
   local created, msg = io.open(path, "ab")
