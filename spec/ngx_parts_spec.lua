@@ -240,6 +240,9 @@ describe("koodrive.transfer.ngx_parts (cosockets, in a content handler)", functi
     end
     assert.are.same({ 2, 3, 4 }, ids)
     assert.is_true(out.progress >= 900000)
+    assert.is_true(out.own_seen > 0, "transfer 2 never showed its own bytes while running")
+    assert.is_nil(out.own_after)
+    assert.is_nil(out.own_unknown)
   end)
 
   it("closes with transfers in flight; use after close is an error; bad options raise", function()

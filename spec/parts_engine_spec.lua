@@ -329,18 +329,29 @@ describe("curl.parts", function()
     assert.is_true(e:cancel(1))  -- running
     assert.is_false(e:cancel(99))
     assert.are.equal(3, e:pending())
-    local last, order = 0, {}
+    local last, order, seen = 0, {}, {}
     local r = drain(e, 20, function()
       assert.is_true(e:running() <= 2)
       local p = e:progress()
       assert.is_true(p >= last)
       last = p
+      -- a running transfer's own bytes so far (what the download's hashing thread follows)
+      for id = 2, 4 do
+        local n = e:progress(id)
+        if n then
+          assert.is_true(n >= (seen[id] or 0) and n <= 300000)
+          seen[id] = n
+        end
+      end
     end)
     for id in pairs(r) do order[#order + 1] = id end
     table.sort(order)
     assert.are.same({ 2, 3, 4 }, order)
     for i = 2, 4 do assert.are.equal(300000, r[i].bytes) end
     assert.is_true(e:progress() >= 900000)
+    assert.is_true((seen[2] or 0) > 0 and (seen[3] or 0) > 0, "no running transfer showed its bytes")
+    assert.is_nil(e:progress(2)) -- finished: not running any more
+    assert.is_nil(e:progress(99))
     e:close()
   end)
 

@@ -231,23 +231,32 @@ static int meth_running(lua_State *L)
     return 1;
 }
 
-static int meth_progress(lua_State *L)
-{
-    kd_engine *e = check_open(L);
-#if LUA_VERSION_NUM >= 503
-    lua_pushinteger(L, (lua_Integer)e->progress);
-#else
-    lua_pushnumber(L, (lua_Number)e->progress);
-#endif
-    return 1;
-}
-
 static kd_part *find(kd_part *head, long long id)
 {
     for (; head != NULL; head = head->next)
         if (head->id == id)
             return head;
     return NULL;
+}
+
+/* e:progress() -> body bytes moved by every transfer; e:progress(id) -> those of a running
+ * transfer so far (a GET's: written from its offset on, without a gap), nil when not running */
+static int meth_progress(lua_State *L)
+{
+    kd_engine *e = check_open(L);
+    uint64_t n = e->progress;
+    if (!lua_isnoneornil(L, 2)) {
+        kd_part *p = find(e->running, (long long)luaL_checknumber(L, 2));
+        if (p == NULL)
+            return 0;
+        n = p->done;
+    }
+#if LUA_VERSION_NUM >= 503
+    lua_pushinteger(L, (lua_Integer)n);
+#else
+    lua_pushnumber(L, (lua_Number)n);
+#endif
+    return 1;
 }
 
 /* e:cancel(id) -> true if a queued, running or unreported transfer was dropped */

@@ -158,14 +158,20 @@ function cases.fifo()
   out.running, out.pending = e:running(), e:pending()
   out.cancel_queued, out.cancel_running, out.cancel_unknown = e:cancel(5), e:cancel(1), e:cancel(99)
   out.pending_after = e:pending()
-  local last, monotonic, max_running = 0, true, 0
+  local last, monotonic, max_running, own = 0, true, 0, 0
   out.results = drain(e, function()
     max_running = math.max(max_running, e:running())
     local p = e:progress()
     if p < last then monotonic = false end
     last = p
+    local mine = e:progress(2) -- a running transfer's own bytes so far
+    if mine then
+      if mine < own or mine > 300000 then monotonic = false end
+      own = mine
+    end
   end)
   out.monotonic, out.max_running, out.progress = monotonic, max_running, e:progress()
+  out.own_seen, out.own_after, out.own_unknown = own, e:progress(2), e:progress(99)
   e:close()
   return out
 end

@@ -60,7 +60,10 @@ end
 
 -- The follower is told how far the file is written without a gap: to the end of the
 -- ranges done from the first on (they finish in about the order they started).
-local function advance_follower(spec)
+-- With the engine `e`, also into the first range not done yet, as far as it is written: then
+-- what is left to hash after the last byte is at most the ranges that finish together, less
+-- what of them came in order.
+local function advance_follower(spec, e)
   local f = spec.follower
   if not f then return end
   local i = spec.contiguous or 1
@@ -68,6 +71,8 @@ local function advance_follower(spec)
   spec.contiguous = i
   local last = spec.ranges[i - 1]
   if last then f:advance(last.offset + last.size) end
+  local written = e and spec.ranges[i] and e:progress(i)
+  if written and written > 0 then f:advance(spec.ranges[i].offset + written) end
 end
 
 -- A thread hashing `path` as it is written, or nil when none can be had (the SHA-256 is then
@@ -167,8 +172,9 @@ local function fetch(files, spec)
       return nil, range_error(d.id, d, d.error and d.error.reason == "write" and "cannot write" or "refused")
     end,
     exhausted = function(d, attempts) return range_error(d.id, d, "failed " .. attempts .. " times") end,
-    progress = spec.progress and function(e)
-      spec.progress(math.min(spec.size, resumed + e:progress()), spec.size)
+    progress = (spec.progress or spec.follower) and function(e)
+      advance_follower(spec, e)
+      if spec.progress then spec.progress(math.min(spec.size, resumed + e:progress()), spec.size) end
     end,
   }
   if restart then return nil, "restart" end

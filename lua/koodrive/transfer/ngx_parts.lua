@@ -8,7 +8,7 @@
 --   e:add { id = 2, method = "GET", url = u, path = p, offset = 0, size = n, range = true }
 --   local finished = e:poll(0.05) -- { { id, status, bytes, etag, content_range,
 --                                 --     content_length, body, error = { reason, message, code } } }
---   e:pending(), e:running(), e:progress(), e:cancel(id), e:close()
+--   e:pending(), e:running(), e:progress([id]), e:cancel(id), e:close()
 --
 -- Each transfer runs in an ngx.thread light thread on its own ngx.socket.tcp connection
 -- (koodrive.transfer.ngx_parts_io), the file read or written 64 KiB at a time. At most
@@ -216,7 +216,16 @@ end
 
 function Parts:running() return check_open(self).nrunning end
 
-function Parts:progress() return check_open(self).bytes end
+--- e:progress() -> body bytes moved by every transfer; e:progress(id) -> those of a running
+-- transfer so far (a GET's: written from its offset on, without a gap), nil when not running.
+function Parts:progress(id)
+  check_open(self)
+  if id == nil then return self.bytes end
+  for job in pairs(self.live) do
+    if job.id == id then return job.done end
+  end
+  return nil
+end
 
 -- Stops a running transfer: its light thread killed (when this coroutine started it), its
 -- socket and file closed. One that cannot be killed from here stops at its next chunk.
