@@ -76,7 +76,7 @@ describe("sign.follow_hasher", function()
 
   it("gives the SHA-256 of an empty file", function()
     local path = dir .. "/empty.bin"
-    assert(io.open(path, "wb")):close()
+    sys.write(path, "")
     local h = assert(sign.follow_hasher(path))
     h:finish(0)
     assert.are.equal(sign.sha256_hex(""), (assert(waited(h))))
@@ -84,9 +84,7 @@ describe("sign.follow_hasher", function()
 
   it("says when the file is shorter than the size it was given", function()
     local path = dir .. "/short.bin"
-    local f = assert(io.open(path, "wb"))
-    f:write(bytes(1000))
-    f:close()
+    sys.write(path, bytes(1000))
     local h = assert(sign.follow_hasher(path))
     h:finish(1001)
     local hex, err = waited(h)
@@ -99,7 +97,7 @@ describe("sign.follow_hasher", function()
     assert.is_nil(h)
     assert.matches("No such file", err)
     local path = dir .. "/args.bin"
-    assert(io.open(path, "wb")):close()
+    sys.write(path, "")
     local g = assert(sign.follow_hasher(path))
     assert.has_error(function() g:advance(-1) end)
     assert.has_error(function() g:advance(1.5) end)
@@ -109,9 +107,7 @@ describe("sign.follow_hasher", function()
 
   it("ends its thread when closed or collected mid-file, and says closed after", function()
     local path = dir .. "/stop.bin"
-    local f = assert(io.open(path, "wb"))
-    f:write(bytes(100000))
-    f:close()
+    sys.write(path, bytes(100000))
     local h = assert(sign.follow_hasher(path))
     h:advance(50000)     -- the thread hashes half, then waits for more that never comes
     h:close()
@@ -132,29 +128,15 @@ describe("sign.follow_hasher", function()
   it("in a forked child says forked instead of waiting on the parent's thread", function()
     local fork = require "support.fork"
     local path = dir .. "/fork.bin"
-    local f = assert(io.open(path, "wb"))
-    f:write(bytes(200000))
-    f:close()
+    sys.write(path, bytes(200000))
     local h = assert(sign.follow_hasher(path))
     h:advance(100000)
-    local out = dir .. "/child.txt"
-    local pid = fork.fork()
-    if pid == 0 then
-      local ok, text = pcall(function()
-        h:finish(200000)
-        local hex, err = h:wait(0.1)
-        h:close() -- must neither join nor touch the parent's lock
-        return tostring(hex) .. ";" .. tostring(err)
-      end)
-      local o = io.open(out, "wb")
-      o:write(ok and text or ("error " .. tostring(text)))
-      o:close()
-      fork.exit(0)
-    end
-    fork.wait(pid)
-    local o = assert(io.open(out, "rb"))
-    local text = o:read("*a")
-    o:close()
+    local text = fork.run(function()
+      h:finish(200000)
+      local hex, err = h:wait(0.1)
+      h:close() -- must neither join nor touch the parent's lock
+      return tostring(hex) .. ";" .. tostring(err)
+    end)
     assert.matches("^nil;forked", text)
     -- the parent's hasher is untouched by the child
     h:finish(200000)

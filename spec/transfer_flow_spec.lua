@@ -121,6 +121,18 @@ local function stored_sha(id, count)
   return (sh("cat " .. table.concat(list, " ") .. " | sha256sum"):match("^(%x+)"))
 end
 
+-- An upload whose complete failed once (a 500): the journal it left lists every part stored.
+local function failed_once(name, size, file_id)
+  local src = source(name, size)
+  local state = { file_id = file_id, url = store_url, complete_fails = 1 }
+  local t = service(state)
+  local c = client(t)
+  assert.is_nil((c.files:upload(src, { containerId = "IAADx" })))
+  local jpath = srv.dir .. "/." .. name .. ".koodrive-upload"
+  assert.is_true(exists(jpath))
+  return src, state, t, c, jpath
+end
+
 describe("files:upload", function()
   it("hashes once, creates with partOffset and hashCtx, PUTs the parts in parallel, completes", function()
     local src = source("a.bin", 23 * MiB + 17)
@@ -266,13 +278,7 @@ describe("files:upload", function()
   end)
 
   it("sends every part again, once, when the service refuses a resumed upload's complete (13000402)", function()
-    local src = source("r.bin", 16 * MiB)
-    local state = { file_id = "Fr", url = store_url, complete_fails = 1 }
-    local t = service(state)
-    local c = client(t)
-    assert.is_nil((c.files:upload(src, { containerId = "IAADx" })))
-    local jpath = srv.dir .. "/.r.bin.koodrive-upload"
-    assert.is_true(exists(jpath))
+    local src, state, t, c, jpath = failed_once("r.bin", 16 * MiB, "Fr")
     -- The journal lists all four parts, but the store lost them: complete says 13000402 once.
     os.execute("rm -f " .. www .. "/Fr.*")
     state.complete_codes = { 13000402 }
@@ -288,13 +294,7 @@ describe("files:upload", function()
   end)
 
   it("drops the journal of an upload the service refuses as a whole, so the next run starts anew", function()
-    local src = source("s.bin", 6 * MiB)
-    local state = { file_id = "Fs", url = store_url, complete_fails = 1 }
-    local t = service(state)
-    local c = client(t)
-    assert.is_nil((c.files:upload(src, { containerId = "IAADx" })))
-    local jpath = srv.dir .. "/.s.bin.koodrive-upload"
-    assert.is_true(exists(jpath))
+    local src, state, t, c, jpath = failed_once("s.bin", 6 * MiB, "Fs")
     state.complete_codes = { 13000402, 13000402 }
     local r, err = c.files:upload(src, { containerId = "IAADx" })
     assert.is_nil(r)
@@ -306,12 +306,7 @@ describe("files:upload", function()
   end)
 
   it("counts only the journal's part numbers that are in the plan, each once", function()
-    local src = source("u.bin", 11 * MiB)
-    local state = { file_id = "Fu", url = store_url, complete_fails = 1 }
-    local t = service(state)
-    local c = client(t)
-    assert.is_nil((c.files:upload(src, { containerId = "IAADx" })))
-    local jpath = srv.dir .. "/.u.bin.koodrive-upload"
+    local src, _, t, c, jpath = failed_once("u.bin", 11 * MiB, "Fu")
     local j = json.decode(assert(io.open(jpath)):read("*a"))
     j.stored = json.array { 1, 1, 1, "2", 2.5, 99, -1, 0 }
     local f = assert(io.open(jpath, "wb")); f:write(json.encode(j)); f:close()

@@ -231,6 +231,18 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *ud)
     return n;
 }
 
+/* Points the handle's callbacks, headers and error buffer at part p (NULL: at nothing). */
+static void attach(CURL *c, kd_part *p)
+{
+    curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)p);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, p != NULL ? p->headers : NULL);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p != NULL ? p->errbuf : NULL);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, p);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, p);
+    curl_easy_setopt(c, CURLOPT_READDATA, p);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, p);
+}
+
 int kd_part_start(kd_part *p)
 {
     CURL *c = p->easy;
@@ -263,13 +275,7 @@ int kd_part_start(kd_part *p)
         return 0;
     }
     curl_easy_setopt(c, CURLOPT_URL, p->url);
-    curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)p);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, p->headers);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, p->errbuf);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, p);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, p);
-    curl_easy_setopt(c, CURLOPT_READDATA, p);
-    curl_easy_setopt(c, CURLOPT_SEEKDATA, p);
+    attach(c, p);
     /* Every option a transfer may set is set here, to its value or its default: the handle
      * may have carried another transfer, a PUT before a GET or a range before none. */
     curl_easy_setopt(c, CURLOPT_RANGE, NULL);
@@ -333,14 +339,7 @@ void kd_easy_give(kd_engine *e, CURL **handle)
     if (c == NULL)
         return;
     *handle = NULL;
-    /* nothing of the finished part stays reachable from the handle */
-    curl_easy_setopt(c, CURLOPT_PRIVATE, NULL);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
-    curl_easy_setopt(c, CURLOPT_READDATA, NULL);
-    curl_easy_setopt(c, CURLOPT_SEEKDATA, NULL);
+    attach(c, NULL); /* nothing of the finished part stays reachable from the handle */
     if (e->open && e->nidle < (size_t)e->concurrency)
         e->idle[e->nidle++] = c;
     else

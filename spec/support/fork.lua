@@ -6,6 +6,7 @@
 --   local pid = fork.fork()           -- 0 in the child
 --   if pid == 0 then ...; fork.exit(0) end
 --   fork.wait(pid)                    -- the child's exit status
+--   local text = fork.run(fn)         -- fn() in a child: the string it returned
 local sys = require "support.sys"
 
 local function headers()
@@ -21,4 +22,23 @@ sys.run("cc -std=c99 -D_POSIX_C_SOURCE=200809L -O1 -fPIC -shared $(pkg-config --
   headers() .. ") -o " .. sys.quote(so) .. " spec/support/forker.c")
 local open = assert(package.loadlib(so, "luaopen_forker"))
 os.execute("rm -rf " .. sys.quote(dir))
-return open()
+local M = open()
+
+--- Runs fn() in a forked child, which ends right after (fork.exit: no atexit, no Lua close),
+-- and gives back the string fn returned, or "error <message>" when it raised.
+function M.run(fn)
+  local out = os.tmpname()
+  local pid = M.fork()
+  if pid == 0 then
+    local ok, text = pcall(fn)
+    local f = io.open(out, "wb")
+    if f then f:write(ok and tostring(text) or ("error " .. tostring(text))); f:close() end
+    M.exit(0)
+  end
+  M.wait(pid)
+  local text = sys.read(out)
+  os.remove(out)
+  return text
+end
+
+return M
