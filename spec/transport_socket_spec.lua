@@ -156,7 +156,9 @@ describe("koodrive.transport.socket", function()
     assert.is_table(result)
     assert.are.equal(2, require("cjson").decode((server.get("/_local/requests"))).count)
     -- A backoff of at least 0.15 s (jittered) went by; a blocking sleep would allow no tick.
-    assert.is_true(ticks >= 5, "the other coroutine ran " .. ticks .. " times")
+    -- Under valgrind a 10 ms tick takes ~50 ms (3 ticks seen in CI): there one must do.
+    local least = timing.slow and 1 or 5
+    assert.is_true(ticks >= least, "the other coroutine ran " .. ticks .. " times")
   end)
 
   it("(cqueues) four 0.5 s calls overlap inside one controller", function()
