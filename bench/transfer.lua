@@ -248,14 +248,14 @@ local ok, err = pcall(function()
   -- Peak RSS of one process uploading and downloading a small and a big file, ROUNDS times
   -- each, small and big in turn: one run's VmHWM moves by 1-3 MiB with where glibc happens to
   -- place libcurl's buffers, so the median is recorded, with the lowest and highest.
-  local rss = { small = {}, big = {} }
-  local paths = {}
-  for _, which in ipairs { { "small", RSS_SMALL }, { "big", RSS_BIG } } do
+  local rss, paths = { small = {}, big = {} }, {}
+  local SIZES = { { "small", RSS_SMALL }, { "big", RSS_BIG } }
+  for _, which in ipairs(SIZES) do
     paths[which[1]] = DIR .. "/rss-" .. which[1] .. ".bin"
     make_file(paths[which[1]], tonumber(which[2]) * MiB, which[1])
   end
   for round = 1, ROUNDS do
-    for _, which in ipairs { { "small", RSS_SMALL }, { "big", RSS_BIG } } do
+    for _, which in ipairs(SIZES) do
       reset()
       local path = paths[which[1]]
       note(("peak RSS, upload + download of %d MiB, round %d"):format(which[2], round))
@@ -268,7 +268,7 @@ local ok, err = pcall(function()
       reset()                                                -- the store's copy goes too
     end
   end
-  for _, which in ipairs { { "small", RSS_SMALL }, { "big", RSS_BIG } } do
+  for _, which in ipairs(SIZES) do
     local list = rss[which[1]]
     table.sort(list)
     record("xfer_rss_" .. which[1] .. "_mib", which[2])

@@ -155,12 +155,7 @@ describe("file helpers", function()
       assert.is_boolean(core.release_memory())
       return
     end
-    local function rss_kib()
-      for l in io.lines("/proc/self/status") do
-        local v = l:match("^VmRSS:%s*(%d+)")
-        if v then return tonumber(v) end
-      end
-    end
+    local function rss_kib() return require("support.faults").proc_kb("VmRSS") end
     -- 20 MiB of 100 KiB strings (each under glibc's mmap threshold, so in the heap), all
     -- freed but the last, which keeps the heap's top from shrinking by itself.
     local keep = {}
@@ -176,10 +171,10 @@ describe("file helpers", function()
   end)
 
   it("rename_noreplace moves a file to a free name and never over an existing one", function()
-    local dir = require("support.sys").tmp_dir()
-    local function put(name, text) local f = assert(io.open(dir .. "/" .. name, "wb")); f:write(text); f:close() end
-    local function get(name) local f = io.open(dir .. "/" .. name, "rb"); if not f then return nil end
-      local t = f:read("*a"); f:close(); return t end
+    local sys = require "support.sys"
+    local dir = sys.tmp_dir()
+    local function put(name, text) sys.write(dir .. "/" .. name, text) end
+    local function get(name) return sys.read(dir .. "/" .. name) end
     put("a", "new")
     assert.is_true(core.rename_noreplace(dir .. "/a", dir .. "/b"))
     assert.are.same({ nil, "new" }, { get("a"), get("b") })
